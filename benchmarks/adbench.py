@@ -1,0 +1,1313 @@
+"""ADBench-style unsupervised benchmark for ``vae_anomaly.VAEDetector``.
+
+Protocol
+--------
+This follows the unsupervised protocol of ADBench (Han et al., NeurIPS 2022,
+Appendix C) on the 22 "Classical" ADBench datasets stored as Parquet files
+(numeric columns ``f0 .. f{d-1}`` and an int8 ``label`` column, 1 = anomaly).
+For every dataset and every seed (default 0, 1, 2):
+
+1. If the dataset has more than ``--max-rows`` rows (default 50,000), a
+   stratified subsample of ``--max-rows`` rows is drawn with that seed.
+2. The rows are split 70 % / 30 % with
+   ``sklearn.model_selection.train_test_split(test_size=0.3,
+   stratify=label, random_state=seed)``.
+3. Every method is fitted on the 70 % part *without labels* (the anomalies
+   of that part stay in it) and scores the 30 % part; AUC-ROC
+   (``roc_auc_score``) and AUC-PR (``average_precision_score``) are computed
+   from an anomaly score where higher means more anomalous. Fit and score
+   wall times (``time.perf_counter``) are recorded.
+
+All methods of one run see exactly the same split, receive the raw float64
+features (no scaling is added here; each method does its own), and run in
+the same process. Differences to ADBench itself: ADBench's current loader
+also min-max scales, subsamples sets above 10,000 rows to 10,000 and
+up-samples sets below 1,000 rows; none of that is done here.
+
+Methods
+-------
+``vae``
+    ``vae_anomaly.VAEDetector(random_state=seed, **vae_params)``; anomaly
+    score ``-score_samples(X)``. Imported lazily, so the other methods run
+    even when the package is not importable.
+``iforest``
+    ``sklearn.ensemble.IsolationForest(random_state=seed)`` with defaults;
+    anomaly score ``-score_samples(X)``.
+``pyod_vae``
+    ``pyod.models.vae.VAE(random_state=seed, verbose=0)``, otherwise PyOD
+    defaults; anomaly score ``decision_function(X)``. In PyOD 3.6.7 the
+    defaults are 30 epochs, batch size 32, Adam (lr 1e-3, weight decay
+    1e-5), encoder 128-64-32, latent dimension 2, decoder 32-64-128,
+    dropout 0.2, no batch norm, ``beta=1.0`` with ``capacity=0.0``,
+    per-column standardisation of the input (``preprocessing=True``) and
+    the score is the Euclidean reconstruction distance in standardised
+    space. Note that ``vae_loss`` clamps the KL term to ``[0, capacity]``,
+    so with the default ``capacity=0`` the KL term (and its gradient) is
+    always 0, and scoring draws a random latent sample per row.
+``pyod_ae``
+    ``pyod.models.auto_encoder.AutoEncoder(random_state=seed, verbose=0)``,
+    otherwise defaults (10 epochs, batch size 32, layers 64-32-64, batch
+    norm, dropout 0.2, standardised input); anomaly score
+    ``decision_function(X)``.
+
+PyOD standardises with ``(x - mean) / (std + 1e-8)``, so a column that is
+constant in the training part but not in the test part (this happens in
+``24_mnist`` and ``17_InternetAds``) gives a few test rows huge scores.
+PyOD's ``fit`` also scores the whole training set (to set its threshold),
+which is included in its fit time. The one-off numba compilation of PyOD's
+distance function (about 2 s) is done before the first timed fit.
+
+Result cache and reports
+------------------------
+Every finished (method, dataset, seed) fit appends one JSON line to
+``<out>/runs.jsonl``. A later start skips runs already there with the same
+method name, parameters, dataset, seed and number of rows used (so a long
+run can be resumed, and the PyOD baselines only need computing once);
+``--no-cache`` recomputes them (the newest record of a key wins in the
+reports). After running, ``<out>/adbench_results.csv`` and
+``<out>/adbench_results.md`` are rebuilt from the cache for the selected
+datasets and seeds, and the summary rows of the Markdown report are printed
+to stdout. Published figures (ADBench paper Tables D4/D5 for IForest, PyOD's
+deep-model table for VAE and AutoEncoder) are shown beside the results when
+``published_results/`` is found next to the dataset folder.
+
+Usage
+-----
+Baselines and our model on all 22 sets, 3 seeds::
+
+    python benchmarks/adbench.py ../shared/datasets/adbench --out benchmarks/results
+
+Only some methods / datasets / seeds (dataset filters are case-insensitive
+substrings of the file stem, so ``thyroid`` matches ``2_annthyroid`` and
+``38_thyroid``)::
+
+    python benchmarks/adbench.py ../shared/datasets/adbench --out benchmarks/results \\
+        --methods iforest --datasets WBC,Hepatitis,thyroid --seeds 0
+
+A variant of our model, recorded as its own method next to the cached
+baselines (the report then shows ``vae_lat8`` beside ``iforest``,
+``pyod_vae`` and ``pyod_ae``)::
+
+    python benchmarks/adbench.py ../shared/datasets/adbench --out benchmarks/results \\
+        --methods vae --vae-name vae_lat8 --vae-params '{"latent_dim": 8}'
+
+The neural methods run with one torch thread by default (``--threads``):
+on a small shared machine, two threads for batch-32 MLP steps are much
+slower once another process competes for the cores, which makes timings
+unusable; the thread count is stored with every record.
+
+Rebuild the reports from the cache without fitting anything::
+
+    python benchmarks/adbench.py ../shared/datasets/adbench --out benchmarks/results --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import fcntl
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+#: Method kinds this script knows how to run, in their default order.
+ALL_METHODS = ("vae", "iforest", "pyod_vae", "pyod_ae")
+#: Baseline the won/lost/tied rows compare against.
+BASELINE = "iforest"
+#: Method the fit-time ratio row divides by.
+TIME_REFERENCE = "pyod_vae"
+#: Baselines always shown in the report when they are in the cache.
+REPORT_BASELINES = ("iforest", "pyod_vae", "pyod_ae")
+#: Fraction of rows in the test part.
+TEST_SIZE = 0.3
+#: Decimals used to decide ties (won/lost/tied and ranks).
+TIE_DECIMALS = 3
+RESULTS_FILE = "runs.jsonl"
+#: Repository root, so ``vae_anomaly`` imports from the working tree when
+#: the script is run as ``python benchmarks/adbench.py``.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+METRICS = (("auc_roc", "AUC-ROC"), ("auc_pr", "AUC-PR"))
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    """Write one progress line to stderr and flush it.
+
+    Parameters
+    ----------
+    message : str
+        Text of the line (no trailing newline).
+    """
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def params_key(params: dict) -> str:
+    """Return the canonical JSON text of a parameter dict.
+
+    Parameters
+    ----------
+    params : dict
+        Keyword arguments of a method (without the seed).
+
+    Returns
+    -------
+    str
+        ``json.dumps`` with sorted keys and no spaces, used to compare
+        parameter sets between runs.
+    """
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+def library_versions() -> dict:
+    """Collect the versions of the libraries that can affect results.
+
+    Returns
+    -------
+    dict
+        Mapping of distribution name to version string (``None`` when the
+        distribution is not installed), plus ``python``, the git commit of
+        the working tree (``None`` outside a repository or before the first
+        commit) and the number of CPUs.
+    """
+    versions = {"python": platform.python_version()}
+    for dist in ("numpy", "pandas", "pyarrow", "scikit-learn", "torch",
+                 "pyod", "vae-anomaly"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        versions["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=10,
+            check=True).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        versions["git_commit"] = None
+    versions["cpu_count"] = os.cpu_count()
+    return versions
+
+
+def source_fingerprint() -> str | None:
+    """Hash the source of the ``vae_anomaly`` package in the working tree.
+
+    Returns
+    -------
+    str or None
+        First 16 hex digits of a SHA-256 over the relative paths and
+        contents of ``vae_anomaly/**/*.py``; None when the folder is
+        missing. Stored with ``vae`` records so that cached results made
+        with older code can be recognised (the cache key itself is only
+        method name, parameters, dataset, seed and rows).
+    """
+    package = REPO_ROOT / "vae_anomaly"
+    if not package.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+
+def dataset_sort_key(name: str) -> tuple:
+    """Order ADBench datasets by their numeric prefix (``2_annthyroid`` first).
+
+    Parameters
+    ----------
+    name : str
+        Dataset name (file stem) like ``<number>_<name>``.
+
+    Returns
+    -------
+    tuple
+        ``(number, name)``; names without a numeric prefix sort last.
+    """
+    head = name.split("_", 1)[0]
+    return (int(head), name) if head.isdigit() else (10**9, name)
+
+
+def list_datasets(folder: Path, filters: list[str] | None) -> list[Path]:
+    """List the Parquet datasets of a folder, optionally filtered.
+
+    Parameters
+    ----------
+    folder : Path
+        Folder holding ``*.parquet`` files.
+    filters : list of str or None
+        Case-insensitive substrings; a file is kept when its stem contains
+        any of them. ``None`` keeps every file.
+
+    Returns
+    -------
+    list of Path
+        Matching files in ADBench order.
+    """
+    files = sorted(folder.glob("*.parquet"),
+                   key=lambda p: dataset_sort_key(p.stem))
+    if filters:
+        wanted = [f.lower() for f in filters]
+        files = [p for p in files if any(w in p.stem.lower() for w in wanted)]
+    return files
+
+
+def count_rows(path: Path) -> int:
+    """Return the number of rows of a Parquet file from its metadata.
+
+    Parameters
+    ----------
+    path : Path
+        Parquet file.
+
+    Returns
+    -------
+    int
+        Row count, read without loading the data.
+    """
+    return pq.read_metadata(path).num_rows
+
+
+def load_dataset(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read features and labels of one ADBench Parquet file.
+
+    Parameters
+    ----------
+    path : Path
+        File with float columns ``f0 .. f{d-1}`` and an int ``label``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+        Features in column order ``f0, f1, ...``, C-contiguous.
+    y : ndarray of shape (n_samples,), int64
+        1 for anomalies, 0 otherwise.
+    """
+    frame = pd.read_parquet(path)
+    feature_cols = sorted((c for c in frame.columns
+                           if c.startswith("f") and c[1:].isdigit()),
+                          key=lambda c: int(c[1:]))
+    X = np.ascontiguousarray(frame[feature_cols].to_numpy(dtype=np.float64))
+    y = frame["label"].to_numpy().astype(np.int64)
+    if not set(np.unique(y)) <= {0, 1}:
+        raise ValueError(f"{path.name}: label must hold only 0 and 1")
+    return X, y
+
+
+def rows_used(n_rows: int, max_rows: int) -> int:
+    """Number of rows a dataset is reduced to before splitting.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows in the file.
+    max_rows : int
+        Subsampling limit.
+
+    Returns
+    -------
+    int
+        ``min(n_rows, max_rows)``.
+    """
+    return min(n_rows, max_rows)
+
+
+def make_split(X: np.ndarray, y: np.ndarray, seed: int, max_rows: int):
+    """Subsample (when needed) and split one dataset for one seed.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Features.
+    y : ndarray of shape (n_samples,)
+        Labels (1 = anomaly).
+    seed : int
+        Seed of both the subsample and the split.
+    max_rows : int
+        Datasets with more rows are reduced to this many rows by a
+        stratified draw before splitting.
+
+    Returns
+    -------
+    X_train, X_test : ndarray, float64
+        70 % / 30 % stratified split of the (subsampled) rows.
+    y_train, y_test : ndarray, int64
+        Matching labels; ``y_train`` is never shown to the methods.
+    """
+    if len(y) > max_rows:
+        keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows,
+                                   stratify=y, random_state=seed)
+        keep.sort()
+        X, y = X[keep], y[keep]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
+    return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_test),
+            y_train, y_test)
+
+
+# --------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Method:
+    """One method to benchmark.
+
+    Parameters
+    ----------
+    name : str
+        Name recorded in the cache and shown in the reports.
+    kind : str
+        One of :data:`ALL_METHODS`; selects the runner function.
+    params : dict
+        Keyword arguments passed besides the seed (recorded in the cache).
+    """
+
+    name: str
+    kind: str
+    params: dict = field(default_factory=dict)
+
+
+def _timed_fit_score(estimator, fit: Callable, score: Callable,
+                     X_train: np.ndarray, X_test: np.ndarray):
+    """Fit an estimator and score the test rows, timing both steps.
+
+    Parameters
+    ----------
+    estimator : object
+        Unfitted estimator.
+    fit : callable
+        ``fit(estimator, X_train)``.
+    score : callable
+        ``score(estimator, X_test)`` returning anomaly scores (higher =
+        more anomalous).
+    X_train, X_test : ndarray
+        Training and test features.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_test,), float64
+        Anomaly scores of the test rows.
+    fit_s, score_s : float
+        Wall-clock seconds of the fit and of the scoring.
+    """
+    start = time.perf_counter()
+    fit(estimator, X_train)
+    fitted = time.perf_counter()
+    scores = score(estimator, X_test)
+    done = time.perf_counter()
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    return scores, fitted - start, done - fitted
+
+
+def run_vae(params: dict, seed: int, X_train, X_test):
+    """Fit ``vae_anomaly.VAEDetector`` and score the test rows.
+
+    Parameters
+    ----------
+    params : dict
+        Keyword arguments of ``VAEDetector`` (``--vae-params``).
+    seed : int
+        Passed as ``random_state``.
+    X_train, X_test : ndarray, float64
+        Raw features.
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)`` as in :func:`_timed_fit_score`; the
+        anomaly score is ``-score_samples``.
+    """
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from vae_anomaly import VAEDetector  # lazy: the package may be absent
+
+    try:  # import torch outside the timed fit, as for the PyOD methods
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    est = VAEDetector(random_state=seed, **params)
+    return _timed_fit_score(est, lambda e, X: e.fit(X),
+                            lambda e, X: -np.asarray(e.score_samples(X)),
+                            X_train, X_test)
+
+
+def run_iforest(params: dict, seed: int, X_train, X_test):
+    """Fit scikit-learn's ``IsolationForest`` and score the test rows.
+
+    Parameters
+    ----------
+    params : dict
+        Extra keyword arguments (empty for the default baseline).
+    seed : int
+        Passed as ``random_state``.
+    X_train, X_test : ndarray, float64
+        Raw features (not scaled).
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)``; the anomaly score is
+        ``-score_samples``.
+    """
+    from sklearn.ensemble import IsolationForest
+
+    est = IsolationForest(random_state=seed, **params)
+    return _timed_fit_score(est, lambda e, X: e.fit(X),
+                            lambda e, X: -e.score_samples(X),
+                            X_train, X_test)
+
+
+def run_pyod(model_class, params: dict, seed: int, X_train, X_test):
+    """Fit a PyOD deep detector and score the test rows.
+
+    Parameters
+    ----------
+    model_class : type
+        PyOD detector class (``VAE`` or ``AutoEncoder``).
+    params : dict
+        Extra keyword arguments (``{"verbose": 0}`` for the baselines).
+    seed : int
+        Passed as ``random_state``; PyOD seeds Python, NumPy and torch from
+        it in the constructor.
+    X_train, X_test : ndarray, float64
+        Raw features (PyOD standardises them itself by default).
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)``; the anomaly score is
+        ``decision_function`` (higher = more anomalous in PyOD).
+    """
+    _warm_up_pyod()
+    est = model_class(random_state=seed, **params)
+    return _timed_fit_score(est, lambda e, X: e.fit(X),
+                            lambda e, X: e.decision_function(X),
+                            X_train, X_test)
+
+
+_PYOD_WARM = False
+
+
+def _warm_up_pyod() -> None:
+    """Trigger the one-off numba compilation PyOD's scoring needs.
+
+    PyOD computes reconstruction distances with a numba-jitted function
+    that is compiled on its first call (about 2 s). Compiling it once
+    before any timed fit keeps that cost out of the first dataset's fit
+    time.
+    """
+    global _PYOD_WARM
+    if not _PYOD_WARM:
+        from pyod.utils.stat_models import pairwise_distances_no_broadcast
+
+        pairwise_distances_no_broadcast(np.zeros((2, 2)), np.ones((2, 2)))
+        _PYOD_WARM = True
+
+
+def run_pyod_vae(params: dict, seed: int, X_train, X_test):
+    """Run PyOD's ``VAE``; see :func:`run_pyod`."""
+    from pyod.models.vae import VAE
+
+    return run_pyod(VAE, params, seed, X_train, X_test)
+
+
+def run_pyod_ae(params: dict, seed: int, X_train, X_test):
+    """Run PyOD's ``AutoEncoder``; see :func:`run_pyod`."""
+    from pyod.models.auto_encoder import AutoEncoder
+
+    return run_pyod(AutoEncoder, params, seed, X_train, X_test)
+
+
+RUNNERS = {"vae": run_vae, "iforest": run_iforest,
+           "pyod_vae": run_pyod_vae, "pyod_ae": run_pyod_ae}
+DEFAULT_PARAMS = {"iforest": {}, "pyod_vae": {"verbose": 0},
+                  "pyod_ae": {"verbose": 0}}
+
+
+def build_methods(kinds: list[str], vae_name: str,
+                  vae_params: dict) -> list[Method]:
+    """Turn the ``--methods`` list into :class:`Method` objects.
+
+    Parameters
+    ----------
+    kinds : list of str
+        Entries of :data:`ALL_METHODS`.
+    vae_name : str
+        Name recorded for the ``vae`` entry.
+    vae_params : dict
+        Keyword arguments of ``VAEDetector``.
+
+    Returns
+    -------
+    list of Method
+    """
+    methods = []
+    for kind in kinds:
+        if kind not in RUNNERS:
+            raise SystemExit(f"unknown method {kind!r}; choose from "
+                             f"{', '.join(ALL_METHODS)}")
+        if kind == "vae":
+            methods.append(Method(vae_name, kind, dict(vae_params)))
+        else:
+            methods.append(Method(kind, kind, dict(DEFAULT_PARAMS[kind])))
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"duplicate method names: {names}")
+    return methods
+
+
+# --------------------------------------------------------------------------
+# Result cache
+# --------------------------------------------------------------------------
+
+
+def cache_key(method: str, params: str, dataset: str, seed: int,
+              n_rows: int) -> tuple:
+    """Key identifying one cached run.
+
+    Parameters
+    ----------
+    method : str
+        Method name.
+    params : str
+        Canonical parameter JSON (:func:`params_key`).
+    dataset : str
+        Dataset file stem.
+    seed : int
+        Seed of subsample, split and method.
+    n_rows : int
+        Rows used after subsampling (so runs with another ``--max-rows``
+        are not mixed up, while small sets are shared between them).
+
+    Returns
+    -------
+    tuple
+    """
+    return (method, params, dataset, int(seed), int(n_rows))
+
+
+def record_key(record: dict) -> tuple:
+    """Return the :func:`cache_key` of a cached record."""
+    return cache_key(record["method"], params_key(record["params"]),
+                     record["dataset"], record["seed"], record["n_rows_used"])
+
+
+def read_cache(path: Path) -> list[dict]:
+    """Read all records of the JSON-lines cache.
+
+    Parameters
+    ----------
+    path : Path
+        ``runs.jsonl``; a missing file gives an empty list.
+
+    Returns
+    -------
+    list of dict
+        Records in file order; unreadable lines are skipped with a warning.
+    """
+    if not path.exists():
+        return []
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                record_key(record)
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                log(f"warning: {path.name}:{number} skipped ({err})")
+                continue
+            records.append(record)
+    return records
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append one record to the cache as a single locked write.
+
+    Parameters
+    ----------
+    path : Path
+        ``runs.jsonl``.
+    record : dict
+        JSON-serialisable run record.
+    """
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------
+
+
+def evaluate(scores: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
+    """Compute AUC-ROC and AUC-PR of anomaly scores.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_test,)
+        Anomaly scores, higher = more anomalous.
+    y_test : ndarray of shape (n_test,)
+        True labels, 1 = anomaly.
+
+    Returns
+    -------
+    auc_roc, auc_pr : float
+
+    Raises
+    ------
+    ValueError
+        If a score is NaN or infinite.
+    """
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.sum(~np.isfinite(scores)))
+        raise ValueError(f"{bad} of {len(scores)} anomaly scores are not "
+                         "finite")
+    return (float(roc_auc_score(y_test, scores)),
+            float(average_precision_score(y_test, scores)))
+
+
+def run_benchmark(datasets: list[Path], seeds: list[int],
+                  methods: list[Method], max_rows: int, out_dir: Path,
+                  use_cache: bool, versions: dict) -> list[str]:
+    """Run every (dataset, seed, method) not yet cached.
+
+    Parameters
+    ----------
+    datasets : list of Path
+        Parquet files.
+    seeds : list of int
+        Seeds of subsample, split and methods.
+    methods : list of Method
+        Methods to run; all see the same split of a (dataset, seed).
+    max_rows : int
+        Subsampling limit.
+    out_dir : Path
+        Folder of ``runs.jsonl``.
+    use_cache : bool
+        Skip runs already in the cache when True.
+    versions : dict
+        Library versions stored with every record.
+
+    Returns
+    -------
+    list of str
+        One line per failed run (empty when all succeeded).
+    """
+    cache_path = out_dir / RESULTS_FILE
+    cached = read_cache(cache_path) if use_cache else []
+    done = {record_key(r) for r in cached}
+    code_hash = source_fingerprint() if any(m.kind == "vae"
+                                            for m in methods) else None
+    names = {m.name for m in methods if m.kind == "vae"}
+    stale = sum(1 for r in cached if r["method"] in names
+                and r.get("vae_anomaly_source") != code_hash)
+    if stale:
+        log(f"warning: {stale} cached run(s) of {', '.join(sorted(names))} "
+            "were made with other vae_anomaly source code; they are reused "
+            "as they are (use --no-cache or a new --vae-name to redo them)")
+
+    plan = []
+    for path in datasets:
+        n_used = rows_used(count_rows(path), max_rows)
+        for seed in seeds:
+            todo = [m for m in methods
+                    if cache_key(m.name, params_key(m.params), path.stem,
+                                 seed, n_used) not in done]
+            if todo:
+                plan.append((path, seed, todo))
+    total = sum(len(todo) for _, _, todo in plan)
+    skipped = len(datasets) * len(seeds) * len(methods) - total
+    log(f"{total} runs to do, {skipped} found in the cache "
+        f"({cache_path})")
+
+    failures: list[str] = []
+    unavailable: dict[str, str] = {}  # method name -> import error
+    loaded: tuple[Path, np.ndarray, np.ndarray] | None = None
+    count = 0
+    started = time.perf_counter()
+    for path, seed, todo in plan:
+        if loaded is None or loaded[0] != path:
+            loaded = (path, *load_dataset(path))
+        _, X, y = loaded
+        X_train, X_test, y_train, y_test = make_split(X, y, seed, max_rows)
+        n_const = int(np.sum(np.ptp(X_train, axis=0) == 0))
+        for method in todo:
+            count += 1
+            prefix = (f"[{count}/{total}] {path.stem} seed={seed} "
+                      f"{method.name}")
+            if method.name in unavailable:
+                failures.append(f"{prefix}: skipped "
+                                f"({unavailable[method.name]})")
+                continue
+            try:
+                scores, fit_s, score_s = RUNNERS[method.kind](
+                    method.params, seed, X_train.copy(), X_test.copy())
+                if scores.shape != (len(y_test),):
+                    raise ValueError(f"expected {len(y_test)} scores, got "
+                                     f"shape {scores.shape}")
+                auc_roc, auc_pr = evaluate(scores, y_test)
+            except ImportError as err:  # the method cannot run at all
+                unavailable[method.name] = f"{type(err).__name__}: {err}"
+                failures.append(f"{prefix}: {unavailable[method.name]}")
+                log(f"{prefix} FAILED: {unavailable[method.name]}; skipping "
+                    f"the remaining {method.name} runs")
+                continue
+            except Exception as err:  # keep going with the other runs
+                failures.append(f"{prefix}: {type(err).__name__}: {err}")
+                log(f"{prefix} FAILED: {type(err).__name__}: {err}")
+                log(traceback.format_exc().rstrip())
+                continue
+            record = {
+                "method": method.name,
+                "kind": method.kind,
+                "params": method.params,
+                "dataset": path.stem,
+                "seed": seed,
+                "auc_roc": auc_roc,
+                "auc_pr": auc_pr,
+                "fit_s": fit_s,
+                "score_s": score_s,
+                "n_train": int(len(y_train)),
+                "n_test": int(len(y_test)),
+                "n_features": int(X_train.shape[1]),
+                "n_rows_total": int(len(y)),
+                "n_rows_used": int(len(y_train) + len(y_test)),
+                "max_rows": int(max_rows),
+                "n_anomalies_train": int(y_train.sum()),
+                "n_anomalies_test": int(y_test.sum()),
+                "n_constant_train_features": n_const,
+                "torch_threads": _torch_threads(),
+                "vae_anomaly_source": (code_hash if method.kind == "vae"
+                                       else None),
+                "timestamp": _dt.datetime.now(_dt.timezone.utc)
+                .isoformat(timespec="seconds"),
+                "versions": versions,
+            }
+            append_record(cache_path, record)
+            elapsed = time.perf_counter() - started
+            log(f"{prefix} auc_roc={auc_roc:.4f} auc_pr={auc_pr:.4f} "
+                f"fit={fit_s:.2f}s score={score_s:.2f}s "
+                f"n_train={len(y_train)} elapsed={elapsed:.0f}s")
+    return failures
+
+
+def _torch_threads() -> int | None:
+    """Return torch's intra-op thread count if torch is already imported."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
+
+
+# --------------------------------------------------------------------------
+# Published reference figures
+# --------------------------------------------------------------------------
+
+
+def load_references(folder: Path | None) -> dict[str, dict[str, pd.Series]]:
+    """Load published figures to show beside the results.
+
+    Parameters
+    ----------
+    folder : Path or None
+        ``published_results`` folder; None or a missing folder gives no
+        references.
+
+    Returns
+    -------
+    dict
+        ``{metric: {column label: Series indexed by dataset stem}}`` with
+        values on the 0-1 scale. ``auc_roc`` gets ``paper IForest``
+        (ADBench Table D4) and ``PyOD-table VAE`` / ``PyOD-table
+        AutoEncoder`` (PyOD's deep-model ROC table, 7 ODDS sets);
+        ``auc_pr`` gets ``paper IForest`` (Table D5).
+    """
+    refs: dict[str, dict[str, pd.Series]] = {"auc_roc": {}, "auc_pr": {}}
+    if folder is None or not folder.is_dir():
+        return refs
+    for metric, name in (("auc_roc", "adbench_paper_D4_aucroc_unsup.csv"),
+                         ("auc_pr", "adbench_paper_D5_aucpr_unsup.csv")):
+        path = folder / name
+        if path.exists():
+            table = pd.read_csv(path).set_index("file_stem")
+            refs[metric]["paper IForest"] = table["IForest"] / 100.0
+    path = folder / "pyod_odds17_roc_deep.csv"
+    if path.exists():
+        table = pd.read_csv(path).set_index("adbench_stem")
+        for column in ("VAE", "AutoEncoder"):
+            refs["auc_roc"][f"PyOD-table {column}"] = table[column]
+    return refs
+
+
+# --------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------
+
+
+def select_records(records: list[dict], method_params: dict[str, str | None],
+                   datasets: list[Path], seeds: list[int],
+                   max_rows: int) -> pd.DataFrame:
+    """Pick the cached runs that go into the reports.
+
+    Parameters
+    ----------
+    records : list of dict
+        All cache records.
+    method_params : dict
+        Method name -> canonical parameter JSON to report, or None for "the
+        parameters of the newest record of that name".
+    datasets : list of Path
+        Selected datasets.
+    seeds : list of int
+        Selected seeds.
+    max_rows : int
+        Only runs made with the row count this limit implies are used.
+
+    Returns
+    -------
+    DataFrame
+        One row per (method, dataset, seed), newest record per key.
+    """
+    stems = {p.stem for p in datasets}
+    wanted_rows = {p.stem: rows_used(count_rows(p), max_rows)
+                   for p in datasets}
+    chosen = dict(method_params)
+    for name, key in chosen.items():
+        if key is None:
+            own = [r for r in records if r["method"] == name]
+            if own:
+                newest = max(own, key=lambda r: r["timestamp"])
+                chosen[name] = params_key(newest["params"])
+                if len({params_key(r["params"]) for r in own}) > 1:
+                    log(f"note: {name} has several parameter sets in the "
+                        f"cache; reporting the newest {chosen[name]}")
+    latest: dict[tuple, dict] = {}
+    for r in records:
+        if (r["method"] in chosen and r["dataset"] in stems
+                and r["seed"] in seeds
+                and params_key(r["params"]) == chosen[r["method"]]
+                and r["n_rows_used"] == wanted_rows[r["dataset"]]):
+            key = record_key(r)
+            if key not in latest or r["timestamp"] >= latest[key]["timestamp"]:
+                latest[key] = r
+    columns = ["method", "params", "dataset", "seed", "auc_roc", "auc_pr",
+               "fit_s", "score_s", "n_train", "n_features"]
+    rows = [{**{c: r[c] for c in columns},
+             "params": params_key(r["params"])} for r in latest.values()]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Aggregate runs over seeds.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        Output of :func:`select_records`.
+
+    Returns
+    -------
+    DataFrame
+        One row per (dataset, method) with mean and sample standard
+        deviation (ddof=1; empty for a single seed) of AUC-ROC and AUC-PR,
+        mean fit and score seconds, the number of seeds, n_train and
+        n_features.
+    """
+    grouped = runs.groupby(["dataset", "method"], sort=False)
+    table = grouped.agg(
+        params=("params", "first"),
+        n_seeds=("seed", "nunique"),
+        auc_roc_mean=("auc_roc", "mean"),
+        auc_roc_std=("auc_roc", "std"),
+        auc_pr_mean=("auc_pr", "mean"),
+        auc_pr_std=("auc_pr", "std"),
+        fit_s_mean=("fit_s", "mean"),
+        score_s_mean=("score_s", "mean"),
+        n_train=("n_train", "mean"),
+        n_features=("n_features", "first"),
+    ).reset_index()
+    return table
+
+
+def order_methods(names: list[str]) -> list[str]:
+    """Order report columns: our variants first, then the baselines.
+
+    Parameters
+    ----------
+    names : list of str
+        Method names present in the results.
+
+    Returns
+    -------
+    list of str
+    """
+    ours = sorted(n for n in names if n not in REPORT_BASELINES)
+    return ours + [n for n in REPORT_BASELINES if n in names]
+
+
+def _fmt(value: float, decimals: int = 3) -> str:
+    """Format a number for a Markdown cell ('' for NaN)."""
+    return "" if pd.isna(value) else f"{value:.{decimals}f}"
+
+
+def _md_row(cells: list[str]) -> str:
+    """Join cells into one Markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def summary_rows(means: pd.DataFrame, times: pd.DataFrame,
+                 refs: dict[str, pd.Series]) -> list[list[str]]:
+    """Build the summary rows at the bottom of one metric table.
+
+    Parameters
+    ----------
+    means : DataFrame
+        Datasets x methods, per-dataset mean of the metric over seeds.
+    times : DataFrame
+        Datasets x methods x ('fit', 'score') mean seconds, as a DataFrame
+        with a two-level column index.
+    refs : dict
+        Reference column label -> Series by dataset.
+
+    Returns
+    -------
+    list of list of str
+        Cells (label first) for: mean, mean rank, won/lost/tied against
+        :data:`BASELINE`, total fit s, total score s and fit-time ratio to
+        :data:`TIME_REFERENCE`. Mean, rank and times use the datasets every
+        method has; reference means use the datasets they cover.
+    """
+    methods = list(means.columns)
+    complete = means.dropna()
+    n_complete = len(complete)
+    ref_labels = list(refs)
+    blank_refs = [""] * len(ref_labels)
+
+    mean_cells = [_fmt(complete[m].mean()) for m in methods]
+    for label in ref_labels:
+        covered = refs[label].reindex(complete.index).dropna()
+        text = _fmt(covered.mean()) if len(covered) else ""
+        if len(covered) and len(covered) != n_complete:
+            text += (f" ({len(covered)} set"
+                     f"{'' if len(covered) == 1 else 's'})")
+        mean_cells.append(text)
+    plural = "" if n_complete == 1 else "s"
+    rows = [[f"**mean** ({n_complete} set{plural})"] + mean_cells]
+
+    ranks = complete.round(TIE_DECIMALS).rank(axis=1, ascending=False,
+                                              method="average")
+    rows.append(["**mean rank** (1 = best)"]
+                + [_fmt(ranks[m].mean(), 2) for m in methods] + blank_refs)
+
+    wlt = []
+    for m in methods:
+        if m == BASELINE or BASELINE not in methods:
+            wlt.append("—")
+            continue
+        pair = means[[m, BASELINE]].dropna().round(TIE_DECIMALS)
+        won = int((pair[m] > pair[BASELINE]).sum())
+        lost = int((pair[m] < pair[BASELINE]).sum())
+        tied = int((pair[m] == pair[BASELINE]).sum())
+        wlt.append(f"{won} / {lost} / {tied}")
+    rows.append([f"**won / lost / tied vs {BASELINE}**"] + wlt + blank_refs)
+
+    fit_total = times["fit"].loc[complete.index].sum()
+    score_total = times["score"].loc[complete.index].sum()
+    rows.append(["**total fit s** (mean over seeds)"]
+                + [_fmt(fit_total[m], 1) for m in methods] + blank_refs)
+    rows.append(["**total score s** (mean over seeds)"]
+                + [_fmt(score_total[m], 1) for m in methods] + blank_refs)
+    if TIME_REFERENCE in methods and fit_total[TIME_REFERENCE] > 0:
+        ratio = [_fmt(fit_total[m] / fit_total[TIME_REFERENCE], 3)
+                 for m in methods]
+    else:
+        ratio = [""] * len(methods)
+    rows.append([f"**fit time / {TIME_REFERENCE}**"] + ratio + blank_refs)
+    return rows
+
+
+def write_reports(runs: pd.DataFrame, refs: dict, out_dir: Path,
+                  seeds: list[int], max_rows: int) -> str:
+    """Write ``adbench_results.csv`` and ``adbench_results.md``.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        Output of :func:`select_records`.
+    refs : dict
+        Output of :func:`load_references`.
+    out_dir : Path
+        Output folder.
+    seeds : list of int
+        Seeds requested (shown in the header; cells with fewer seeds are
+        marked with ``*``).
+    max_rows : int
+        Subsampling limit (shown in the header).
+
+    Returns
+    -------
+    str
+        The summary rows of both metric tables as Markdown, for stdout.
+    """
+    table = summarise(runs)
+    methods = order_methods(list(table["method"].unique()))
+    datasets = sorted(runs["dataset"].unique(), key=dataset_sort_key)
+
+    csv_table = table.copy()
+    csv_table["_d"] = csv_table["dataset"].map(datasets.index)
+    csv_table["_m"] = csv_table["method"].map(methods.index)
+    csv_table = csv_table.sort_values(["_d", "_m"]).drop(columns=["_d", "_m"])
+    _atomic_write(out_dir / "adbench_results.csv",
+                  csv_table.to_csv(index=False, float_format="%.6f"))
+
+    def pivot(column: str) -> pd.DataFrame:
+        return table.pivot(index="dataset", columns="method",
+                           values=column).reindex(index=datasets,
+                                                  columns=methods)
+
+    seeds_seen = pivot("n_seeds")
+    times = pd.concat({"fit": pivot("fit_s_mean"),
+                       "score": pivot("score_s_mean")}, axis=1)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    lines = [
+        "# ADBench unsupervised benchmark",
+        "",
+        f"Generated {now} by `benchmarks/adbench.py` from `{RESULTS_FILE}`. "
+        f"Seeds {seeds}; stratified 70/30 split per seed; sets above "
+        f"{max_rows} rows subsampled (stratified) to {max_rows}; methods "
+        "fitted on the training part without labels. Cells: mean ± sample "
+        "std over seeds (`*` = fewer seeds than requested); bold = best of "
+        "our runs on that set. Mean, rank and time rows use the sets every "
+        "method has; won/lost/tied uses the sets both methods have; "
+        f"ties and ranks use {TIE_DECIMALS} decimals. Reference columns are "
+        "published figures under their own protocols (ADBench paper: "
+        "min-max scaling, sets capped at 10,000 rows; PyOD table: ODDS "
+        "copies, random 60/40 split), not our runs.",
+        "",
+    ]
+    summary_out = []
+    for metric, title in METRICS:
+        means = pivot(f"{metric}_mean")
+        stds = pivot(f"{metric}_std")
+        metric_refs = {label: series for label, series
+                       in refs.get(metric, {}).items()
+                       if series.reindex(datasets).notna().any()}
+        header = ["dataset"] + methods + list(metric_refs)
+        lines += [f"## {title}", "", _md_row(header),
+                  _md_row(["---"] + ["---:"] * (len(header) - 1))]
+        for d in datasets:
+            row_best = means.loc[d].round(TIE_DECIMALS).max()
+            cells = [d]
+            for m in methods:
+                value = means.loc[d, m]
+                if pd.isna(value):
+                    cells.append("")
+                    continue
+                text = _fmt(value)
+                if not pd.isna(stds.loc[d, m]):
+                    text += f" ± {_fmt(stds.loc[d, m])}"
+                if seeds_seen.loc[d, m] < len(seeds):
+                    text += "*"
+                if len(methods) > 1 and round(value, TIE_DECIMALS) == row_best:
+                    text = f"**{text}**"
+                cells.append(text)
+            cells += [_fmt(metric_refs[label].get(d, np.nan))
+                      for label in metric_refs]
+            lines.append(_md_row(cells))
+        rows = summary_rows(means, times, metric_refs)
+        for row in rows:
+            lines.append(_md_row(row))
+        lines.append("")
+        summary_out += [f"## {title} summary", "", _md_row(header),
+                        _md_row(["---"] + ["---:"] * (len(header) - 1))]
+        summary_out += [_md_row(row) for row in rows] + [""]
+    params = table.drop_duplicates("method").set_index("method")["params"]
+    lines += ["## Method parameters", ""]
+    lines += [f"- `{m}`: `{params[m]}` (plus `random_state=seed`)"
+              for m in methods]
+    lines.append("")
+    _atomic_write(out_dir / "adbench_results.md", "\n".join(lines))
+    return "\n".join(summary_out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def _comma_list(text: str) -> list[str]:
+    """Split a comma-separated argument, dropping empty items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    argparse.Namespace
+    """
+    parser = argparse.ArgumentParser(
+        description="ADBench-style unsupervised benchmark (see the module "
+                    "docstring for the protocol).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("data_dir", type=Path,
+                        help="folder of ADBench Parquet files")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"),
+                        help="output folder (cache and reports)")
+    parser.add_argument("--methods", type=_comma_list,
+                        default=list(ALL_METHODS),
+                        help="comma list of methods: " + ",".join(ALL_METHODS))
+    parser.add_argument("--datasets", type=_comma_list, default=None,
+                        help="comma list of case-insensitive substrings of "
+                             "file stems (default: all files)",
+                        metavar="SUBSTRINGS")
+    parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"],
+                        help="seeds (space or comma separated)")
+    parser.add_argument("--max-rows", type=int, default=50_000,
+                        help="subsample larger datasets to this many rows")
+    parser.add_argument("--vae-params", type=json.loads, default={},
+                        help="JSON dict of VAEDetector keyword arguments")
+    parser.add_argument("--vae-name", default="vae",
+                        help="method name recorded for the vae entry")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="recompute runs that are already cached")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only rebuild the reports from the cache")
+    parser.add_argument("--report-methods", type=_comma_list, default=None,
+                        help="method names to report ('all' = every name in "
+                             "the cache; default: the run's methods plus "
+                             "the cached baselines)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads for the neural methods "
+                             "(0 = torch's default)")
+    parser.add_argument("--published", type=Path, default=None,
+                        help="folder of published tables (default: "
+                             "DATA_DIR/../published_results)")
+    args = parser.parse_args(argv)
+    try:
+        args.seeds = [int(item) for text in args.seeds
+                      for item in _comma_list(text)]
+    except ValueError:
+        parser.error("--seeds must be integers")
+    if not isinstance(args.vae_params, dict):
+        parser.error("--vae-params must be a JSON object")
+    if args.max_rows < 10:
+        parser.error("--max-rows must be at least 10")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the reports.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments.
+
+    Returns
+    -------
+    int
+        Exit status: 0 when every run succeeded, 1 otherwise.
+    """
+    args = parse_args(argv)
+    data_dir = args.data_dir.resolve()
+    out_dir = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    datasets = list_datasets(data_dir, args.datasets)
+    if not datasets:
+        raise SystemExit(f"no Parquet datasets match in {data_dir}")
+    seeds = list(dict.fromkeys(args.seeds))
+    methods = build_methods(args.methods, args.vae_name, args.vae_params)
+    log(f"datasets ({len(datasets)}): "
+        + ", ".join(p.stem for p in datasets))
+    log(f"seeds: {seeds}; methods: "
+        + ", ".join(f"{m.name}{'' if not m.params else ' ' + params_key(m.params)}"
+                    for m in methods))
+
+    failures: list[str] = []
+    if not args.report_only:
+        if args.threads > 0 and any(m.kind != "iforest" for m in methods):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        failures = run_benchmark(datasets, seeds, methods, args.max_rows,
+                                 out_dir, not args.no_cache,
+                                 library_versions())
+
+    records = read_cache(out_dir / RESULTS_FILE)
+    if args.report_methods == ["all"]:
+        report = {r["method"]: None for r in records}
+    elif args.report_methods:
+        report = {name: None for name in args.report_methods}
+    else:
+        report = {name: None for name in REPORT_BASELINES}
+    for m in methods:  # methods of this run report their own parameters
+        if args.report_methods in (None, ["all"]) or m.name in report:
+            report[m.name] = params_key(m.params)
+    runs = select_records(records, report, datasets, seeds, args.max_rows)
+    if runs.empty:
+        log("no cached results for the selection; no report written")
+    else:
+        published = args.published or data_dir.parent / "published_results"
+        summary = write_reports(runs, load_references(published), out_dir,
+                                seeds, args.max_rows)
+        log(f"wrote {out_dir / 'adbench_results.csv'} and "
+            f"{out_dir / 'adbench_results.md'}")
+        print(summary, flush=True)
+    if failures:
+        log(f"{len(failures)} run(s) failed:")
+        for line in failures:
+            log("  " + line)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Thresholds and p-values from held-out calibration scores.
+
+Pure functions on arrays of anomaly scores (higher = more anomalous), so they
+can be tested without fitting anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["conformal_p_values", "threshold_for_rate"]
+
+
+def conformal_p_values(calibration_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Conformal p-values of ``scores`` against held-out normal scores.
+
+    ``p = (1 + #{calibration >= s}) / (1 + n_cal)``. If the calibration rows
+    and a new normal row are exchangeable, ``P(p <= alpha) <= alpha``.
+
+    Parameters
+    ----------
+    calibration_scores : ndarray (n_cal,)
+        Anomaly scores of held-out training rows.
+    scores : ndarray (n,)
+        Anomaly scores to turn into p-values.
+
+    Returns
+    -------
+    ndarray (n,)
+        Values in ``(0, 1]``, smaller for more anomalous rows.
+
+    Examples
+    --------
+    >>> conformal_p_values(np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.5, 9.0]))
+    array([1.  , 0.5 , 0.25])
+    """
+    cal = np.sort(np.asarray(calibration_scores, dtype=np.float64))
+    scores = np.asarray(scores, dtype=np.float64)
+    n_at_least = cal.size - np.searchsorted(cal, scores, side="left")
+    return (1.0 + n_at_least) / (1.0 + cal.size)
+
+
+def threshold_for_rate(calibration_scores: np.ndarray, rate: float) -> float:
+    """Smallest score threshold flagging at most ``rate`` of the calibration rows.
+
+    A row is flagged when its anomaly score is strictly above the returned
+    threshold. With ``rate`` read as a false-positive target this is the
+    conformal rule ``p <= rate``, rounded to the calibration grid.
+
+    Parameters
+    ----------
+    calibration_scores : ndarray (n_cal,)
+        Held-out anomaly scores.
+    rate : float
+        Target fraction flagged, in (0, 1).
+
+    Returns
+    -------
+    float
+        The threshold on the anomaly score.
+
+    Examples
+    --------
+    >>> threshold_for_rate(np.arange(100.0), 0.05)
+    95.0
+    """
+    cal = np.sort(np.asarray(calibration_scores, dtype=np.float64))
+    n = cal.size
+    if n == 0:
+        raise ValueError("calibration needs at least one score")
+    # A new score s has p = (1 + #{cal >= s}) / (n + 1) <= rate exactly when at most
+    # k = floor(rate * (n + 1)) - 1 calibration scores reach it, i.e. s > cal[n - 1 - k].
+    # Too few rows for the rate (k < 0): fall back to the largest calibration score.
+    k = int(np.floor(rate * (n + 1))) - 1
+    k = min(max(k, 0), n - 1)
+    return float(cal[n - 1 - k])

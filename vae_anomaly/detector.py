@@ -1,0 +1,516 @@
+"""``VAEDetector``: the scikit-learn outlier detector.
+
+Data flows one way: the input table is checked and encoded
+(:mod:`~vae_anomaly.preprocessing`), a VAE is trained
+(:mod:`~vae_anomaly.model`, :mod:`~vae_anomaly.training`), rows are scored
+(:mod:`~vae_anomaly.scoring`), and the threshold is set on held-out rows
+(:mod:`~vae_anomaly.calibration`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.utils import TransformerTags, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import calibration, scoring
+from .model import TabularVAE
+from .preprocessing import Encoded, TabularPreprocessor, as_frame
+from .training import TrainConfig, to_tensors, train
+
+__all__ = ["VAEDetector"]
+
+logger = logging.getLogger(__name__)
+
+
+class VAEDetector(OutlierMixin, BaseEstimator):
+    """Anomaly detector built on a variational autoencoder.
+
+    Scales the features, trains an MLP VAE on them, and flags rows whose
+    negative ELBO (or reconstruction error) lies beyond a threshold
+    calibrated on training rows held out from the network.
+
+    Parameters
+    ----------
+    score_type : {"elbo", "reconstruction"}, default="elbo"
+        What the anomaly score measures (named ``score_type`` because
+        ``score`` is a method name in scikit-learn). ``"elbo"`` is the negative evidence
+        lower bound, where each numeric feature has a learned noise level;
+        ``"reconstruction"`` is the squared error in scaled space (plus the
+        categorical negative log-probabilities).
+    n_samples : int, default=1
+        Latent samples for the ELBO score. 1 uses the latent mean; more use
+        a tighter importance-weighted bound with fixed samples, so scores stay
+        deterministic.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        ``"auto"`` sets the threshold for a false-positive rate of
+        ``target_fpr`` on normal data. A float is the expected share of
+        anomalies: that share of the held-out calibration rows is flagged.
+    target_fpr : float in (0, 0.5], default=0.01
+        Target false-positive rate used with ``contamination="auto"``.
+    latent_dim : int, default=None
+        Size of the latent space; by default ``ceil(d / 4)`` clipped to
+        [2, 16] with ``d`` the encoded input width.
+    hidden_layer_sizes : tuple of int, default=None
+        Encoder widths (the decoder mirrors them); by default
+        ``(h, h // 2)`` with ``h`` the power of two at or above ``2 d``,
+        clipped to [32, 256].
+    beta : float, default=1.0
+        Weight of the KL term in the training loss.
+    kl_warmup : int, default=10
+        Epochs over which the KL weight grows linearly to ``beta``.
+    batch_size : int or "auto", default="auto"
+        Rows per step; "auto" picks about a tenth of the training rows as a
+        power of two in [16, 1024].
+    learning_rate_init : float, default=1e-3
+        Adam learning rate; halved when the validation loss stalls.
+    max_iter : int or "auto", default="auto"
+        Maximum epochs. "auto" aims at about 3,000 steps, between 20 and 200
+        epochs.
+    early_stopping : bool, default=True
+        Stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs and keep the best weights.
+    validation_fraction : float in (0, 1), default=0.2
+        Share of the rows held out from training. They drive early stopping
+        and calibrate the threshold and p-values.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Relative improvement of the validation loss that counts as progress.
+    trim_fraction : float in [0, 0.5), default=0.0
+        Share of highest-loss rows left out of each minibatch's loss, to
+        limit how much the network learns anomalies in the training data.
+    scaler : {"quantile", "robust"}, default="quantile"
+        Numeric scaling: rank-Gaussian (extended linearly past the fitted
+        range) or median / robust spread.
+    min_log_var : float, default=-4.0
+        Lower bound on each numeric feature's decoder log-variance, in scaled
+        units, which stops one column from dominating the score.
+    max_categories : int, default=50
+        Largest number of levels accepted for a text column.
+    device : str, default="auto"
+        Torch device; "auto" uses CUDA when available. The resolved device is
+        kept in ``device_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the initial weights, minibatch order and latent
+        samples. The global random state is never touched.
+    verbose : bool, default=False
+        Show a progress bar while training.
+
+    Attributes
+    ----------
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
+    threshold_ : float
+        Anomaly-score threshold (``-offset_``); rows above it are flagged.
+    calibration_scores_ : ndarray of shape (n_calibration,)
+        Anomaly scores of the held-out rows.
+    module_ : torch.nn.Module
+        The trained network.
+    preprocessor_ : TabularPreprocessor
+        The fitted encoder of the input columns.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_loss_curve_ : list of float
+        Held-out negative ELBO per epoch.
+    n_iter_ : int
+        Epochs run.
+    device_ : str
+        Device the network was trained on.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, for DataFrame input with string names.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : Tree-based detector with the same API.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vae_anomaly import VAEDetector
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 4))
+    >>> det = VAEDetector(random_state=0).fit(X)
+    >>> det.predict([[0.0, 0.0, 0.0, 0.0], [8.0, -8.0, 8.0, -8.0]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: dict = {
+        "score_type": [StrOptions({"elbo", "reconstruction"})],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "target_fpr": [Interval(Real, 0, 0.5, closed="right")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": ["array-like", None],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
+        "scaler": [StrOptions({"quantile", "robust"})],
+        "min_log_var": [Interval(Real, None, None, closed="neither")],
+        "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        score_type="elbo",
+        n_samples=1,
+        contamination="auto",
+        target_fpr=0.01,
+        latent_dim=None,
+        hidden_layer_sizes=None,
+        beta=1.0,
+        kl_warmup=10,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter="auto",
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=10,
+        tol=1e-4,
+        trim_fraction=0.0,
+        scaler="quantile",
+        min_log_var=-4.0,
+        max_categories=50,
+        device="auto",
+        random_state=None,
+        verbose=False,
+    ):
+        self.score_type = score_type
+        self.n_samples = n_samples
+        self.contamination = contamination
+        self.target_fpr = target_fpr
+        self.latent_dim = latent_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.beta = beta
+        self.kl_warmup = kl_warmup
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.trim_fraction = trim_fraction
+        self.scaler = scaler
+        self.min_log_var = min_log_var
+        self.max_categories = max_categories
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        # transform() returns the latent means, so sklearn also checks us as a transformer.
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64"])
+        return tags
+
+    # ---------------------------------------------------------------------------------------
+    # input
+    # ---------------------------------------------------------------------------------------
+    def _input_frame(self, X, reset: bool) -> pd.DataFrame:
+        """Check ``X`` at the boundary and view it as a DataFrame."""
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            if X.shape[1] == 0:
+                raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if reset and len(X) < 2:
+                raise ValueError(f"Found {len(X)} sample(s); VAEDetector needs at least 2 rows to fit.")
+            frame = X.copy(deep=False)
+            frame.columns = [str(c) for c in frame.columns]
+            return frame
+        arr = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False,
+                            ensure_min_samples=2 if reset else 1)
+        if arr.dtype == object:
+            try:
+                arr = arr.astype(np.float64)
+            except ValueError:
+                pass  # text columns: modelled as categories
+        return as_frame(arr)
+
+    def _encode(self, X) -> tuple[pd.DataFrame, Encoded]:
+        check_is_fitted(self)
+        frame = self._input_frame(X, reset=False)
+        return frame, self.preprocessor_.transform(frame)
+
+    # ---------------------------------------------------------------------------------------
+    # fit
+    # ---------------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the network on ``X`` and calibrate the threshold.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Training rows. May hold NaN, booleans and text categories.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : VAEDetector
+        """
+        start = time.perf_counter()
+        frame = self._input_frame(X, reset=True)
+        rng = check_random_state(self.random_state)
+        self.device_ = _resolve_device(self.device)
+        self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(frame)
+        enc = self.preprocessor_.transform(frame)
+
+        n = len(enc)
+        perm = rng.permutation(n)
+        n_held = min(n - 1, max(1, int(round(self.validation_fraction * n))))
+        held, fit_rows = np.sort(perm[:n_held]), np.sort(perm[n_held:])
+        torch_gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
+        self.noise_seed_ = int(rng.randint(2**31 - 1))
+
+        self.module_ = self._build_module(enc, torch_gen)
+        cfg = self._train_config(len(fit_rows))
+        train_t = to_tensors(enc.take(fit_rows), self.device_)
+        held_t = to_tensors(enc.take(held), self.device_)
+        result = train(self.module_, train_t, held_t, cfg, torch_gen)
+        self.loss_curve_ = result.loss_curve
+        self.validation_loss_curve_ = result.validation_loss_curve
+        self.n_iter_ = result.n_iter
+        self.best_epoch_ = result.best_epoch
+
+        self._calibrate(held_t)
+        self.n_train_rows_ = int(len(fit_rows))
+        self.fit_time_ = time.perf_counter() - start
+        logger.info("fitted on %d rows in %.2fs (%d epochs)", n, self.fit_time_, self.n_iter_)
+        return self
+
+    def _build_module(self, enc: Encoded, generator: torch.Generator) -> TabularVAE:
+        pre = self.preprocessor_
+        indicator = np.flatnonzero(np.isnan(enc.num).any(axis=0))
+        d_in = enc.num.shape[1] + indicator.size + sum(pre.cat_sizes_)
+        hidden = self.hidden_layer_sizes
+        if hidden is None:
+            h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), 32, 256))
+            hidden = (h, h // 2)
+        latent = self.latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
+        return TabularVAE(enc.num.shape[1], pre.cat_sizes_, indicator.tolist(), list(hidden), latent,
+                          self.min_log_var, generator, device=self.device_)
+
+    def _train_config(self, n_train: int) -> TrainConfig:
+        if self.batch_size == "auto":
+            batch = int(np.clip(2 ** round(math.log2(max(n_train / 10, 1))), 16, 1024))
+        else:
+            batch = int(self.batch_size)
+        batch = max(1, min(batch, n_train))
+        if self.max_iter == "auto":
+            steps_per_epoch = math.ceil(n_train / batch)
+            epochs = int(np.clip(3000 // steps_per_epoch, 20, 200))
+        else:
+            epochs = int(self.max_iter)
+        return TrainConfig(
+            max_epochs=epochs, batch_size=batch, learning_rate=float(self.learning_rate_init),
+            beta=float(self.beta), kl_warmup=int(self.kl_warmup), early_stopping=bool(self.early_stopping),
+            n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
+            trim_fraction=float(self.trim_fraction), verbose=bool(self.verbose),
+        )
+
+    def _calibrate(self, held_t) -> None:
+        """Set the threshold and p-value reference from held-out rows."""
+        self.calibration_scores_ = np.sort(self._anomaly_scores(held_t))
+        terms = scoring.feature_terms(self.module_, held_t, self.score_type)
+        self.feature_baseline_ = np.median(terms, axis=0)
+        rate = self.target_fpr if self.contamination == "auto" else self.contamination
+        self.threshold_ = calibration.threshold_for_rate(self.calibration_scores_, rate)
+        self.offset_ = -self.threshold_
+
+    # ---------------------------------------------------------------------------------------
+    # scores
+    # ---------------------------------------------------------------------------------------
+    def _anomaly_scores(self, data) -> np.ndarray:
+        noise = None
+        if self.score_type == "elbo" and self.n_samples > 1:
+            noise = scoring.importance_noise(self.n_samples, self.module_.latent_dim, self.noise_seed_)
+        return scoring.score_rows(self.module_, data, self.score_type, noise)
+
+    def _tensors(self, enc: Encoded):
+        return to_tensors(enc, _module_device(self.module_))
+
+    def score_samples(self, X) -> np.ndarray:
+        """Normality score of each row: higher is more normal.
+
+        This is the ELBO (or minus the reconstruction error), so the most
+        anomalous rows have the lowest scores.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        _, enc = self._encode(X)
+        return -self._anomaly_scores(self._tensors(enc))
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
+        return self.fit(X, y).transform(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for anomalies."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X) -> np.ndarray:
+        """+1 for normal rows, -1 for anomalies."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def p_values(self, X) -> np.ndarray:
+        """Conformal p-value of each row against the calibration scores.
+
+        Small values mean the row is less normal than nearly all held-out
+        training rows. On normal data, ``p <= a`` happens with probability at
+        most ``a``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Values in ``(0, 1]``.
+        """
+        return calibration.conformal_p_values(self.calibration_scores_, -self.score_samples(X))
+
+    def feature_contributions(self, X):
+        """Each input column's share of each row's anomaly score.
+
+        A column's contribution is its negative log-likelihood under the
+        model (its squared error for ``score_type="reconstruction"``) minus the
+        median of the same on the calibration rows. Positive values mark the
+        columns that make the row unusual; missing values contribute 0 less
+        the baseline. The latent (KL) part of the score belongs to no single
+        column and is left out.
+
+        Returns
+        -------
+        DataFrame or ndarray of shape (n_samples, n_features_in_)
+            A DataFrame with the input's column names for DataFrame input.
+        """
+        frame, enc = self._encode(X)
+        terms = scoring.feature_terms(self.module_, self._tensors(enc), self.score_type) - self.feature_baseline_
+        out = terms[:, self._column_order()]
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(out, index=X.index, columns=list(X.columns))
+        return out
+
+    def _column_order(self) -> np.ndarray:
+        """Position of each input column among the model's features (numeric first)."""
+        pre = self.preprocessor_
+        internal = pre.num_names_ + [s.name for s in pre.cat_specs_]
+        where = {name: i for i, name in enumerate(internal)}
+        return np.array([where[s.name] for s in pre.schema_], dtype=np.int64)
+
+    # ---------------------------------------------------------------------------------------
+    # latent space and generator
+    # ---------------------------------------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """Latent means of each row, shape (n_samples, latent_dim)."""
+        _, enc = self._encode(X)
+        return scoring.latent_means(self.module_, self._tensors(enc))
+
+    def reconstruct(self, X):
+        """Decoder's expected value of each row, in the original units.
+
+        Numeric columns get the decoder mean; categorical columns the most
+        likely level. Returns a DataFrame for DataFrame input.
+        """
+        _, enc = self._encode(X)
+        num, cat = scoring.reconstructions(self.module_, self._tensors(enc))
+        return self._as_output(self.preprocessor_.decode(num, cat), X)
+
+    def sample(self, n_samples: int = 1, random_state=None):
+        """Draw synthetic rows from the fitted model, in the original units.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows.
+        random_state : int, RandomState instance or None
+            Seed of the draw.
+
+        Returns
+        -------
+        DataFrame or ndarray of shape (n_samples, n_features_in_)
+            A DataFrame when the model was fitted on one.
+        """
+        check_is_fitted(self)
+        rng = check_random_state(random_state)
+        gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
+        device = _module_device(self.module_)
+        with torch.no_grad():
+            z = torch.randn(int(n_samples), self.module_.latent_dim, generator=gen).to(device)
+            mean, _ = self.module_.decode(z)
+            std = torch.exp(0.5 * self.module_.feature_log_var())
+            noise = torch.randn(mean.shape, generator=gen).to(device)
+            num = (mean + std * noise).double().cpu().numpy()
+            cat = self.module_.sample_codes(z, gen.manual_seed(int(rng.randint(2**31 - 1)))).cpu().numpy()
+        return self._as_output(self.preprocessor_.decode(num, cat), None)
+
+    def _as_output(self, frame: pd.DataFrame, X):
+        if isinstance(X, pd.DataFrame):
+            frame.index = X.index
+            frame.columns = list(X.columns)
+            return frame
+        if X is None and hasattr(self, "feature_names_in_"):
+            return frame
+        return frame.to_numpy()
+
+    # ---------------------------------------------------------------------------------------
+    # pickling: always store the network on the CPU
+    # ---------------------------------------------------------------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        module = state.get("module_")
+        if module is not None and _module_device(module).type != "cpu":
+            state = dict(state)
+            state["module_"] = _cpu_copy(module)
+        return state
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"device must be 'auto', 'cpu' or a torch device such as 'cuda:0', got {device!r}") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    return device
+
+
+def _module_device(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _cpu_copy(module: torch.nn.Module) -> torch.nn.Module:
+    import copy
+
+    clone = copy.deepcopy(module)
+    return clone.to("cpu")

@@ -1,0 +1,225 @@
+"""The variational autoencoder and its likelihood terms.
+
+Reads top to bottom: input assembly, encoder, decoder, then the per-feature
+loss terms. Shapes are noted as ``(n, d)`` with ``n`` rows, ``d_num`` numeric
+and ``d_cat`` categorical features, ``k`` latent dimensions.
+
+Weights are initialised from an explicit :class:`torch.Generator`, so
+building a model never touches torch's global random state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["TabularVAE", "gaussian_nll", "categorical_nll", "kl_to_standard_normal"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _mlp(sizes: list[int], generator: torch.Generator, device) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = nn.Linear(a, b, device="meta")
+        lin = lin.to_empty(device=device)
+        bound = 1.0 / math.sqrt(a)
+        with torch.no_grad():
+            # Same distribution as torch's default Linear init, from our own generator.
+            lin.weight.uniform_(-bound, bound, generator=generator)
+            lin.bias.uniform_(-bound, bound, generator=generator)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class TabularVAE(nn.Module):
+    """MLP VAE over numeric and categorical columns with missing values.
+
+    Parameters
+    ----------
+    n_numeric : int
+        Number of numeric features (Gaussian likelihood).
+    cat_sizes : sequence of int
+        Number of fitted levels of each categorical feature. The decoder
+        gives each one an extra logit for levels never seen in training.
+    indicator_cols : sequence of int
+        Numeric features that get a 0/1 "missing" input channel.
+    hidden : sequence of int
+        Encoder layer widths; the decoder mirrors them.
+    latent_dim : int
+        Size of the Gaussian latent.
+    min_log_var : float
+        Lower bound on each numeric feature's decoder log-variance.
+    generator : torch.Generator
+        Source of the initial weights.
+    device : str or torch.device
+        Where the parameters live.
+    """
+
+    def __init__(self, n_numeric, cat_sizes, indicator_cols, hidden, latent_dim, min_log_var,
+                 generator, device="cpu"):
+        super().__init__()
+        self.n_numeric = int(n_numeric)
+        self.cat_sizes = [int(k) for k in cat_sizes]
+        self.latent_dim = int(latent_dim)
+        self.min_log_var = float(min_log_var)
+        self.register_buffer("indicator_cols", torch.as_tensor(list(indicator_cols), dtype=torch.long,
+                                                                device=device))
+        self.register_buffer("cat_offsets", torch.as_tensor(_offsets(self.cat_sizes), dtype=torch.long,
+                                                             device=device))
+        n_in = self.n_numeric + len(indicator_cols) + sum(self.cat_sizes)
+        n_out = self.n_numeric + sum(k + 1 for k in self.cat_sizes)
+        hidden = [int(h) for h in hidden]
+        self.encoder = _mlp([n_in, *hidden], generator, device)
+        self.to_latent = _mlp([hidden[-1], 2 * self.latent_dim], generator, device)
+        self.decoder = _mlp([self.latent_dim, *hidden[::-1], n_out], generator, device)
+        # One learned log-variance per numeric feature (homoscedastic decoder).
+        self.log_var = nn.Parameter(torch.zeros(self.n_numeric, device=device))
+
+    # -- input assembly --------------------------------------------------------------------
+    def assemble(self, x: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Concatenate numeric values, missing flags and one-hot codes.
+
+        ``x`` (n, d_num) has zeros where ``observed`` (n, d_num) is False;
+        ``codes`` (n, d_cat) holds -1 for missing and ``k`` for unseen levels,
+        both encoded as all-zero one-hot rows.
+        """
+        parts = [x]
+        if self.indicator_cols.numel():
+            parts.append((~observed[:, self.indicator_cols]).to(x.dtype))
+        if self.cat_sizes:
+            total = int(sum(self.cat_sizes))
+            valid = (codes >= 0) & (codes < torch.as_tensor(self.cat_sizes, device=codes.device))
+            flat = torch.where(valid, codes + self.cat_offsets, total)  # (n, d_cat)
+            onehot = torch.zeros(x.shape[0], total + 1, dtype=x.dtype, device=x.device)
+            onehot.scatter_(1, flat, 1.0)
+            parts.append(onehot[:, :total])
+        return torch.cat(parts, dim=1)
+
+    # -- encoder / decoder -----------------------------------------------------------------
+    def encode(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent mean and log-variance, each (n, k)."""
+        h = F.relu(self.encoder(inputs))
+        mu, log_var = self.to_latent(h).chunk(2, dim=1)
+        return mu, log_var.clamp(-12.0, 8.0)
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Numeric means (n, d_num) and category logits (n, sum(k + 1))."""
+        out = self.decoder(z)
+        return out[:, : self.n_numeric], out[:, self.n_numeric:]
+
+    def feature_log_var(self) -> torch.Tensor:
+        """Per-feature decoder log-variance (d_num,), bounded below in one place."""
+        return self.log_var.clamp(min=self.min_log_var)
+
+    def feature_terms(self, x, observed, codes, z):
+        """Negative log-likelihood of each feature given latent ``z``.
+
+        Returns
+        -------
+        num_nll : Tensor (n, d_num)
+            Zero where the value is missing.
+        cat_nll : Tensor (n, d_cat)
+            Zero where the code is missing.
+        """
+        mu, logits = self.decode(z)
+        num_nll = gaussian_nll(x, mu, self.feature_log_var(), observed)
+        cat_nll = categorical_nll(codes, logits, self.cat_sizes)
+        return num_nll, cat_nll
+
+    def expected(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder means (n, d_num) and most likely fitted level per category (n, d_cat)."""
+        mu, logits = self.decode(z)
+        cats = []
+        start = 0
+        for k in self.cat_sizes:
+            cats.append(logits[:, start:start + k].argmax(dim=1))
+            start += k + 1
+        codes = torch.stack(cats, dim=1) if cats else torch.zeros(z.shape[0], 0, dtype=torch.long,
+                                                                   device=z.device)
+        return mu, codes
+
+    def sample_codes(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Draw one fitted level per categorical feature from the decoder."""
+        _, logits = self.decode(z)
+        cats = []
+        start = 0
+        for k in self.cat_sizes:
+            probs = logits[:, start:start + k].softmax(dim=1)
+            cats.append(torch.multinomial(probs, 1, generator=generator)[:, 0])
+            start += k + 1
+        if not cats:
+            return torch.zeros(z.shape[0], 0, dtype=torch.long, device=z.device)
+        return torch.stack(cats, dim=1)
+
+
+def _offsets(sizes: list[int]) -> list[int]:
+    out, acc = [], 0
+    for k in sizes:
+        out.append(acc)
+        acc += k
+    return out
+
+
+def gaussian_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
+                 observed: torch.Tensor) -> torch.Tensor:
+    """Per-feature Gaussian negative log-density, zero where not observed.
+
+    Parameters
+    ----------
+    x, mu : Tensor (n, d)
+    log_var : Tensor (d,) or (n, d)
+    observed : bool Tensor (n, d)
+
+    Returns
+    -------
+    Tensor (n, d)
+    """
+    nll = 0.5 * (_LOG_2PI + log_var + (x - mu).pow(2) * torch.exp(-log_var))
+    return torch.where(observed, nll, torch.zeros_like(nll))
+
+
+def categorical_nll(codes: torch.Tensor, logits: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """Per-feature categorical negative log-probability, zero where missing.
+
+    Parameters
+    ----------
+    codes : long Tensor (n, d_cat)
+        -1 for missing; ``k`` (one past the fitted levels) for an unseen level.
+    logits : Tensor (n, sum(k + 1))
+        Each feature's ``k + 1`` logits side by side.
+    sizes : list of int
+        Fitted level counts ``k`` per feature.
+
+    Returns
+    -------
+    Tensor (n, d_cat)
+    """
+    n = codes.shape[0]
+    if not sizes:
+        return logits.new_zeros(n, 0)
+    out = []
+    start = 0
+    for j, k in enumerate(sizes):
+        block = logits[:, start:start + k + 1]
+        c = codes[:, j]
+        nll = F.cross_entropy(block, c.clamp(min=0), reduction="none")
+        out.append(torch.where(c >= 0, nll, torch.zeros_like(nll)))
+        start += k + 1
+    return torch.stack(out, dim=1)
+
+
+def kl_to_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(log_var)) || N(0, I)) per row, shape (n,)."""
+    return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1)
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian, summed over the last axis."""
+    return -0.5 * (_LOG_2PI + log_var + (z - mu).pow(2) * torch.exp(-log_var)).sum(dim=-1)
