@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,12 +25,45 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import calibration, scoring
 from .model import TabularVAE
+from .exceptions import SchemaMismatchError
 from .preprocessing import Encoded, TabularPreprocessor, as_frame
 from .training import TrainConfig, to_tensors, train
 
-__all__ = ["VAEDetector"]
+__all__ = ["VAEDetector", "ScoreDetails"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreDetails:
+    """Per-row results of :meth:`VAEDetector.score_details`.
+
+    Attributes
+    ----------
+    anomaly_score : ndarray (n,)
+        Higher is more anomalous (``-score_samples``).
+    is_anomaly : ndarray of bool (n,)
+        ``anomaly_score > threshold_``.
+    p_value : ndarray (n,)
+        Conformal p-values against the calibration scores.
+    contributions : ndarray (n, n_features)
+        Per-column contributions, as in :meth:`VAEDetector.feature_contributions`.
+    feature_names : list of str
+        Column names of ``contributions``.
+    """
+
+    anomaly_score: np.ndarray
+    is_anomaly: np.ndarray
+    p_value: np.ndarray
+    contributions: np.ndarray
+    feature_names: list
+
+    def top_feature(self) -> np.ndarray:
+        """Name of the column with the largest contribution in each row."""
+        names = np.asarray(self.feature_names, dtype=object)
+        if self.contributions.shape[0] == 0:
+            return names[:0]
+        return names[np.argmax(self.contributions, axis=1)]
 
 
 class VAEDetector(OutlierMixin, BaseEstimator):
@@ -312,6 +346,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), 32, 256))
             hidden = (h, h // 2)
         latent = self.latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
+        self.hidden_sizes_ = [int(h) for h in hidden]
         return TabularVAE(enc.num.shape[1], pre.cat_sizes_, indicator.tolist(), list(hidden), latent,
                           self.min_log_var, generator, device=self.device_)
 
@@ -419,6 +454,48 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             return pd.DataFrame(out, index=X.index, columns=list(X.columns))
         return out
 
+    def score_details(self, X) -> ScoreDetails:
+        """Everything the CLI writes for each row, from one pass over the network.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Extra DataFrame columns beyond those seen at fit time are ignored.
+
+        Returns
+        -------
+        ScoreDetails
+            Anomaly scores (higher = more anomalous), flags, p-values and
+            per-column contributions, each aligned with the rows of ``X``.
+        """
+        check_is_fitted(self)
+        frame = self._model_columns(X)
+        enc = self.preprocessor_.transform(frame)
+        data = self._tensors(enc)
+        if self.score_type == "elbo" and self.n_samples > 1:
+            scores = self._anomaly_scores(data)
+            terms = scoring.feature_terms(self.module_, data, self.score_type)
+        else:
+            scores, terms = scoring.score_and_terms(self.module_, data, self.score_type)
+        contributions = (terms - self.feature_baseline_)[:, self._column_order()]
+        return ScoreDetails(
+            anomaly_score=scores,
+            is_anomaly=scores > self.threshold_,
+            p_value=calibration.conformal_p_values(self.calibration_scores_, scores),
+            contributions=contributions,
+            feature_names=[s.name for s in self.preprocessor_.schema_],
+        )
+
+    def _model_columns(self, X) -> pd.DataFrame:
+        """The fitted columns of ``X``; extra DataFrame columns are dropped."""
+        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            names = [str(c) for c in self.feature_names_in_]
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
+            X = X[names]
+        return self._input_frame(X, reset=False)
+
     def _column_order(self) -> np.ndarray:
         """Position of each input column among the model's features (numeric first)."""
         pre = self.preprocessor_
@@ -480,6 +557,35 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         if X is None and hasattr(self, "feature_names_in_"):
             return frame
         return frame.to_numpy()
+
+    # ---------------------------------------------------------------------------------------
+    # persistence
+    # ---------------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the fitted detector to a model file (no pickle inside).
+
+        The file is written to a temporary name and renamed into place, so an
+        existing file at ``path`` is replaced only by a complete model. See
+        :mod:`vae_anomaly.persistence` for the format.
+        """
+        check_is_fitted(self)
+        from .persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, device: str = "cpu") -> VAEDetector:
+        """Load a model file written by :meth:`save`; nothing in it is executed.
+
+        Raises
+        ------
+        ModelFileError
+            If the file is missing, corrupt, truncated, holds a pickle, or
+            needs a newer version of this package.
+        """
+        from .persistence import load_model
+
+        return load_model(path, device=_resolve_device(device))
 
     # ---------------------------------------------------------------------------------------
     # pickling: always store the network on the CPU

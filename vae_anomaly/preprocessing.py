@@ -298,12 +298,29 @@ class TabularPreprocessor:
         missing = [s.name for s in self.schema_ if s.name not in frame.columns]
         if missing:
             raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
+        self.check_kinds(frame)
         values = numeric_block(frame, self.num_names_)
         num = self.scale_values(values).astype(np.float32)
         cat = np.empty((len(frame), len(self.cat_specs_)), dtype=np.int64)
         for j, spec in enumerate(self.cat_specs_):
             cat[:, j] = _codes(frame[spec.name], spec)
         return Encoded(num, cat)
+
+    def check_kinds(self, frame: pd.DataFrame) -> None:
+        """Refuse a column whose dtype changed kind since fit (e.g. numbers became text)."""
+        for spec in self.schema_:
+            dtype = frame[spec.name].dtype
+            now_text = pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
+            now_numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+            if spec.kind == NUMERIC and now_text:
+                raise SchemaMismatchError(
+                    f"column {spec.name!r} was numeric ({spec.dtype}) at fit time but is {dtype} now"
+                )
+            if spec.kind == CATEGORICAL and spec.dtype != "bool" and now_numeric and spec.categories \
+                    and all(isinstance(c, str) for c in spec.categories):
+                raise SchemaMismatchError(
+                    f"column {spec.name!r} held text ({spec.dtype}) at fit time but is {dtype} now"
+                )
 
     def scale_values(self, values: np.ndarray) -> np.ndarray:
         """Scale a float64 numeric block (NaN kept)."""
