@@ -25,8 +25,9 @@ __all__ = ["ColumnSpec", "Encoded", "TabularPreprocessor", "as_frame", "infer_sc
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 _N_QUANTILES = 1000
-# Keep the CDF away from 0 and 1 so the normal quantile stays finite.
-_EDGE_P = 0.5 / _N_QUANTILES
+# Keep the CDF away from 0 and 1 so the normal quantile stays finite (|z| <= 4.26).
+_EDGE_P = 1e-5
+_Z_EDGE = float(ndtri(1.0 - _EDGE_P))
 
 
 @dataclass(frozen=True)
@@ -450,26 +451,28 @@ def _column_quantiles(values: np.ndarray) -> np.ndarray:
 
 
 def _quantile_forward(x: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
-    """Rank-Gaussian map of one column, linear beyond the fitted range."""
+    """Rank-Gaussian map of one column, linear beyond the fitted range.
+
+    Inside the fitted range the empirical CDF (interpolated between the
+    stored quantiles) is mapped to a normal quantile, so the training values
+    span about +-4.3. Past the fitted minimum and maximum the map continues
+    linearly with slope ``1 / scale``, so values never seen in training keep
+    growing with their distance instead of being clipped.
+    """
     probs = np.linspace(0.0, 1.0, q.size)
     # Average the left- and right-continuous interpolations so ties map to their middle.
     up = np.interp(x, q, probs)
     down = 1.0 - np.interp(-x, -q[::-1], probs)
-    p = 0.5 * (up + down)
-    eps = _EDGE_P
-    z = ndtri(np.clip(p, eps, 1.0 - eps))
-    z_hi = ndtri(1.0 - eps)
-    z = np.where(x > q[-1], z_hi + (x - q[-1]) / scale, z)
-    z = np.where(x < q[0], -z_hi + (x - q[0]) / scale, z)
+    z = ndtri(np.clip(0.5 * (up + down), _EDGE_P, 1.0 - _EDGE_P))
+    z = np.where(x > q[-1], _Z_EDGE + (x - q[-1]) / scale, z)
+    z = np.where(x < q[0], -_Z_EDGE + (x - q[0]) / scale, z)
     return z
 
 
 def _quantile_inverse(z: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     """Inverse of :func:`_quantile_forward`."""
     probs = np.linspace(0.0, 1.0, q.size)
-    eps = _EDGE_P
-    z_hi = ndtri(1.0 - eps)
     x = np.interp(ndtr(z), probs, q)
-    x = np.where(z > z_hi, q[-1] + (z - z_hi) * scale, x)
-    x = np.where(z < -z_hi, q[0] + (z + z_hi) * scale, x)
+    x = np.where(z > _Z_EDGE, q[-1] + (z - _Z_EDGE) * scale, x)
+    x = np.where(z < -_Z_EDGE, q[0] + (z + _Z_EDGE) * scale, x)
     return x
