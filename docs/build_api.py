@@ -1,0 +1,61 @@
+"""Write docs/api.md from the package's numpydoc docstrings.
+
+Run ``python docs/build_api.py`` after changing a public docstring;
+``tests/test_docs.py`` fails while api.md is out of date.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).with_name("api.md")
+
+HEADER = """# API reference
+
+Generated from the docstrings by `python docs/build_api.py`; do not edit by hand.
+"""
+
+
+def _entries():
+    import vae_anomaly
+    from vae_anomaly import calibration, detector, persistence
+
+    yield "vae_anomaly.VAEDetector", vae_anomaly.VAEDetector, True
+    yield "vae_anomaly.detector.ScoreDetails", detector.ScoreDetails, True
+    for name in ("conformal_p_values", "threshold_for_rate"):
+        yield f"vae_anomaly.calibration.{name}", getattr(calibration, name), False
+    for name in ("save_model", "load_model", "read_metadata"):
+        yield f"vae_anomaly.persistence.{name}", getattr(persistence, name), False
+    for name in ("VAEAnomalyError", "InvalidInputError", "SchemaMismatchError", "ModelFileError"):
+        yield f"vae_anomaly.{name}", getattr(vae_anomaly, name), False
+
+
+def _signature(obj) -> str:
+    try:
+        return str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        return ""
+
+
+def _section(title: str, obj, level: str) -> list[str]:
+    doc = inspect.getdoc(obj) or ""
+    return [f"{level} `{title}{_signature(obj)}`", "", "```text", doc, "```", ""]
+
+
+def render() -> str:
+    lines = [HEADER]
+    for title, obj, with_methods in _entries():
+        lines += _section(title, obj, "##")
+        if with_methods:
+            for name, member in inspect.getmembers(obj):
+                if name.startswith("_") or not callable(member) or name not in obj.__dict__:
+                    continue
+                lines += _section(f"{title.rsplit('.', 1)[-1]}.{name}", member, "###")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render())
+    sys.stderr.write(f"wrote {OUT}\n")
