@@ -26,7 +26,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import calibration, scoring
 from .model import TabularVAE
 from .exceptions import SchemaMismatchError
+from . import windows
+from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
 from .preprocessing import Encoded, TabularPreprocessor, as_frame
+from .windows import WindowSpec
 from .training import TrainConfig, to_tensors, train
 
 __all__ = ["VAEDetector", "ScoreDetails"]
@@ -50,6 +53,9 @@ class ScoreDetails:
         Per-column contributions, as in :meth:`VAEDetector.feature_contributions`.
     feature_names : list of str
         Column names of ``contributions``.
+    window_fill : ndarray (n,)
+        Share of each row's window holding real rows (1.0 without windows);
+        below 1 for the first rows of a series.
     """
 
     anomaly_score: np.ndarray
@@ -57,6 +63,7 @@ class ScoreDetails:
     p_value: np.ndarray
     contributions: np.ndarray
     feature_names: list
+    window_fill: np.ndarray
 
     def top_feature(self) -> np.ndarray:
         """Name of the column with the largest contribution in each row."""
@@ -131,6 +138,18 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         units, which stops one column from dominating the score.
     max_categories : int, default=50
         Largest number of levels accepted for a text column.
+    window : int, default=None
+        Score sliding windows instead of single rows: each row is modelled
+        together with the ``window - 1`` rows before it in its series, and
+        gets one score. The first rows of a series have shorter windows whose
+        empty positions are masked (see ``ScoreDetails.window_fill``).
+    time_column : str, default=None
+        With ``window``: the column that orders rows within a series (rows
+        are sorted by it; results come back in the caller's order). None
+        keeps the input order.
+    group_column : str, default=None
+        With ``window``: the column naming independent series (machine,
+        device); windows never cross series.
     device : str, default="auto"
         Torch device; "auto" uses CUDA when available. The resolved device is
         kept in ``device_``.
@@ -160,6 +179,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Epochs run.
     device_ : str
         Device the network was trained on.
+    window_spec_ : WindowSpec or None
+        The windowing settings in use.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -200,6 +221,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         "scaler": [StrOptions({"quantile", "robust"})],
         "min_log_var": [Interval(Real, None, None, closed="neither")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "window": [Interval(Integral, 1, None, closed="left"), None],
+        "time_column": [str, None],
+        "group_column": [str, None],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -227,6 +251,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         scaler="quantile",
         min_log_var=-4.0,
         max_categories=50,
+        window=None,
+        time_column=None,
+        group_column=None,
         device="auto",
         random_state=None,
         verbose=False,
@@ -250,6 +277,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.scaler = scaler
         self.min_log_var = min_log_var
         self.max_categories = max_categories
+        self.window = window
+        self.time_column = time_column
+        self.group_column = group_column
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -284,10 +314,20 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                 pass  # text columns: modelled as categories
         return as_frame(arr)
 
-    def _encode(self, X) -> tuple[pd.DataFrame, Encoded]:
+    def _window_spec(self) -> WindowSpec | None:
+        if self.window is None:
+            if self.time_column is not None or self.group_column is not None:
+                raise ValueError("time_column and group_column need window=<rows per window>")
+            return None
+        return WindowSpec(int(self.window), self.time_column, self.group_column)
+
+    def _prepare(self, X, context=None) -> Prepared:
+        """Checked, encoded (and windowed) rows of ``X`` for a fitted model."""
         check_is_fitted(self)
         frame = self._input_frame(X, reset=False)
-        return frame, self.preprocessor_.transform(frame)
+        if context is not None:
+            context = self._input_frame(context, reset=False)
+        return prepare(frame, self.preprocessor_, self.window_spec_, context)
 
     # ---------------------------------------------------------------------------------------
     # fit
@@ -299,7 +339,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
-            Training rows. May hold NaN, booleans and text categories.
+            Training rows. May hold NaN, booleans and text categories. With
+            ``window`` set, also the time and group columns.
         y : Ignored
             Not used, present for API consistency.
 
@@ -309,45 +350,65 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         start = time.perf_counter()
         frame = self._input_frame(X, reset=True)
+        spec = self._window_spec()
         rng = check_random_state(self.random_state)
         self.device_ = _resolve_device(self.device)
-        self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(frame)
-        enc = self.preprocessor_.transform(frame)
+        features = frame.drop(columns=spec.key_columns()) if spec else frame
+        if spec and features.shape[1] == 0:
+            raise ValueError("no feature columns left besides the time and group columns")
+        self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
+        self.window_spec_ = spec
+        prep = prepare(frame, self.preprocessor_, spec)
+        self.window_config_ = None if spec is None else {
+            **spec.to_dict(),
+            "median_step_s": windows.median_step(prep.sorted_frame, spec, prep.starts),
+        }
+        enc = prep.enc
 
-        n = len(enc)
-        perm = rng.permutation(n)
-        n_held = min(n - 1, max(1, int(round(self.validation_fraction * n))))
-        held, fit_rows = np.sort(perm[:n_held]), np.sort(perm[n_held:])
+        held, fit_rows = self._split(prep, rng)
         torch_gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
         self.noise_seed_ = int(rng.randint(2**31 - 1))
-
         self.module_ = self._build_module(enc, torch_gen)
         cfg = self._train_config(len(fit_rows))
         train_t = to_tensors(enc.take(fit_rows), self.device_)
-        held_t = to_tensors(enc.take(held), self.device_)
-        result = train(self.module_, train_t, held_t, cfg, torch_gen)
+        held_enc = enc.take(held)
+        result = train(self.module_, train_t, to_tensors(held_enc, self.device_), cfg, torch_gen)
         self.loss_curve_ = result.loss_curve
         self.validation_loss_curve_ = result.validation_loss_curve
         self.n_iter_ = result.n_iter
         self.best_epoch_ = result.best_epoch
 
-        self._calibrate(held_t)
+        self._calibrate(held_enc)
         self.n_train_rows_ = int(len(fit_rows))
         self.fit_time_ = time.perf_counter() - start
-        logger.info("fitted on %d rows in %.2fs (%d epochs)", n, self.fit_time_, self.n_iter_)
+        logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
         return self
 
+    def _split(self, prep: Prepared, rng) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out and training rows: random, or the end of each series for windows."""
+        n = len(prep.enc)
+        n_held = min(n - 1, max(1, int(round(self.validation_fraction * n))))
+        if prep.starts is not None:
+            group = np.cumsum(prep.starts) - 1
+            sizes = np.bincount(group)
+            rank = np.arange(n) - np.flatnonzero(prep.starts)[group]
+            held_mask = rank >= sizes[group] - np.round(self.validation_fraction * sizes[group])
+            if 0 < held_mask.sum() < n:
+                return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
+        perm = rng.permutation(n)
+        return np.sort(perm[:n_held]), np.sort(perm[n_held:])
+
     def _build_module(self, enc: Encoded, generator: torch.Generator) -> TabularVAE:
-        pre = self.preprocessor_
         indicator = np.flatnonzero(np.isnan(enc.num).any(axis=0))
-        d_in = enc.num.shape[1] + indicator.size + sum(pre.cat_sizes_)
+        cat_sizes = self.preprocessor_.cat_sizes_ * (1 if self.window_spec_ is None else self.window_spec_.size)
+        d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
         hidden = self.hidden_layer_sizes
         if hidden is None:
             h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), 32, 256))
             hidden = (h, h // 2)
         latent = self.latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
         self.hidden_sizes_ = [int(h) for h in hidden]
-        return TabularVAE(enc.num.shape[1], pre.cat_sizes_, indicator.tolist(), list(hidden), latent,
+        return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), list(hidden), latent,
                           self.min_log_var, generator, device=self.device_)
 
     def _train_config(self, n_train: int) -> TrainConfig:
@@ -368,11 +429,14 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             trim_fraction=float(self.trim_fraction), verbose=bool(self.verbose),
         )
 
-    def _calibrate(self, held_t) -> None:
-        """Set the threshold and p-value reference from held-out rows."""
-        self.calibration_scores_ = np.sort(self._anomaly_scores(held_t))
-        terms = scoring.feature_terms(self.module_, held_t, self.score_type)
-        self.feature_baseline_ = np.median(terms, axis=0)
+    def _calibrate(self, held: Encoded) -> None:
+        """Set per-feature baselines, the threshold and the p-value reference from held-out rows."""
+        _, terms = scoring.score_and_terms(self.module_, self._tensors(held), self.score_type)
+        observed = ~missing_mask(held)
+        self.feature_baseline_ = np.array([
+            np.median(terms[observed[:, j], j]) if observed[:, j].any() else 0.0 for j in range(terms.shape[1])
+        ])
+        self.calibration_scores_ = np.sort(self._score_encoded(held, with_terms=False)[0])
         rate = self.target_fpr if self.contamination == "auto" else self.contamination
         self.threshold_ = calibration.threshold_for_rate(self.calibration_scores_, rate)
         self.offset_ = -self.threshold_
@@ -380,14 +444,39 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     # ---------------------------------------------------------------------------------------
     # scores
     # ---------------------------------------------------------------------------------------
-    def _anomaly_scores(self, data) -> np.ndarray:
-        noise = None
-        if self.score_type == "elbo" and self.n_samples > 1:
-            noise = scoring.importance_noise(self.n_samples, self.module_.latent_dim, self.noise_seed_)
-        return scoring.score_rows(self.module_, data, self.score_type, noise)
-
     def _tensors(self, enc: Encoded):
         return to_tensors(enc, _module_device(self.module_))
+
+    def _score_encoded(self, enc: Encoded, with_terms: bool):
+        """Anomaly scores (n,) of model rows, and their per-feature terms when asked.
+
+        A missing or padded feature adds its typical (baseline) term, so rows
+        with fewer observed values are scored on the same footing as full
+        ones; the missing value itself never enters the likelihood.
+        """
+        data = self._tensors(enc)
+        terms = None
+        if self.score_type == "elbo" and self.n_samples > 1:
+            noise = scoring.importance_noise(self.n_samples, self.module_.latent_dim, self.noise_seed_)
+            scores = scoring.score_rows(self.module_, data, self.score_type, noise)
+            if with_terms:
+                terms = scoring.feature_terms(self.module_, data, self.score_type)
+        else:
+            scores, terms = scoring.score_and_terms(self.module_, data, self.score_type)
+        missing = missing_mask(enc)
+        if missing.any():
+            scores = scores + missing @ self.feature_baseline_
+        return scores, terms
+
+    def _contributions(self, enc: Encoded, terms: np.ndarray) -> np.ndarray:
+        """Per-input-column excess over the baseline (missing cells count 0)."""
+        excess = np.where(missing_mask(enc), 0.0, terms - self.feature_baseline_)
+        size = 1 if self.window_spec_ is None else self.window_spec_.size
+        owner = feature_owner(self.preprocessor_, size)
+        return aggregate(excess, owner, len(self.preprocessor_.schema_))
+
+    def _feature_names(self) -> list[str]:
+        return [s.name for s in self.preprocessor_.schema_]
 
     def score_samples(self, X) -> np.ndarray:
         """Normality score of each row: higher is more normal.
@@ -403,8 +492,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        _, enc = self._encode(X)
-        return -self._anomaly_scores(self._tensors(enc))
+        prep = self._prepare(X)
+        return -self._score_encoded(prep.enc, with_terms=False)[0][prep.back]
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
@@ -436,54 +525,54 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """Each input column's share of each row's anomaly score.
 
         A column's contribution is its negative log-likelihood under the
-        model (its squared error for ``score_type="reconstruction"``) minus the
-        median of the same on the calibration rows. Positive values mark the
-        columns that make the row unusual; missing values contribute 0 less
-        the baseline. The latent (KL) part of the score belongs to no single
-        column and is left out.
+        model (its squared error for ``score_type="reconstruction"``) minus
+        the median of the same on the calibration rows. Positive values mark
+        the columns that make the row unusual; a missing cell contributes 0.
+        With windows, a channel's contribution is summed over the window. The
+        latent (KL) part of the score belongs to no single column and is left
+        out.
 
         Returns
         -------
-        DataFrame or ndarray of shape (n_samples, n_features_in_)
-            A DataFrame with the input's column names for DataFrame input.
+        DataFrame or ndarray of shape (n_samples, n_columns)
+            A DataFrame with the feature column names for DataFrame input.
         """
-        frame, enc = self._encode(X)
-        terms = scoring.feature_terms(self.module_, self._tensors(enc), self.score_type) - self.feature_baseline_
-        out = terms[:, self._column_order()]
+        prep = self._prepare(X)
+        _, terms = self._score_encoded(prep.enc, with_terms=True)
+        out = self._contributions(prep.enc, terms)[prep.back]
         if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(out, index=X.index, columns=list(X.columns))
+            return pd.DataFrame(out, index=X.index, columns=self._feature_names())
         return out
 
-    def score_details(self, X) -> ScoreDetails:
+    def score_details(self, X, context=None) -> ScoreDetails:
         """Everything the CLI writes for each row, from one pass over the network.
 
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Extra DataFrame columns beyond those seen at fit time are ignored.
+        context : DataFrame, optional
+            For windowed models: earlier rows of the same series (for example
+            the tail of the previous batch). They fill the windows of the
+            first rows of ``X`` but get no result of their own.
 
         Returns
         -------
         ScoreDetails
-            Anomaly scores (higher = more anomalous), flags, p-values and
-            per-column contributions, each aligned with the rows of ``X``.
+            Anomaly scores (higher = more anomalous), flags, p-values,
+            per-column contributions and window fill, aligned with ``X``.
         """
         check_is_fitted(self)
-        frame = self._model_columns(X)
-        enc = self.preprocessor_.transform(frame)
-        data = self._tensors(enc)
-        if self.score_type == "elbo" and self.n_samples > 1:
-            scores = self._anomaly_scores(data)
-            terms = scoring.feature_terms(self.module_, data, self.score_type)
-        else:
-            scores, terms = scoring.score_and_terms(self.module_, data, self.score_type)
-        contributions = (terms - self.feature_baseline_)[:, self._column_order()]
+        prep = self._prepare(self._model_columns(X), None if context is None else self._model_columns(context))
+        scores, terms = self._score_encoded(prep.enc, with_terms=True)
+        scores = scores[prep.back]
         return ScoreDetails(
             anomaly_score=scores,
             is_anomaly=scores > self.threshold_,
             p_value=calibration.conformal_p_values(self.calibration_scores_, scores),
-            contributions=contributions,
-            feature_names=[s.name for s in self.preprocessor_.schema_],
+            contributions=self._contributions(prep.enc, terms)[prep.back],
+            feature_names=self._feature_names(),
+            window_fill=prep.fill[prep.back],
         )
 
     def _model_columns(self, X) -> pd.DataFrame:
@@ -494,32 +583,32 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             if missing:
                 raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
             X = X[names]
-        return self._input_frame(X, reset=False)
-
-    def _column_order(self) -> np.ndarray:
-        """Position of each input column among the model's features (numeric first)."""
-        pre = self.preprocessor_
-        internal = pre.num_names_ + [s.name for s in pre.cat_specs_]
-        where = {name: i for i, name in enumerate(internal)}
-        return np.array([where[s.name] for s in pre.schema_], dtype=np.int64)
+        return X
 
     # ---------------------------------------------------------------------------------------
     # latent space and generator
     # ---------------------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
         """Latent means of each row, shape (n_samples, latent_dim)."""
-        _, enc = self._encode(X)
-        return scoring.latent_means(self.module_, self._tensors(enc))
+        prep = self._prepare(X)
+        return scoring.latent_means(self.module_, self._tensors(prep.enc))[prep.back]
 
     def reconstruct(self, X):
         """Decoder's expected value of each row, in the original units.
 
         Numeric columns get the decoder mean; categorical columns the most
-        likely level. Returns a DataFrame for DataFrame input.
+        likely level. Returns a DataFrame for DataFrame input. Not available
+        for windowed models.
         """
-        _, enc = self._encode(X)
-        num, cat = scoring.reconstructions(self.module_, self._tensors(enc))
+        self._refuse_windows("reconstruct")
+        prep = self._prepare(X)
+        num, cat = scoring.reconstructions(self.module_, self._tensors(prep.enc))
         return self._as_output(self.preprocessor_.decode(num, cat), X)
+
+    def _refuse_windows(self, what: str) -> None:
+        check_is_fitted(self)
+        if self.window_spec_ is not None:
+            raise NotImplementedError(f"{what} is not available for windowed models")
 
     def sample(self, n_samples: int = 1, random_state=None):
         """Draw synthetic rows from the fitted model, in the original units.
@@ -536,7 +625,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         DataFrame or ndarray of shape (n_samples, n_features_in_)
             A DataFrame when the model was fitted on one.
         """
-        check_is_fitted(self)
+        self._refuse_windows("sample")
         rng = check_random_state(random_state)
         gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
         device = _module_device(self.module_)

@@ -35,6 +35,7 @@ from safetensors.numpy import save as st_save
 from .exceptions import ModelFileError
 from .model import TabularVAE
 from .preprocessing import TabularPreprocessor
+from .windows import WindowSpec
 
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "read_metadata", "atomic_write_bytes"]
 
@@ -277,6 +278,8 @@ def _rebuild(cls, meta: dict, arrays: dict, device: str):
     det.loss_curve_ = list(train["loss_curve"])
     det.validation_loss_curve_ = list(train["validation_loss_curve"])
     det.noise_seed_ = int(meta["noise_seed"])
-    if meta.get("window") is not None:
-        det.window_config_ = meta["window"]
+    window = meta.get("window")
+    det.window_config_ = window
+    det.window_spec_ = None if window is None else WindowSpec(
+        int(window["size"]), window.get("time_column"), window.get("group_column"))
     return det

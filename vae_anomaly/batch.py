@@ -1,0 +1,398 @@
+"""Batch jobs on table files: choose columns and fit, score in a stream, evaluate.
+
+These are the steps behind the ``vae-detect`` commands, as plain functions
+that take paths or opened tables and return plain dicts, so a scheduled job
+can call them without the command line:
+
+>>> from vae_anomaly import batch
+>>> from vae_anomaly.io import TableReader
+>>> batch.fit_file("history.parquet", "model.vae", exclude=["label"])  # doctest: +SKIP
+>>> det = batch.load_detector("model.vae")                             # doctest: +SKIP
+>>> batch.score_table(det, TableReader("today.parquet"),
+...                   batch.open_output("today.parquet"))               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .detector import VAEDetector
+from .exceptions import InvalidInputError, SchemaMismatchError
+from .io import DEFAULT_BATCH_ROWS, AtomicTableWriter, StreamTableWriter, TableReader, check_output_path
+from .preprocessing import NUMERIC, infer_schema
+
+__all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_detector",
+           "model_columns", "default_output_path", "open_output", "score_batch", "score_table",
+           "describe_model"]
+
+#: Columns appended to every scored table, in this order.
+OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "p_value", "top_feature")
+
+RowCallback = Callable[[int], object]
+
+
+# ------------------------------------------------------------------------------------------
+# column choice and fitting
+# ------------------------------------------------------------------------------------------
+@dataclass
+class ColumnChoice:
+    """Which columns of a table a model is fitted on, and why the others are not.
+
+    Attributes
+    ----------
+    used : list of str
+        Columns given to the model, in table order.
+    ignored : dict of str to str
+        Columns left out automatically, each with the reason.
+    excluded : list of str
+        Columns the user left out.
+    """
+
+    used: list = field(default_factory=list)
+    ignored: dict = field(default_factory=dict)
+    excluded: list = field(default_factory=list)
+
+
+def _check_names(frame: pd.DataFrame, names: Iterable[str]) -> None:
+    have = [str(c) for c in frame.columns]
+    for name in names:
+        if name not in have:
+            shown = ", ".join(have[:12]) + (", ..." if len(have) > 12 else "")
+            raise InvalidInputError(f"column {name!r} is not in the data (it has: {shown})")
+
+
+def ignore_reason(col: pd.Series, max_categories: int = 50) -> str | None:
+    """Why a column cannot be modelled as it is, or ``None`` if it can.
+
+    Parameters
+    ----------
+    col : Series
+        One column of the training table.
+    max_categories : int, default=50
+        Text columns with more distinct values than this are left out.
+
+    Returns
+    -------
+    str or None
+        A short reason such as ``"all values are missing"``.
+    """
+    dtype = col.dtype
+    if len(col) and col.isna().all():
+        return "all values are missing"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return f"dates or times ({dtype}) are not modelled"
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        values = col.dropna()
+        if all(isinstance(v, str) for v in values.head(1000)):
+            n_levels = values.nunique()
+            if n_levels > max_categories:
+                hint = "a distinct value in every row, an id?" if n_levels == len(values) else "an id?"
+                return f"text with {n_levels} distinct values, more than max_categories={max_categories} ({hint})"
+    try:
+        infer_schema(col.to_frame(), max_categories)
+    except InvalidInputError as exc:
+        return str(exc)
+    return None
+
+
+def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Sequence[str] = (),
+                   max_categories: int = 50) -> ColumnChoice:
+    """Pick the columns to fit on.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The training table.
+    columns : sequence of str, optional
+        Use exactly these columns (checked by the model, not auto-ignored).
+        By default every column the model can use.
+    exclude : sequence of str, optional
+        Leave these columns out (a label, a timestamp, ...).
+    max_categories : int, default=50
+        Text columns with more distinct values are left out automatically.
+
+    Returns
+    -------
+    ColumnChoice
+
+    Raises
+    ------
+    InvalidInputError
+        If a named column is not in ``frame`` or no column is left.
+    """
+    _check_names(frame, list(columns) + list(exclude))
+    excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
+    choice = ColumnChoice(excluded=excluded)
+    wanted = set(columns)
+    for name in frame.columns:
+        name = str(name)
+        if name in excluded or (wanted and name not in wanted):
+            continue
+        reason = None if wanted else ignore_reason(frame[name], max_categories)
+        if reason is None:
+            choice.used.append(name)
+        else:
+            choice.ignored[name] = reason
+    if not choice.used:
+        raise InvalidInputError("no column is left to model; check --columns/--exclude and the ignored columns")
+    return choice
+
+
+def _check_device(device: str) -> None:
+    from .detector import _resolve_device
+
+    try:
+        _resolve_device(device)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequence[str] = (),
+             exclude: Sequence[str] = (), params: dict | None = None) -> dict:
+    """Fit a detector on a table file and save it to ``model``.
+
+    Parameters
+    ----------
+    data : str or PathLike
+        Training table (see :class:`~vae_anomaly.io.TableReader`).
+    model : str or PathLike
+        Model file to write (atomically).
+    columns, exclude : sequence of str
+        See :func:`choose_columns`.
+    params : dict, optional
+        Keyword arguments of :class:`~vae_anomaly.VAEDetector`.
+
+    Returns
+    -------
+    dict
+        Rows, columns used, ignored (with reasons) and excluded, epochs, best
+        epoch, fit time, threshold and its calibration, device.
+    """
+    params = dict(params or {})
+    check_output_path(model)
+    _check_device(params.get("device", "auto"))
+    frame = TableReader(data).read()
+    choice = choose_columns(frame, columns, exclude, params.get("max_categories", 50))
+    det = VAEDetector(**params).fit(frame[choice.used])
+    det.save(model)
+    return {
+        "data": str(data),
+        "model": str(model),
+        "rows": int(len(frame)),
+        "columns_used": choice.used,
+        "columns_ignored": choice.ignored,
+        "columns_excluded": choice.excluded,
+        "epochs": int(det.n_iter_),
+        "best_epoch": int(det.best_epoch_),
+        "fit_time_s": round(float(det.fit_time_), 3),
+        "threshold": float(det.threshold_),
+        "calibration": {
+            "method": "target_fpr" if det.contamination == "auto" else "contamination",
+            "rate": float(det.target_fpr if det.contamination == "auto" else det.contamination),
+            "n_calibration": int(det.calibration_scores_.size),
+        },
+        "device": str(det.device_),
+    }
+
+
+def load_detector(model: str | os.PathLike, device: str = "cpu") -> VAEDetector:
+    """Load a model file for scoring; errors are :class:`~vae_anomaly.VAEAnomalyError`."""
+    _check_device(device)
+    return VAEDetector.load(model, device=device)
+
+
+# ------------------------------------------------------------------------------------------
+# streaming scorer
+# ------------------------------------------------------------------------------------------
+def model_columns(det: VAEDetector) -> list[str]:
+    """Columns a fitted detector reads, in fit order."""
+    if not hasattr(det, "feature_names_in_"):
+        raise InvalidInputError("the model was fitted without column names, so it cannot score a table")
+    return [str(c) for c in det.feature_names_in_]
+
+
+def csv_types(det: VAEDetector) -> dict[str, pa.DataType]:
+    """Arrow types for the model's columns in CSV input, from the dtypes seen at fit time."""
+    types = {}
+    for spec in det.preprocessor_.schema_:
+        if spec.kind == NUMERIC and spec.dtype.startswith(("float", "Float")):
+            types[spec.name] = pa.float64()
+        elif spec.kind != NUMERIC and spec.dtype not in ("bool", "boolean"):
+            types[spec.name] = pa.string()
+    return types
+
+
+def default_output_path(data: str | os.PathLike) -> Path:
+    """``data.parquet`` -> ``data.scores.parquet``; a directory ``d`` -> ``d.scores.parquet``."""
+    data = Path(data)
+    if data.is_dir():
+        return data.with_name(data.name + ".scores.parquet")
+    return data.with_suffix(".scores.parquet")
+
+
+def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None,
+                stream: BinaryIO | None = None) -> AtomicTableWriter | StreamTableWriter:
+    """The writer for scores of ``data``: CSV to ``stream`` if given, else an atomic file.
+
+    Raises
+    ------
+    InvalidInputError
+        If the output would replace the input, or its directory is missing or
+        not writable.
+    """
+    if stream is not None:
+        return StreamTableWriter(stream)
+    path = Path(output) if output is not None else default_output_path(data)
+    if path.exists() and Path(data).exists() and path.resolve() == Path(data).resolve():
+        raise InvalidInputError(f"output {path} is the input file; choose another output path")
+    return AtomicTableWriter(path)
+
+
+def score_batch(det: VAEDetector, batch: pa.RecordBatch, keep: Sequence[str],
+                names: Sequence[str] | None = None) -> pa.RecordBatch:
+    """Score one record batch and return ``keep`` columns plus :data:`OUTPUT_COLUMNS`.
+
+    Parameters
+    ----------
+    det : VAEDetector
+        Fitted detector.
+    batch : pyarrow.RecordBatch
+        Input rows; must hold the model's columns.
+    keep : sequence of str
+        Input columns copied to the output unchanged (not converted).
+    names : sequence of str, optional
+        The model's columns (:func:`model_columns`), to skip looking them up.
+    """
+    names = model_columns(det) if names is None else names
+    details = det.score_details(batch.select(list(names)).to_pandas(split_blocks=True))
+    top = np.argmax(details.contributions, axis=1).astype(np.int32)
+    arrays = [batch.column(k) for k in keep] + [
+        pa.array(details.anomaly_score, type=pa.float64()),
+        pa.array(details.is_anomaly, type=pa.bool_()),
+        pa.array(details.p_value, type=pa.float64()),
+        pa.DictionaryArray.from_arrays(top, pa.array(details.feature_names, type=pa.string())),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=list(keep) + list(OUTPUT_COLUMNS))
+
+
+def _columns_to_keep(reader: TableReader, columns_out: Sequence[str] | None) -> list[str]:
+    keep = reader.column_names if columns_out is None else list(columns_out)
+    reader.require_columns(keep)
+    clash = [c for c in keep if c in OUTPUT_COLUMNS]
+    if clash:
+        raise InvalidInputError(
+            f"the input already has a column {clash[0]!r}, which scoring adds; "
+            "leave it out with --columns-out or rename it"
+        )
+    return keep
+
+
+def require_model_columns(reader: TableReader, names: Sequence[str]) -> None:
+    have = set(reader.column_names)
+    for name in names:
+        if name not in have:
+            raise SchemaMismatchError(f"column {name!r} is missing (it was present at fit time)")
+
+
+def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
+                columns_out: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
+                on_rows: RowCallback | None = None) -> dict:
+    """Stream ``reader`` through ``det`` into ``writer``, one record batch at a time.
+
+    Memory is bounded by the batch size, and each row's results equal those
+    of scoring the whole table at once. On any error the writer discards
+    its output.
+
+    Parameters
+    ----------
+    det : VAEDetector
+        Fitted detector.
+    reader : TableReader
+        Input table; columns beyond the model's are copied through.
+    writer : AtomicTableWriter or StreamTableWriter
+        Not yet entered; see :func:`open_output`.
+    columns_out : sequence of str, optional
+        Input columns to copy to the output (default: all of them).
+    batch_size : int
+        Rows per record batch.
+    on_rows : callable, optional
+        Called with the number of rows after each batch (for progress).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s`` and ``output``.
+    """
+    start = time.perf_counter()
+    names = model_columns(det)
+    require_model_columns(reader, names)
+    keep = _columns_to_keep(reader, columns_out)
+    read_cols = [c for c in reader.column_names if c in set(keep) | set(names)]
+    rows = anomalies = 0
+    with writer:
+        for batch in reader.iter_batches(batch_size, read_cols, csv_types=csv_types(det)):
+            if batch.num_rows == 0:
+                continue
+            out = score_batch(det, batch, keep, names)
+            writer.write(out)
+            rows += out.num_rows
+            anomalies += int(np.count_nonzero(out.column("is_anomaly").to_numpy(zero_copy_only=False)))
+            if on_rows is not None:
+                on_rows(out.num_rows)
+        if rows == 0:
+            raise InvalidInputError(f"{reader.path.name} has no rows")
+    seconds = time.perf_counter() - start
+    target = getattr(writer, "path", None)
+    return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
+            "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
+            "output": "-" if target is None else str(target)}
+
+
+# ------------------------------------------------------------------------------------------
+# model description
+# ------------------------------------------------------------------------------------------
+def describe_model(model: str | os.PathLike) -> dict:
+    """What a model file holds, from its verified metadata (the network is not built).
+
+    Returns
+    -------
+    dict
+        ``params``, ``columns`` (name, kind, dtype, categories), ``threshold``,
+        ``calibration`` (method, rate, n_calibration, score_type),
+        ``training`` (epochs, best epoch, final losses, fit time, device,
+        training rows) and ``versions``.
+    """
+    from .persistence import read_metadata
+
+    meta = read_metadata(model)
+    train = meta.get("training", {})
+    cal = meta.get("calibration", {})
+    losses, val_losses = train.get("loss_curve") or [None], train.get("validation_loss_curve") or [None]
+    return {
+        "model": str(model),
+        "format_version": meta.get("format_version"),
+        "params": meta.get("params", {}),
+        "columns": meta.get("preprocessing", {}).get("schema", []),
+        "threshold": cal.get("threshold"),
+        "calibration": {k: cal.get(k) for k in ("method", "rate", "n_calibration", "score_type")},
+        "training": {
+            "epochs": train.get("n_iter"),
+            "best_epoch": train.get("best_epoch"),
+            "final_loss": losses[-1],
+            "final_validation_loss": val_losses[-1],
+            "fit_time_s": train.get("fit_time_s"),
+            "device": train.get("device"),
+            "n_train_rows": train.get("n_train_rows"),
+        },
+        "window": meta.get("window"),
+        "versions": meta.get("versions", {}),
+    }
