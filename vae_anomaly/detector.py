@@ -36,6 +36,12 @@ __all__ = ["VAEDetector", "ScoreDetails"]
 
 logger = logging.getLogger(__name__)
 
+# Sizing rules behind the "auto" defaults (see docs/benchmarks.md for how they were chosen).
+_AUTO_STEPS = 1000  # optimiser steps aimed at by max_iter="auto"
+_AUTO_EPOCHS = (10, 100)  # ... within these bounds
+_AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
+_HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
+
 
 @dataclass
 class ScoreDetails:
@@ -218,7 +224,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
-        "scaler": [StrOptions({"quantile", "robust"})],
+        "scaler": [StrOptions({"quantile", "robust", "standard"})],
         "min_log_var": [Interval(Real, None, None, closed="neither")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
         "window": [Interval(Integral, 1, None, closed="left"), None],
@@ -404,7 +410,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
         hidden = self.hidden_layer_sizes
         if hidden is None:
-            h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), 32, 256))
+            h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), *_HIDDEN))
             hidden = (h, h // 2)
         latent = self.latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
         self.hidden_sizes_ = [int(h) for h in hidden]
@@ -413,13 +419,13 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     def _train_config(self, n_train: int) -> TrainConfig:
         if self.batch_size == "auto":
-            batch = int(np.clip(2 ** round(math.log2(max(n_train / 10, 1))), 16, 1024))
+            batch = int(np.clip(2 ** round(math.log2(max(n_train / 16, 1))), *_AUTO_BATCH))
         else:
             batch = int(self.batch_size)
         batch = max(1, min(batch, n_train))
         if self.max_iter == "auto":
             steps_per_epoch = math.ceil(n_train / batch)
-            epochs = int(np.clip(3000 // steps_per_epoch, 20, 200))
+            epochs = int(np.clip(_AUTO_STEPS // steps_per_epoch, *_AUTO_EPOCHS))
         else:
             epochs = int(self.max_iter)
         return TrainConfig(

@@ -254,11 +254,12 @@ class TabularPreprocessor:
 
     Parameters
     ----------
-    scaler : {"quantile", "robust"}, default="quantile"
+    scaler : {"quantile", "robust", "standard"}, default="quantile"
         ``"quantile"`` maps each numeric column through its empirical CDF to
         a standard normal (rank-Gaussian), extended linearly past the fitted
         range so extreme values stay extreme. ``"robust"`` subtracts the
-        median and divides by a robust spread.
+        median and divides by a robust spread; ``"standard"`` subtracts the
+        mean and divides by the standard deviation.
     max_categories : int, default=50
         Largest number of levels accepted for a text column.
     """
@@ -277,6 +278,7 @@ class TabularPreprocessor:
         if empty:
             raise InvalidInputError(f"column {empty[0]!r} has no observed values")
         self.center_, self.scale_ = _robust_center_scale(values)
+        self.mean_, self.std_ = _mean_std(values)
         self.quantiles_ = _column_quantiles(values)
         return self
 
@@ -327,6 +329,8 @@ class TabularPreprocessor:
         """Scale a float64 numeric block (NaN kept)."""
         if self.scaler == "robust":
             return (values - self.center_) / self.scale_
+        if self.scaler == "standard":
+            return (values - self.mean_) / self.std_
         out = np.empty_like(values)
         for j in range(values.shape[1]):
             out[:, j] = _quantile_forward(values[:, j], self.quantiles_[j], self.scale_[j])
@@ -338,6 +342,8 @@ class TabularPreprocessor:
         z = np.asarray(z, dtype=np.float64)
         if self.scaler == "robust":
             return z * self.scale_ + self.center_
+        if self.scaler == "standard":
+            return z * self.std_ + self.mean_
         out = np.empty_like(z)
         for j in range(z.shape[1]):
             out[:, j] = _quantile_inverse(z[:, j], self.quantiles_[j], self.scale_[j])
@@ -372,7 +378,8 @@ class TabularPreprocessor:
             "max_categories": self.max_categories,
             "schema": [s.to_dict() for s in self.schema_],
         }
-        arrays = {"center": self.center_, "scale": self.scale_, "quantiles": self.quantiles_}
+        arrays = {"center": self.center_, "scale": self.scale_, "quantiles": self.quantiles_,
+                  "mean": self.mean_, "std": self.std_}
         return meta, arrays
 
     @classmethod
@@ -384,6 +391,8 @@ class TabularPreprocessor:
         self.center_ = np.asarray(arrays["center"], dtype=np.float64)
         self.scale_ = np.asarray(arrays["scale"], dtype=np.float64)
         self.quantiles_ = np.asarray(arrays["quantiles"], dtype=np.float64)
+        self.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
+        self.std_ = np.asarray(arrays["std"], dtype=np.float64)
         return self
 
 
@@ -436,6 +445,14 @@ def _robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             s = 1.0
         scale[j] = s
     return center, scale
+
+
+def _mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per column, ignoring NaN; a zero std becomes 1."""
+    with np.errstate(all="ignore"):
+        mean = np.nan_to_num(np.nanmean(values, axis=0)) if values.size else np.zeros(values.shape[1])
+        std = np.nan_to_num(np.nanstd(values, axis=0)) if values.size else np.ones(values.shape[1])
+    return mean, np.where(std > 0, std, 1.0)
 
 
 def _column_quantiles(values: np.ndarray) -> np.ndarray:

@@ -150,7 +150,8 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
     -------
     TrainResult
     """
-    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                                 fused=True)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.5, patience=max(1, cfg.n_iter_no_change // 3)
     )
