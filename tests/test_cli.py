@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from vae_anomaly.cli.app import app
 
 from vae_anomaly import VAEDetector
 from vae_anomaly.batch import choose_columns
-from vae_anomaly.cli.app import app
 from vae_anomaly.evaluation import binary_labels, classification_metrics
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "tabular.parquet"
+SENSORS = SAMPLE.with_name("sensors.parquet")
 OUTPUT_COLUMNS = ["anomaly_score", "is_anomaly", "p_value", "top_feature"]
 runner = CliRunner()
 
@@ -138,7 +139,8 @@ def test_streaming_in_small_batches_equals_scoring_the_whole_file(work, fitted, 
     data = pd.read_parquet(work / "new.parquet")
     data.to_parquet(work / "groups.parquet", row_group_size=37, index=False)
     out = work / "groups.out.parquet"
-    result = invoke("score", work / "groups.parquet", "-m", fitted[0], "-o", out, "--batch-size", 50)
+    result = invoke("score", work / "groups.parquet", "-m", fitted[0], "-o", out, "--batch-size", 50,
+                    "--jobs", 3)
     assert result.exit_code == 0, result.output
     got = pd.read_parquet(out)
     want = detector.score_details(data)
@@ -180,6 +182,41 @@ def test_csv_input_and_directory_input(work, fitted):
     from_dir = pd.read_parquet(work / "landing.scores.parquet")
     from_csv = pd.read_parquet(work / "from_csv.parquet")
     np.testing.assert_allclose(from_dir["anomaly_score"], from_csv["anomaly_score"], rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def windowed(tmp_path_factory) -> tuple[Path, Path]:
+    """A 4-row-window model on 1,200 sensor rows, and the next 800 rows to score."""
+    where = tmp_path_factory.mktemp("windows")
+    sensors = pd.read_parquet(SENSORS)
+    sensors.iloc[:1200].to_parquet(where / "train.parquet", index=False)
+    sensors.iloc[1200:2000].reset_index(drop=True).to_parquet(where / "new.parquet", index=False)
+    model = where / "w.vae"
+    result = invoke("fit", where / "train.parquet", "-m", model, "--window", 4, "--time-column", "timestamp",
+                    "--group-column", "machine", "-x", "label", "--epochs", 2, "--seed", 0, "-q")
+    assert result.exit_code == 0, result.output
+    return model, where / "new.parquet"
+
+
+def test_windowed_model_streams_with_context_across_batches(windowed, tmp_path):
+    model, new = windowed
+    out = tmp_path / "w.parquet"
+    assert invoke("score", new, "-m", model, "-o", out, "--batch-size", 37, "-q").exit_code == 0
+    got = pd.read_parquet(out)
+    want = VAEDetector.load(model).score_details(pd.read_parquet(new))
+    np.testing.assert_array_equal(got["anomaly_score"].to_numpy(), want.anomaly_score)
+    np.testing.assert_array_equal(got["window_fill"].to_numpy(), want.window_fill)
+    assert got.columns[-5:].tolist() == OUTPUT_COLUMNS + ["window_fill"]
+
+
+def test_windowed_model_refuses_batches_that_go_back_in_time(windowed, tmp_path):
+    model, new = windowed
+    shuffled = tmp_path / "shuffled.parquet"
+    pd.read_parquet(new).sample(frac=1.0, random_state=0).to_parquet(shuffled, index=False)
+    out = tmp_path / "s.parquet"
+    line = assert_user_error(invoke("score", shuffled, "-m", model, "-o", out, "--batch-size", 100), out)
+    assert "not in timestamp order" in line
+    assert invoke("score", shuffled, "-m", model, "-o", out, "-q").exit_code == 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -279,6 +316,17 @@ def test_corrupt_model_and_bad_output_directory(work, fitted):
     assert "does not exist" in line
 
 
+def test_unwritable_output_directory_is_one_line(work, fitted, monkeypatch):
+    import vae_anomaly.io as vio
+
+    real_access = os.access
+    monkeypatch.setattr(vio.os, "access", lambda path, mode: Path(path).name != "readonly" and real_access(path, mode))
+    (work / "readonly").mkdir(exist_ok=True)
+    out = work / "readonly" / "x.parquet"
+    line = assert_user_error(invoke("score", work / "new.parquet", "-m", fitted[0], "-o", out), out)
+    assert "is not writable" in line
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_output_directory(work, fitted):
     locked = work / "locked"
@@ -311,6 +359,7 @@ def test_failure_mid_stream_keeps_the_previous_output(work, fitted):
     ["fit", "x.parquet", "--contamination", "0.7"],
     ["fit", "x.parquet", "--target-fpr", "0"],
     ["score", "x.parquet", "--batch-size", "0"],
+    ["fit", "x.parquet", "--time-column", "t"],
 ])
 def test_usage_errors_exit_2(args):
     assert invoke(*args).exit_code == 2

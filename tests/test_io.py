@@ -228,6 +228,24 @@ def test_read_only_directory_is_refused(tmp_path):
         locked.chmod(0o700)
 
 
+def test_unwritable_directory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    import vae_anomaly.io as vio
+
+    monkeypatch.setattr(vio.os, "access", lambda *args, **kwargs: False)
+    with pytest.raises(InvalidInputError, match="is not writable"):
+        AtomicTableWriter(tmp_path / "x.parquet")
+    monkeypatch.undo()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(vio.tempfile, "mkstemp", refuse)
+    with pytest.raises(InvalidInputError, match="cannot write to .*: Permission denied"):
+        with AtomicTableWriter(tmp_path / "x.parquet"):
+            pass
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_stream_writer_writes_csv_with_a_header():
     sink = io.BytesIO()
     with StreamTableWriter(sink) as writer:

@@ -1,6 +1,9 @@
-"""vae_anomaly: anomaly detection for tables and sensor data with a variational autoencoder."""
+"""vae_anomaly: anomaly detection for tables and sensor data with a variational autoencoder.
 
-from .detector import VAEDetector
+The estimator is imported on first use, so ``import vae_anomaly`` (and the
+``vae-detect --help`` that lives in this package) stays fast.
+"""
+
 from .exceptions import InvalidInputError, ModelFileError, SchemaMismatchError, VAEAnomalyError
 
 __all__ = [
@@ -13,3 +16,11 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "VAEDetector":
+        from .detector import VAEDetector
+
+        return VAEDetector
+    raise AttributeError(f"module 'vae_anomaly' has no attribute {name!r}")

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -25,14 +28,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .detector import VAEDetector
+from . import windows
+from .detector import ScoreDetails, VAEDetector
 from .exceptions import InvalidInputError, SchemaMismatchError
 from .io import DEFAULT_BATCH_ROWS, AtomicTableWriter, StreamTableWriter, TableReader, check_output_path
 from .preprocessing import NUMERIC, infer_schema
+from .windows import WindowSpec
 
 __all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_detector",
-           "model_columns", "default_output_path", "open_output", "score_batch", "score_table",
-           "describe_model"]
+           "model_columns", "default_output_path", "open_output", "carry_context", "scored_batches",
+           "output_batch", "score_table", "describe_model"]
 
 #: Columns appended to every scored table, in this order.
 OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "p_value", "top_feature")
@@ -105,7 +110,7 @@ def ignore_reason(col: pd.Series, max_categories: int = 50) -> str | None:
 
 
 def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Sequence[str] = (),
-                   max_categories: int = 50) -> ColumnChoice:
+                   max_categories: int = 50, always: Sequence[str] = ()) -> ColumnChoice:
     """Pick the columns to fit on.
 
     Parameters
@@ -119,6 +124,9 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
         Leave these columns out (a label, a timestamp, ...).
     max_categories : int, default=50
         Text columns with more distinct values are left out automatically.
+    always : sequence of str, optional
+        Columns kept whatever they hold, such as a window's time and group
+        columns.
 
     Returns
     -------
@@ -129,15 +137,15 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
     InvalidInputError
         If a named column is not in ``frame`` or no column is left.
     """
-    _check_names(frame, list(columns) + list(exclude))
+    _check_names(frame, list(columns) + list(exclude) + list(always))
     excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
     choice = ColumnChoice(excluded=excluded)
-    wanted = set(columns)
+    wanted, always = set(columns), set(always)
     for name in frame.columns:
         name = str(name)
-        if name in excluded or (wanted and name not in wanted):
+        if name in excluded or (wanted and name not in wanted | always):
             continue
-        reason = None if wanted else ignore_reason(frame[name], max_categories)
+        reason = None if wanted or name in always else ignore_reason(frame[name], max_categories)
         if reason is None:
             choice.used.append(name)
         else:
@@ -181,7 +189,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     check_output_path(model)
     _check_device(params.get("device", "auto"))
     frame = TableReader(data).read()
-    choice = choose_columns(frame, columns, exclude, params.get("max_categories", 50))
+    keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
+    choice = choose_columns(frame, columns, exclude, params.get("max_categories", 50), always=keys)
     det = VAEDetector(**params).fit(frame[choice.used])
     det.save(model)
     return {
@@ -201,6 +210,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
             "n_calibration": int(det.calibration_scores_.size),
         },
         "device": str(det.device_),
+        "window": getattr(det, "window_config_", None),
     }
 
 
@@ -257,23 +267,130 @@ def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None
     return AtomicTableWriter(path)
 
 
-def score_batch(det: VAEDetector, batch: pa.RecordBatch, keep: Sequence[str],
-                names: Sequence[str] | None = None) -> pa.RecordBatch:
-    """Score one record batch and return ``keep`` columns plus :data:`OUTPUT_COLUMNS`.
+def _window_spec(det: VAEDetector) -> WindowSpec | None:
+    return getattr(det, "window_spec_", None)
+
+
+def carry_context(context: pd.DataFrame | None, frame: pd.DataFrame, spec: WindowSpec) -> pd.DataFrame | None:
+    """The last ``size - 1`` rows of each series in ``context`` followed by ``frame``.
+
+    Passed as ``context`` with the next record batch, these rows fill the
+    windows of its first rows exactly as scoring the whole table would.
+
+    Raises
+    ------
+    InvalidInputError
+        If a series goes back in time from one batch to the next, which
+        would make streamed results differ from whole-table results.
+    """
+    keep = spec.size - 1
+    if keep <= 0:
+        return None
+    n_ctx = 0 if context is None else len(context)
+    full = frame if not n_ctx else pd.concat([context, frame], ignore_index=True)
+    order = windows.order_rows(full, spec)
+    ordered = full.iloc[order]
+    if n_ctx:
+        _check_batches_in_order(ordered, order < n_ctx, spec)
+    if spec.group_column is None:
+        return ordered.tail(keep).reset_index(drop=True)
+    return ordered.groupby(spec.group_column, sort=False, dropna=False).tail(keep).reset_index(drop=True)
+
+
+def _check_batches_in_order(ordered: pd.DataFrame, from_context: np.ndarray, spec: WindowSpec) -> None:
+    """In window order, every carried row of a series must precede the batch's rows."""
+    groups = ordered[spec.group_column].to_numpy() if spec.group_column else np.zeros(len(ordered))
+    pos = pd.Series(np.arange(len(ordered)))
+    last_carried = pos[from_context].groupby(groups[from_context]).max()
+    first_new = pos[~from_context].groupby(groups[~from_context]).min()
+    late = (last_carried > first_new.reindex(last_carried.index)).to_numpy()
+    if late.any():
+        where = f" of series {last_carried.index[np.argmax(late)]!r}" if spec.group_column else ""
+        raise InvalidInputError(
+            f"rows{where} are not in {spec.time_column or 'time'} order from one record batch to the next; "
+            "sort the input, or raise --batch-size above its row count"
+        )
+
+
+def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str]):
+    """Yield ``(batch, frame, context)`` for each non-empty batch, carrying window context."""
+    spec = _window_spec(det)
+    context = None
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        frame = batch.select(names).to_pandas(split_blocks=True)
+        yield batch, frame, context
+        if spec is not None:
+            context = carry_context(context, frame, spec)
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def scored_batches(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: Sequence[str] | None = None,
+                   n_jobs: int = 1) -> Iterator[tuple[pa.RecordBatch, ScoreDetails]]:
+    """Yield each non-empty input batch with its :class:`ScoreDetails`, in input order.
+
+    For windowed models the tail of each series is carried to the next
+    batch as context, so results equal those of scoring all rows at once.
 
     Parameters
     ----------
     det : VAEDetector
         Fitted detector.
-    batch : pyarrow.RecordBatch
-        Input rows; must hold the model's columns.
-    keep : sequence of str
-        Input columns copied to the output unchanged (not converted).
+    batches : iterable of pyarrow.RecordBatch
+        Input rows holding the model's columns.
     names : sequence of str, optional
-        The model's columns (:func:`model_columns`), to skip looking them up.
+        The model's columns (:func:`model_columns`).
+    n_jobs : int, default=1
+        Batches scored at the same time, each in its own thread with one
+        torch thread (torch's thread count is restored afterwards). Results
+        do not depend on it; memory grows with it.
     """
-    names = model_columns(det) if names is None else names
-    details = det.score_details(batch.select(list(names)).to_pandas(split_blocks=True))
+    names = model_columns(det) if names is None else list(names)
+    windowed = _window_spec(det) is not None
+
+    def score(frame: pd.DataFrame, context: pd.DataFrame | None) -> ScoreDetails:
+        return det.score_details(frame, context=context) if windowed else det.score_details(frame)
+
+    if n_jobs <= 1:
+        for batch, frame, context in _frames(det, batches, names):
+            yield batch, score(frame, context)
+        return
+    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
+    pending: deque = deque()
+    try:
+        with _torch_threads(1):
+            for batch, frame, context in _frames(det, batches, names):
+                pending.append((batch, pool.submit(score, frame, context)))
+                if len(pending) > n_jobs:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[str],
+                 window_fill: bool = False) -> pa.RecordBatch:
+    """``keep`` columns of ``batch`` (unconverted) followed by :data:`OUTPUT_COLUMNS`.
+
+    ``top_feature`` is a dictionary-encoded string column; ``window_fill``
+    is added last when asked (windowed models).
+    """
     top = np.argmax(details.contributions, axis=1).astype(np.int32)
     arrays = [batch.column(k) for k in keep] + [
         pa.array(details.anomaly_score, type=pa.float64()),
@@ -281,13 +398,17 @@ def score_batch(det: VAEDetector, batch: pa.RecordBatch, keep: Sequence[str],
         pa.array(details.p_value, type=pa.float64()),
         pa.DictionaryArray.from_arrays(top, pa.array(details.feature_names, type=pa.string())),
     ]
-    return pa.RecordBatch.from_arrays(arrays, names=list(keep) + list(OUTPUT_COLUMNS))
+    names = list(keep) + list(OUTPUT_COLUMNS)
+    if window_fill:
+        arrays.append(pa.array(details.window_fill, type=pa.float64()))
+        names.append("window_fill")
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def _columns_to_keep(reader: TableReader, columns_out: Sequence[str] | None) -> list[str]:
     keep = reader.column_names if columns_out is None else list(columns_out)
     reader.require_columns(keep)
-    clash = [c for c in keep if c in OUTPUT_COLUMNS]
+    clash = [c for c in keep if c in OUTPUT_COLUMNS + ("window_fill",)]
     if clash:
         raise InvalidInputError(
             f"the input already has a column {clash[0]!r}, which scoring adds; "
@@ -297,6 +418,7 @@ def _columns_to_keep(reader: TableReader, columns_out: Sequence[str] | None) -> 
 
 
 def require_model_columns(reader: TableReader, names: Sequence[str]) -> None:
+    """Raise :class:`SchemaMismatchError` naming the first model column the table lacks."""
     have = set(reader.column_names)
     for name in names:
         if name not in have:
@@ -305,7 +427,7 @@ def require_model_columns(reader: TableReader, names: Sequence[str]) -> None:
 
 def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
                 columns_out: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
-                on_rows: RowCallback | None = None) -> dict:
+                n_jobs: int = 1, on_rows: RowCallback | None = None) -> dict:
     """Stream ``reader`` through ``det`` into ``writer``, one record batch at a time.
 
     Memory is bounded by the batch size, and each row's results equal those
@@ -324,6 +446,8 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
         Input columns to copy to the output (default: all of them).
     batch_size : int
         Rows per record batch.
+    n_jobs : int, default=1
+        Batches scored in parallel (see :func:`scored_batches`).
     on_rows : callable, optional
         Called with the number of rows after each batch (for progress).
 
@@ -336,18 +460,17 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
     names = model_columns(det)
     require_model_columns(reader, names)
     keep = _columns_to_keep(reader, columns_out)
-    read_cols = [c for c in reader.column_names if c in set(keep) | set(names)]
+    wanted = set(keep) | set(names)
+    batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
+                                  csv_types=csv_types(det))
     rows = anomalies = 0
     with writer:
-        for batch in reader.iter_batches(batch_size, read_cols, csv_types=csv_types(det)):
-            if batch.num_rows == 0:
-                continue
-            out = score_batch(det, batch, keep, names)
-            writer.write(out)
-            rows += out.num_rows
-            anomalies += int(np.count_nonzero(out.column("is_anomaly").to_numpy(zero_copy_only=False)))
+        for batch, details in scored_batches(det, batches, names, n_jobs):
+            writer.write(output_batch(batch, details, keep, window_fill=_window_spec(det) is not None))
+            rows += batch.num_rows
+            anomalies += int(np.count_nonzero(details.is_anomaly))
             if on_rows is not None:
-                on_rows(out.num_rows)
+                on_rows(batch.num_rows)
         if rows == 0:
             raise InvalidInputError(f"{reader.path.name} has no rows")
     seconds = time.perf_counter() - start

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import calibration, scoring
 from .model import TabularVAE
-from .exceptions import SchemaMismatchError
+from .exceptions import InvalidInputError, SchemaMismatchError
 from . import windows
 from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
 from .preprocessing import Encoded, TabularPreprocessor, as_frame
@@ -118,7 +118,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     batch_size : int or "auto", default="auto"
         Rows per step; "auto" picks about a tenth of the training rows as a
         power of two in [16, 1024].
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=3e-3
         Adam learning rate; halved when the validation loss stalls.
     max_iter : int or "auto", default="auto"
         Maximum epochs. "auto" aims at about 3,000 steps, between 20 and 200
@@ -247,7 +247,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         beta=1.0,
         kl_warmup=10,
         batch_size="auto",
-        learning_rate_init=1e-3,
+        learning_rate_init=3e-3,
         max_iter="auto",
         early_stopping=True,
         validation_fraction=0.2,
@@ -479,6 +479,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         excess = np.where(missing_mask(enc), 0.0, terms - self.feature_baseline_)
         size = 1 if self.window_spec_ is None else self.window_spec_.size
         owner = feature_owner(self.preprocessor_, size)
+        if size == 1:  # one model feature per column: a reordering
+            order = np.empty_like(owner)
+            order[owner] = np.arange(owner.size)
+            return excess[:, order]
         return aggregate(excess, owner, len(self.preprocessor_.schema_))
 
     def _feature_names(self) -> list[str]:
@@ -700,9 +704,11 @@ def _resolve_device(device: str) -> str:
     try:
         torch.device(device)
     except (RuntimeError, ValueError):
-        raise ValueError(f"device must be 'auto', 'cpu' or a torch device such as 'cuda:0', got {device!r}") from None
+        raise InvalidInputError(
+            f"device must be 'auto', 'cpu' or a torch device such as 'cuda:0', got {device!r}"
+        ) from None
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+        raise InvalidInputError(f"device={device!r} was requested but CUDA is not available")
     return device
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .batch import csv_types, model_columns, require_model_columns
+from .batch import csv_types, model_columns, require_model_columns, scored_batches
 from .exceptions import InvalidInputError
 from .io import DEFAULT_BATCH_ROWS
 
@@ -131,7 +131,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, flags: np.nda
 
 
 def evaluate_table(det, reader, label_column: str, *, batch_size: int = DEFAULT_BATCH_ROWS,
-                   on_rows=None) -> dict:
+                   n_jobs: int = 1, on_rows=None) -> dict:
     """Score a labelled table in record batches and compare the flags with the labels.
 
     Parameters
@@ -144,6 +144,8 @@ def evaluate_table(det, reader, label_column: str, *, batch_size: int = DEFAULT_
         See :func:`binary_labels` for the accepted values.
     batch_size : int, optional
         Rows per record batch.
+    n_jobs : int, default=1
+        Batches scored in parallel (see :func:`vae_anomaly.batch.scored_batches`).
     on_rows : callable, optional
         Called with the number of rows after each batch.
 
@@ -156,12 +158,10 @@ def evaluate_table(det, reader, label_column: str, *, batch_size: int = DEFAULT_
     require_model_columns(reader, names)
     reader.require_columns([label_column], what="label column")
     wanted = set(names) | {label_column}
-    read_cols = [c for c in reader.column_names if c in wanted]
+    batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
+                                  csv_types=csv_types(det))
     scores, flags, labels = [], [], []
-    for batch in reader.iter_batches(batch_size, read_cols, csv_types=csv_types(det)):
-        if batch.num_rows == 0:
-            continue
-        details = det.score_details(batch.select(names).to_pandas(split_blocks=True))
+    for batch, details in scored_batches(det, batches, names, n_jobs):
         scores.append(details.anomaly_score)
         flags.append(details.is_anomaly)
         labels.append(binary_labels(batch.column(label_column).to_pandas(), label_column))

@@ -34,8 +34,9 @@ from .exceptions import InvalidInputError
 __all__ = ["DEFAULT_BATCH_ROWS", "TableReader", "table_format", "read_table", "iter_frames",
            "AtomicTableWriter", "StreamTableWriter", "check_output_path"]
 
-#: Rows per record batch when streaming; large batches amortise per-call overhead.
-DEFAULT_BATCH_ROWS = 262_144
+#: Rows per record batch when streaming: large enough to amortise per-batch overhead,
+#: small enough that a few batches in flight stay well under a gigabyte.
+DEFAULT_BATCH_ROWS = 65_536
 _CSV_BLOCK_BYTES = 32 << 20
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
              ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
@@ -144,7 +145,9 @@ class TableReader:
             return reader.schema, None
 
     def _dataset(self) -> pa_ds.Dataset:
-        return pa_ds.dataset([str(f) for f in self._files], format="parquet")
+        scan = pa_ds.ParquetFragmentScanOptions(pre_buffer=False)
+        parquet = pa_ds.ParquetFileFormat(default_fragment_scan_options=scan)
+        return pa_ds.dataset([str(f) for f in self._files], format=parquet)
 
     @property
     def column_names(self) -> list[str]:
@@ -186,7 +189,9 @@ class TableReader:
 
     def _batches(self, batch_size: int, columns, csv_types) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":
-            yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_size, columns=columns)
+            # pre_buffer would read ahead every row group and hold them all: memory would grow with the file.
+            source = pq.ParquetFile(self.path, pre_buffer=False)
+            yield from source.iter_batches(batch_size=batch_size, columns=columns)
         elif self.format == "dataset":
             yield from self._dataset().to_batches(columns=columns, batch_size=batch_size,
                                                   batch_readahead=2, fragment_readahead=1)
@@ -272,9 +277,19 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def parquet_options(schema: pa.Schema) -> dict:
+    """Writer options: snappy, and dictionary pages only for non-float columns.
+
+    Trying a dictionary on float columns, whose values rarely repeat, costs
+    several times the rest of the write and saves nothing.
+    """
+    keep_dict = [f.name for f in schema if not pa.types.is_floating(f.type)]
+    return {"compression": "snappy", "use_dictionary": keep_dict}
+
+
 def _open_format_writer(sink, fmt: str, schema: pa.Schema):
     if fmt == "parquet":
-        return pq.ParquetWriter(sink, schema, compression="snappy")
+        return pq.ParquetWriter(sink, schema, **parquet_options(schema))
     if fmt == "csv":
         return pa_csv.CSVWriter(sink, schema)
     return pa.ipc.new_file(sink, schema)

@@ -391,8 +391,8 @@ class TabularPreprocessor:
         self.center_ = np.asarray(arrays["center"], dtype=np.float64)
         self.scale_ = np.asarray(arrays["scale"], dtype=np.float64)
         self.quantiles_ = np.asarray(arrays["quantiles"], dtype=np.float64)
-        self.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
-        self.std_ = np.asarray(arrays["std"], dtype=np.float64)
+        self.mean_ = np.asarray(arrays.get("mean", np.zeros_like(self.center_)), dtype=np.float64)
+        self.std_ = np.asarray(arrays.get("std", np.ones_like(self.center_)), dtype=np.float64)
         return self
 
 

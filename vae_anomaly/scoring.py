@@ -96,8 +96,10 @@ def _iw_bound(module, x, observed, codes, mu, log_var, noise):
         log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).double()
         log_qz = log_normal(z, mu, log_var).double()
         log_w.append(log_px + log_pz - log_qz)
-    stacked = torch.stack(log_w, dim=0)
-    return torch.logsumexp(stacked, dim=0) - math.log(stacked.shape[0])
+    # (n, s), reduced along the contiguous axis so each row's arithmetic is the
+    # same whatever the number of rows (a strided reduction vectorises across rows).
+    stacked = torch.stack(log_w, dim=1).contiguous()
+    return torch.logsumexp(stacked, dim=1) - math.log(stacked.shape[1])
 
 
 @torch.no_grad()

@@ -1,0 +1,102 @@
+"""Plain-text views of the dicts the library returns, for the terminal."""
+
+from __future__ import annotations
+
+__all__ = ["fit_text", "score_text", "evaluate_text", "info_text"]
+
+
+def _num(value, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _names(names) -> str:
+    return ", ".join(names) if names else "none"
+
+
+def _rate(cal: dict) -> str:
+    return f"{cal.get('method')} = {_num(cal.get('rate'))}, from {cal.get('n_calibration')} held-out rows"
+
+
+def _window(w: dict) -> str:
+    keys = ", ".join(f"{k.split('_')[0]} column {w[k]!r}" for k in ("time_column", "group_column") if w.get(k))
+    return f"{w['size']} rows" + (f" ({keys})" if keys else "")
+
+
+def fit_text(s: dict) -> str:
+    """Summary of :func:`vae_anomaly.batch.fit_file`."""
+    lines = [
+        f"fitted on {s['rows']:,} rows in {s['fit_time_s']:.2f} s "
+        f"({s['epochs']} epochs, best {s['best_epoch']}) on {s['device']}",
+        f"columns used ({len(s['columns_used'])}): {_names(s['columns_used'])}",
+    ]
+    if s["columns_ignored"]:
+        lines.append(f"columns ignored ({len(s['columns_ignored'])}):")
+        lines += [f"  {name}: {why}" for name, why in s["columns_ignored"].items()]
+    if s["columns_excluded"]:
+        lines.append(f"columns excluded: {_names(s['columns_excluded'])}")
+    if s.get("window"):
+        lines.append(f"windows: {_window(s['window'])}")
+    lines.append(f"threshold: {_num(s['threshold'], 6)} ({_rate(s['calibration'])})")
+    lines.append(f"model written to {s['model']}")
+    return "\n".join(lines)
+
+
+def score_text(s: dict) -> str:
+    """Summary of :func:`vae_anomaly.batch.score_table`."""
+    share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
+    where = "stdout" if s["output"] == "-" else s["output"]
+    speed = f"{s['rows_per_s']:,.0f} rows/s" if s["rows_per_s"] else "n/a rows/s"
+    return (f"scored {s['rows']:,} rows in {s['seconds']:.2f} s ({speed}); "
+            f"{s['anomalies']:,} anomalies ({share:.2f}%) -> {where}")
+
+
+def evaluate_text(m: dict) -> str:
+    """Metrics of :func:`vae_anomaly.evaluation.classification_metrics` as a small table."""
+    rows = [
+        ("rows", f"{m['n_rows']:,} ({m['n_anomalies']:,} labelled anomalies, {m['n_flagged']:,} flagged)"),
+        ("AUC-ROC", _num(m["auc_roc"])),
+        ("AUC-PR", _num(m["auc_pr"]) + "  (average precision)"),
+        ("threshold", _num(m["threshold"], 6)),
+        ("precision", _num(m["precision"])),
+        ("recall", _num(m["recall"])),
+        ("F1", _num(m["f1"])),
+        ("confusion", f"TP {m['tp']:,}  FP {m['fp']:,}  TN {m['tn']:,}  FN {m['fn']:,}"),
+    ]
+    return "\n".join(f"{k:<11}{v}" for k, v in rows)
+
+
+def _column_line(col: dict, width: int) -> str:
+    kind = col.get("kind", "?")
+    extra = ""
+    if col.get("categories") is not None:
+        cats = [str(c) for c in col["categories"]]
+        shown = ", ".join(cats[:6]) + (", ..." if len(cats) > 6 else "")
+        extra = f"  {len(cats)} levels: {shown}"
+    return f"  {col['name']:<{width}}  {kind:<11}  {col.get('dtype', '?'):<8}{extra}".rstrip()
+
+
+def info_text(d: dict) -> str:
+    """Description of a model file from :func:`vae_anomaly.batch.describe_model`."""
+    cols = d["columns"]
+    width = max((len(c["name"]) for c in cols), default=4)
+    t = d["training"]
+    cal = d["calibration"]
+    params = "  ".join(f"{k}={v}" for k, v in sorted(d["params"].items()))
+    versions = ", ".join(f"{k} {v}" for k, v in d["versions"].items())
+    lines = [f"model:      {d['model']} (format version {d['format_version']})",
+             f"columns ({len(cols)}):"]
+    lines += [_column_line(c, width) for c in cols]
+    lines += [
+        f"windows:    {_window(d['window']) if d.get('window') else 'none (rows are scored one by one)'}",
+        f"threshold:  {_num(d['threshold'], 6)} on the {cal.get('score_type')} score ({_rate(cal)})",
+        f"training:   {t['epochs']} epochs (best {t['best_epoch']}), final loss {_num(t['final_loss'])}, "
+        f"validation loss {_num(t['final_validation_loss'])}",
+        f"            {_num(t['fit_time_s'])} s on {t['device']}, {t['n_train_rows']} training rows",
+        f"parameters: {params}",
+        f"versions:   {versions}",
+    ]
+    return "\n".join(lines)

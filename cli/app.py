@@ -1,0 +1,256 @@
+"""``vae-detect``: fit, score, evaluate and describe anomaly detectors on table files.
+
+Each command parses its options, calls one function of
+:mod:`vae_anomaly.batch` or :mod:`vae_anomaly.evaluation`, and renders the
+result: messages and progress to stderr, data to stdout or the output file.
+The library is imported inside the commands so ``--help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import _render
+from ._boundary import progress, to_json, user_errors
+
+app = typer.Typer(
+    name="vae-detect",
+    help="Anomaly detection on tables (Parquet, CSV, Arrow) with a variational autoencoder.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+DEFAULT_BATCH_ROWS = 65_536  # same as vae_anomaly.io.DEFAULT_BATCH_ROWS, without importing it
+
+Data = Annotated[Path, typer.Argument(
+    help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files.",
+    show_default=False)]
+Model = Annotated[Path, typer.Option("--model", "-m", help="Model file.", dir_okay=False)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and data.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1,
+                                        help="Rows per record batch; bounds memory, not results.")]
+Device = Annotated[str, typer.Option("--device", help="Torch device for scoring: cpu, cuda, cuda:0.")]
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+Jobs = Annotated[int, typer.Option(
+    "--jobs", "-j", min=1, show_default="CPUs, at most 4",
+    help="Record batches scored in parallel; results do not depend on it.")]
+DEFAULT_JOBS = min(4, _cpus())
+
+
+def _contamination(value: str) -> str:
+    if value == "auto":
+        return value
+    try:
+        rate = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"must be 'auto' or a number in (0, 0.5], got {value!r}") from None
+    if not 0.0 < rate <= 0.5:
+        raise typer.BadParameter(f"must be 'auto' or a number in (0, 0.5], got {value}")
+    return value
+
+
+def _target_fpr(value: float) -> float:
+    if not 0.0 < value <= 0.5:
+        raise typer.BadParameter(f"must be in (0, 0.5], got {value}")
+    return value
+
+
+FIT_EXAMPLES = """Examples:
+
+vae-detect fit history.parquet -m model.vae --exclude label
+
+vae-detect fit history.csv --epochs 50 --contamination 0.02 --seed 0 --json > fit.json
+
+vae-detect fit sensors.parquet --window 8 --time-column timestamp --group-column machine -x label
+"""
+
+
+@app.command(epilog=FIT_EXAMPLES)
+def fit(
+    data: Data,
+    model: Model = Path("model.vae"),
+    columns: Annotated[list[str] | None, typer.Option(
+        "--columns", "-c", help="Use only this column (repeat for more).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", "-x", help="Leave this column out, e.g. a label (repeat for more).")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        "--epochs", min=1, help="Maximum training epochs (max_iter); default: automatic.")] = None,
+    latent_dim: Annotated[int | None, typer.Option(
+        "--latent-dim", min=1, help="Size of the latent space; default: from the column count.")] = None,
+    contamination: Annotated[str, typer.Option(
+        "--contamination", callback=_contamination,
+        help="'auto' (threshold from --target-fpr) or the expected share of anomalies.")] = "auto",
+    target_fpr: Annotated[float, typer.Option(
+        "--target-fpr", callback=_target_fpr,
+        help="False-positive rate on normal rows, with --contamination auto.")] = 0.01,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (random_state).")] = None,
+    window: Annotated[int | None, typer.Option(
+        "--window", min=1, help="Score sliding windows of this many rows instead of single rows.")] = None,
+    time_column: Annotated[str | None, typer.Option(
+        "--time-column", help="With --window: the column that orders rows in a series.")] = None,
+    group_column: Annotated[str | None, typer.Option(
+        "--group-column", help="With --window: the column naming each series (machine, device).")] = None,
+    device: Annotated[str, typer.Option("--device", help="Torch device: auto, cpu, cuda, cuda:0.")] = "auto",
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fit a detector on a table and save it to a model file.
+
+    The table is read whole. Columns the model cannot use (text ids, dates,
+    all-missing columns) are left out and listed with the reason. The model
+    file is written atomically: a failed fit never leaves half a file.
+    """
+    import sys
+
+    if (time_column or group_column) and not window:
+        raise typer.BadParameter("--time-column and --group-column need --window")
+    params = {
+        "max_iter": "auto" if epochs is None else epochs,
+        "latent_dim": latent_dim,
+        "contamination": contamination if contamination == "auto" else float(contamination),
+        "target_fpr": target_fpr,
+        "random_state": seed,
+        **({"window": window, "time_column": time_column, "group_column": group_column} if window else {}),
+        "device": device,
+        "verbose": not quiet and sys.stderr.isatty(),
+    }
+    with user_errors():
+        from vae_anomaly import batch
+
+        summary = batch.fit_file(data, model, columns=columns or (), exclude=exclude or (), params=params)
+    if not quiet:
+        typer.echo(_render.fit_text(summary), err=True)
+    if json_out:
+        typer.echo(to_json(summary))
+
+
+SCORE_EXAMPLES = """Examples:
+
+vae-detect score today.parquet -m model.vae    (writes today.scores.parquet)
+
+vae-detect score landing/ -m model.vae -o scores/today.parquet --columns-out id
+
+vae-detect score today.csv -m model.vae -o - --quiet | head
+"""
+
+
+@app.command(epilog=SCORE_EXAMPLES)
+def score(
+    data: Data,
+    model: Model = Path("model.vae"),
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", show_default=False,
+        help="Output .parquet, .csv or .arrow file, or - for CSV on stdout. "
+             "Default: DATA with .scores.parquet as its suffix.")] = None,
+    columns_out: Annotated[list[str] | None, typer.Option(
+        "--columns-out", help="Copy only this input column to the output (repeat for more).")] = None,
+    batch_size: BatchSize = DEFAULT_BATCH_ROWS,
+    jobs: Jobs = DEFAULT_JOBS,
+    device: Device = "cpu",
+    quiet: Quiet = False,
+) -> None:
+    """Score every row of a table and write the input columns plus the results.
+
+    Adds anomaly_score (higher = more anomalous), is_anomaly, p_value and
+    top_feature. The input is streamed in record batches, so memory stays
+    bounded; the output appears only once it is complete.
+    """
+    with user_errors():
+        from vae_anomaly import batch
+        from vae_anomaly.io import TableReader
+
+        reader = TableReader(data)
+        stream = typer.get_binary_stream("stdout") if output == "-" else None
+        writer = batch.open_output(data, None if output in (None, "-") else output, stream=stream)
+        det = batch.load_detector(model, device=device)
+        with progress(reader.num_rows, quiet, "scoring") as bar:
+            summary = batch.score_table(det, reader, writer, columns_out=columns_out or None,
+                                        batch_size=batch_size, n_jobs=jobs, on_rows=bar.update)
+    if not quiet:
+        typer.echo(_render.score_text(summary), err=True)
+
+
+EVALUATE_EXAMPLES = """Examples:
+
+vae-detect evaluate test.parquet -m model.vae --label-column label
+
+vae-detect evaluate test.parquet -m model.vae -l is_fraud --json | jq .auc_pr
+"""
+
+
+@app.command(epilog=EVALUATE_EXAMPLES)
+def evaluate(
+    data: Data,
+    label_column: Annotated[str, typer.Option(
+        "--label-column", "-l", show_default=False,
+        help="Column holding the truth: 1/true for anomalies, 0/false for normal rows.")],
+    model: Model = Path("model.vae"),
+    batch_size: BatchSize = DEFAULT_BATCH_ROWS,
+    jobs: Jobs = DEFAULT_JOBS,
+    device: Device = "cpu",
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
+) -> None:
+    """Compare a model's scores and flags with known labels.
+
+    Prints AUC-ROC, AUC-PR (average precision), and precision, recall, F1
+    and the confusion counts at the model's threshold.
+    """
+    with user_errors():
+        from vae_anomaly import batch, evaluation
+        from vae_anomaly.io import TableReader
+
+        reader = TableReader(data)
+        det = batch.load_detector(model, device=device)
+        with progress(reader.num_rows, quiet, "evaluating") as bar:
+            metrics = evaluation.evaluate_table(det, reader, label_column, batch_size=batch_size,
+                                                n_jobs=jobs, on_rows=bar.update)
+    typer.echo(to_json(metrics) if json_out else _render.evaluate_text(metrics))
+
+
+INFO_EXAMPLES = """Examples:
+
+vae-detect info model.vae
+
+vae-detect info model.vae --json | jq .calibration
+"""
+
+
+@app.command(epilog=INFO_EXAMPLES)
+def info(
+    model: Annotated[Path, typer.Argument(help="Model file written by vae-detect fit.", show_default=False)],
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
+) -> None:
+    """Describe a model file: columns, threshold, training and versions.
+
+    Reads only the file's checked metadata; the network is not rebuilt.
+    """
+    with user_errors():
+        from vae_anomaly import batch
+
+        description = batch.describe_model(model)
+    typer.echo(to_json(description) if json_out else _render.info_text(description))
+
+
+def main() -> None:
+    """Entry point of the ``vae-detect`` script."""
+    app(prog_name="vae-detect")
+
+
+if __name__ == "__main__":
+    main()
