@@ -37,7 +37,7 @@ __all__ = ["VAEDetector", "ScoreDetails"]
 logger = logging.getLogger(__name__)
 
 # Sizing rules behind the "auto" defaults (see docs/benchmarks.md for how they were chosen).
-_AUTO_STEPS = 1000  # optimiser steps aimed at by max_iter="auto"
+_AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
 _AUTO_EPOCHS = (10, 100)  # ... within these bounds
 _AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
 _HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
@@ -110,19 +110,19 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     hidden_layer_sizes : tuple of int, default=None
         Encoder widths (the decoder mirrors them); by default
         ``(h, h // 2)`` with ``h`` the power of two at or above ``2 d``,
-        clipped to [32, 256].
+        clipped to [32, 128].
     beta : float, default=1.0
         Weight of the KL term in the training loss.
     kl_warmup : int, default=10
         Epochs over which the KL weight grows linearly to ``beta``.
     batch_size : int or "auto", default="auto"
-        Rows per step; "auto" picks about a tenth of the training rows as a
-        power of two in [16, 1024].
+        Rows per step; "auto" picks about 1/16 of the training rows as a
+        power of two in [32, 2048].
     learning_rate_init : float, default=3e-3
         Adam learning rate; halved when the validation loss stalls.
     max_iter : int or "auto", default="auto"
-        Maximum epochs. "auto" aims at about 3,000 steps, between 20 and 200
-        epochs.
+        Maximum epochs. "auto" aims at about 600 optimiser steps, between 10
+        and 100 epochs.
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for
         ``n_iter_no_change`` epochs and keep the best weights.
@@ -133,12 +133,15 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
         Relative improvement of the validation loss that counts as progress.
-    trim_fraction : float in [0, 0.5), default=0.0
+    trim_fraction : float in [0, 0.5), default=0.15
         Share of highest-loss rows left out of each minibatch's loss, to
         limit how much the network learns anomalies in the training data.
-    scaler : {"quantile", "robust"}, default="quantile"
-        Numeric scaling: rank-Gaussian (extended linearly past the fitted
-        range) or median / robust spread.
+    scaler : {"robust", "quantile", "standard"}, default="robust"
+        Numeric scaling: median and robust spread (interquartile range,
+        falling back to the standard deviation, then 1, for columns that are
+        mostly constant); rank-Gaussian (each column's empirical distribution
+        mapped to a standard normal, continued linearly past the fitted
+        range); or mean and standard deviation.
     min_log_var : float, default=-4.0
         Lower bound on each numeric feature's decoder log-variance, in scaled
         units, which stops one column from dominating the score.
@@ -253,8 +256,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         validation_fraction=0.2,
         n_iter_no_change=10,
         tol=1e-4,
-        trim_fraction=0.0,
-        scaler="quantile",
+        trim_fraction=0.15,
+        scaler="robust",
         min_log_var=-4.0,
         max_categories=50,
         window=None,

@@ -25,6 +25,9 @@ __all__ = ["ColumnSpec", "Encoded", "TabularPreprocessor", "as_frame", "infer_sc
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 _N_QUANTILES = 1000
+# With scaler="robust", a column whose extreme quantiles reach further than this many
+# robust spreads from its median is compressed with asinh (log-like in the tails).
+_HEAVY_TAIL = 10.0
 # Keep the CDF away from 0 and 1 so the normal quantile stays finite (|z| <= 4.26).
 _EDGE_P = 1e-5
 _Z_EDGE = float(ndtri(1.0 - _EDGE_P))
@@ -280,6 +283,7 @@ class TabularPreprocessor:
         self.center_, self.scale_ = _robust_center_scale(values)
         self.mean_, self.std_ = _mean_std(values)
         self.quantiles_ = _column_quantiles(values)
+        self.heavy_ = _heavy_tailed(self.quantiles_, self.center_, self.scale_)
         return self
 
     def _split_names(self) -> None:
@@ -328,7 +332,10 @@ class TabularPreprocessor:
     def scale_values(self, values: np.ndarray) -> np.ndarray:
         """Scale a float64 numeric block (NaN kept)."""
         if self.scaler == "robust":
-            return (values - self.center_) / self.scale_
+            z = (values - self.center_) / self.scale_
+            if self.heavy_.any():
+                z[:, self.heavy_] = np.arcsinh(z[:, self.heavy_])
+            return z
         if self.scaler == "standard":
             return (values - self.mean_) / self.std_
         out = np.empty_like(values)
@@ -341,6 +348,9 @@ class TabularPreprocessor:
         """Map scaled numeric values back to the original units."""
         z = np.asarray(z, dtype=np.float64)
         if self.scaler == "robust":
+            z = z.copy()
+            if self.heavy_.any():
+                z[:, self.heavy_] = np.sinh(z[:, self.heavy_])
             return z * self.scale_ + self.center_
         if self.scaler == "standard":
             return z * self.std_ + self.mean_
@@ -379,7 +389,7 @@ class TabularPreprocessor:
             "schema": [s.to_dict() for s in self.schema_],
         }
         arrays = {"center": self.center_, "scale": self.scale_, "quantiles": self.quantiles_,
-                  "mean": self.mean_, "std": self.std_}
+                  "mean": self.mean_, "std": self.std_, "heavy": self.heavy_.astype(np.uint8)}
         return meta, arrays
 
     @classmethod
@@ -393,6 +403,7 @@ class TabularPreprocessor:
         self.quantiles_ = np.asarray(arrays["quantiles"], dtype=np.float64)
         self.mean_ = np.asarray(arrays.get("mean", np.zeros_like(self.center_)), dtype=np.float64)
         self.std_ = np.asarray(arrays.get("std", np.ones_like(self.center_)), dtype=np.float64)
+        self.heavy_ = np.asarray(arrays.get("heavy", np.zeros(self.center_.shape, np.uint8))).astype(bool)
         return self
 
 
@@ -445,6 +456,16 @@ def _robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             s = 1.0
         scale[j] = s
     return center, scale
+
+
+def _heavy_tailed(quantiles: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Columns whose 0.1% or 99.9% quantile lies over ``_HEAVY_TAIL`` robust spreads from the median."""
+    if quantiles.size == 0:
+        return np.zeros(0, dtype=bool)
+    lo, hi = np.quantile(np.linspace(0, 1, quantiles.shape[1]), [0.001, 0.999])
+    idx_lo, idx_hi = int(round(lo * (quantiles.shape[1] - 1))), int(round(hi * (quantiles.shape[1] - 1)))
+    reach = np.maximum(quantiles[:, idx_hi] - center, center - quantiles[:, idx_lo]) / scale
+    return reach > _HEAVY_TAIL
 
 
 def _mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
