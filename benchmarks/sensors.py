@@ -283,14 +283,18 @@ def protocols_for(s: Series) -> tuple[str, ...]:
     return ("whole", "split400", "free") if s.name.startswith("skab/") else ("whole",)
 
 
-def read_cache(path: Path, lib: str) -> dict[tuple, dict]:
-    """Cached runs valid for library state ``lib`` (IsolationForest runs do not depend on it)."""
+def read_cache(path: Path, lib: str | None) -> dict[tuple, dict]:
+    """Cached runs valid for library state ``lib`` (IsolationForest runs do not depend on it).
+
+    With ``lib=None`` every run is kept, the latest line winning for each key
+    (``--report-only`` reports what was last measured, whatever the sources now).
+    """
     out = {}
     if path.exists():
         for line in path.read_text().splitlines():
             if line.strip():
                 r = json.loads(line)
-                if r.get("lib") in (None, lib):
+                if lib is None or r.get("lib") in (None, lib):
                     out[(r["series"], r["protocol"], r["method"], r["seed"])] = r
     return out
 
@@ -500,7 +504,9 @@ def main(argv=None) -> int:
     series = [s for s in SERIES if not wanted or any(w in s.name for w in wanted)]
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        records = list(read_cache(args.out / "runs.jsonl", library_fingerprint()).values())
+        records = list(read_cache(args.out / "runs.jsonl", None).values())
+        hashes = sorted({r["lib"] for r in records if r.get("lib")})
+        log(f"report from the cached runs; library sources hash(es) of our model's runs: {', '.join(hashes)}")
     else:
         records = run_all(args.data_dir, args.out, methods, seeds, series,
                           [p for p in args.protocols.split(",") if p], not args.no_cache)
