@@ -3,6 +3,11 @@
 A mistake a user can make (a missing column, an unreadable file, a corrupt
 model, an output directory that does not exist) becomes one line on stderr
 and exit code 1. Anything else is a bug and keeps its traceback.
+
+Ctrl-C (SIGINT) and SIGTERM stop a command the same way: an exception
+unwinds the stack, so temporary files are deleted and an existing output or
+model file is left as it was; the process then exits with 130 or 143
+(128 + the signal number) after one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -10,22 +15,43 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
 
-__all__ = ["user_errors", "progress", "to_json", "one_line"]
+__all__ = ["user_errors", "progress", "to_json", "one_line", "Terminated", "terminate_gracefully"]
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives, so cleanup code runs.
+
+    Like :class:`KeyboardInterrupt` it is not an :class:`Exception`, so no
+    ``except Exception`` in the library swallows it.
+    """
+
+    exit_code = 128 + signal.SIGTERM
+
+
+_MAX_MESSAGE = 400  # characters; a parse error can quote a whole (hostile) row
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so file contents cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def one_line(exc: BaseException) -> str:
-    """A single-line description of ``exc`` for the terminal."""
+    """A single-line, printable description of ``exc`` for the terminal."""
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename if exc.filename is not None else ""
-        return f"{exc.strerror}: {where}" if where else exc.strerror
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+        text = f"{exc.strerror}: {where}" if where else exc.strerror
+    else:
+        text = str(exc)
+    text = _printable(" ".join(text.split())) or type(exc).__name__
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 3] + "..."
 
 
 def _is_user_error(exc: BaseException) -> bool:
@@ -46,20 +72,72 @@ def _silence_stdout() -> None:
         pass
 
 
+def _error_line(text: str) -> None:
+    """Write ``error: text`` to stderr, on a line of its own even if a progress bar was drawn."""
+    try:
+        fresh = "\r\x1b[K" if sys.stderr.isatty() else ""  # back to column 0, clear the bar
+    except (AttributeError, ValueError):
+        fresh = ""
+    typer.echo(f"{fresh}error: {text}", err=True)
+
+
+def _interrupted(name: str, code: int) -> typer.Exit:
+    _error_line(f"interrupted by {name}")
+    return typer.Exit(code=code)
+
+
+def _on_sigterm(signum, frame) -> None:
+    # A second SIGTERM must not cut the cleanup short: ignore it until the handler is restored.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+@contextmanager
+def terminate_gracefully() -> Iterator[None]:
+    """Handle SIGTERM inside the block by raising :class:`Terminated`, then exit 143.
+
+    Without this, SIGTERM kills the interpreter on the spot and a temporary
+    file being written is left behind. The previous handler is restored on
+    the way out. Outside the main thread (where handlers cannot be set) the
+    block runs unchanged.
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        yield
+    except Terminated:
+        _error_line("interrupted by SIGTERM")
+        raise SystemExit(Terminated.exit_code) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn user errors raised inside the block into ``error: ...`` and exit code 1."""
+    """Turn user errors raised inside the block into ``error: ...`` and exit code 1.
+
+    An interrupt (SIGINT, or SIGTERM under :func:`terminate_gracefully`)
+    becomes ``error: interrupted by ...`` and exit code 130 or 143, once the
+    library has removed its temporary files.
+    """
     try:
         yield
     except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        raise _interrupted("SIGINT", 128 + signal.SIGINT) from None
+    except Terminated:
+        raise _interrupted("SIGTERM", Terminated.exit_code) from None
     except BrokenPipeError:
         _silence_stdout()  # the reader of our stdout (say, `head`) has gone: stop quietly
         raise typer.Exit(code=1) from None
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        typer.echo(f"error: {one_line(exc)}", err=True)
+        _error_line(one_line(exc))
         raise typer.Exit(code=1) from None
 
 

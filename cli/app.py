@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from . import _render
-from ._boundary import progress, to_json, user_errors
+from ._boundary import progress, terminate_gracefully, to_json, user_errors
 
 app = typer.Typer(
     name="vae-detect",
@@ -30,7 +30,7 @@ DEFAULT_BATCH_ROWS = 65_536  # same as vae_anomaly.io.DEFAULT_BATCH_ROWS, withou
 Data = Annotated[Path, typer.Argument(
     help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files.",
     show_default=False)]
-Model = Annotated[Path, typer.Option("--model", "-m", help="Model file.", dir_okay=False)]
+Model = Annotated[Path, typer.Option("--model", "-m", help="Model file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and data.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1,
@@ -248,8 +248,13 @@ def info(
 
 
 def main() -> None:
-    """Entry point of the ``vae-detect`` script."""
-    app(prog_name="vae-detect")
+    """Entry point of the ``vae-detect`` script.
+
+    SIGTERM is turned into an exception for the whole run, so a stopped job
+    cleans up like Ctrl-C does and exits with 143.
+    """
+    with terminate_gracefully():
+        app(prog_name="vae-detect")
 
 
 if __name__ == "__main__":

@@ -338,6 +338,34 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
+    """Yield ``fn(*item)`` for each item, in order, with up to ``n_jobs`` calls running at once.
+
+    With ``n_jobs > 1`` each call runs in a worker thread with one torch
+    thread (restored afterwards), and at most ``n_jobs + 1`` results wait.
+    """
+    if n_jobs <= 1:
+        for item in items:
+            yield fn(*item)
+        return
+    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
+    pending: deque = deque()
+    try:
+        with _torch_threads(1):
+            for item in items:
+                pending.append(pool.submit(fn, *item))
+                if len(pending) > n_jobs:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _details(det: VAEDetector, frame: pd.DataFrame, context: pd.DataFrame | None) -> ScoreDetails:
+    return det.score_details(frame, context=context) if _window_spec(det) is not None else det.score_details(frame)
+
+
 def scored_batches(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: Sequence[str] | None = None,
                    n_jobs: int = 1) -> Iterator[tuple[pa.RecordBatch, ScoreDetails]]:
     """Yield each non-empty input batch with its :class:`ScoreDetails`, in input order.
@@ -359,29 +387,11 @@ def scored_batches(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: S
         do not depend on it; memory grows with it.
     """
     names = model_columns(det) if names is None else list(names)
-    windowed = _window_spec(det) is not None
 
-    def score(frame: pd.DataFrame, context: pd.DataFrame | None) -> ScoreDetails:
-        return det.score_details(frame, context=context) if windowed else det.score_details(frame)
+    def score(batch: pa.RecordBatch, frame: pd.DataFrame, context: pd.DataFrame | None):
+        return batch, _details(det, frame, context)
 
-    if n_jobs <= 1:
-        for batch, frame, context in _frames(det, batches, names):
-            yield batch, score(frame, context)
-        return
-    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
-    pending: deque = deque()
-    try:
-        with _torch_threads(1):
-            for batch, frame, context in _frames(det, batches, names):
-                pending.append((batch, pool.submit(score, frame, context)))
-                if len(pending) > n_jobs:
-                    done, future = pending.popleft()
-                    yield done, future.result()
-            while pending:
-                done, future = pending.popleft()
-                yield done, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from _in_order(score, _frames(det, batches, names), n_jobs)
 
 
 def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[str],
@@ -463,14 +473,21 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
     wanted = set(keep) | set(names)
     batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
                                   csv_types=csv_types(det))
+    window_fill = _window_spec(det) is not None
+
+    def score(batch: pa.RecordBatch, frame: pd.DataFrame, context: pd.DataFrame | None):
+        # The output batch is built in the worker too: the main thread only reads and writes.
+        details = _details(det, frame, context)
+        return output_batch(batch, details, keep, window_fill), int(np.count_nonzero(details.is_anomaly))
+
     rows = anomalies = 0
     with writer:
-        for batch, details in scored_batches(det, batches, names, n_jobs):
-            writer.write(output_batch(batch, details, keep, window_fill=_window_spec(det) is not None))
-            rows += batch.num_rows
-            anomalies += int(np.count_nonzero(details.is_anomaly))
+        for out, n_flagged in _in_order(score, _frames(det, batches, names), n_jobs):
+            writer.write(out)
+            rows += out.num_rows
+            anomalies += n_flagged
             if on_rows is not None:
-                on_rows(batch.num_rows)
+                on_rows(out.num_rows)
         if rows == 0:
             raise InvalidInputError(f"{reader.path.name} has no rows")
     seconds = time.perf_counter() - start

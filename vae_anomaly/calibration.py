@@ -71,6 +71,8 @@ def threshold_for_rate(calibration_scores: np.ndarray, rate: float) -> float:
     # A new score s has p = (1 + #{cal >= s}) / (n + 1) <= rate exactly when at most
     # k = floor(rate * (n + 1)) - 1 calibration scores reach it, i.e. s > cal[n - 1 - k].
     # Too few rows for the rate (k < 0): fall back to the largest calibration score.
-    k = int(np.floor(rate * (n + 1))) - 1
+    # Counted rather than floor(rate * (n + 1)) so that float rounding (0.29 * 100 =
+    # 28.999...) cannot drop a rank whose p-value equals the rate exactly.
+    k = int(np.count_nonzero((1.0 + np.arange(n)) / (1.0 + n) <= rate)) - 1
     k = min(max(k, 0), n - 1)
     return float(cal[n - 1 - k])

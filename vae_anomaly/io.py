@@ -43,7 +43,7 @@ _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
 _KIND_NAMES = {"parquet": "Parquet file", "dataset": "Parquet directory", "csv": "CSV file",
                "arrow": "Arrow IPC file"}
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+): ")
-_READ_ERRORS = (pa.ArrowException, OSError)
+_READ_ERRORS = (pa.ArrowException, OSError, UnicodeDecodeError)
 
 
 def table_format(path: str | os.PathLike) -> str:
@@ -106,9 +106,16 @@ class TableReader:
         self.format = table_format(self.path)
         self._files = self._list_files()
         try:
-            self.schema, self.num_rows = self._inspect()
+            schema, self.num_rows = self._inspect()
+            names = schema.names  # decodes them: a CSV header that is not UTF-8 fails here
         except _READ_ERRORS as exc:
             raise self._unreadable(exc) from None
+        self.schema = schema
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise InvalidInputError(f"{self.path.name} has more than one column named {name!r}; rename them")
+            seen.add(name)
 
     def _unreadable(self, exc: BaseException) -> InvalidInputError:
         detail = _first_line(exc)

@@ -100,7 +100,7 @@ class TabularVAE(nn.Module):
             onehot = torch.zeros(x.shape[0], total + 1, dtype=x.dtype, device=x.device)
             onehot.scatter_(1, flat, 1.0)
             parts.append(onehot[:, :total])
-        return torch.cat(parts, dim=1)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     # -- encoder / decoder -----------------------------------------------------------------
     def encode(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

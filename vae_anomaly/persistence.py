@@ -141,7 +141,10 @@ def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:  # name the file the caller asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         # mkstemp makes the file private (0600); give it the usual permissions instead.
         umask = os.umask(0)
@@ -210,11 +213,35 @@ def _read_verified(path) -> tuple[dict, dict]:
             f"{path} uses model format version {version}, but this vae-anomaly reads up to "
             f"version {FORMAT_VERSION}; upgrade to vae-anomaly {needs} or later"
         )
+    _check_layout(meta, path)
     try:
         arrays = st_load(tensors_raw)
     except Exception as exc:  # safetensors raises its own error types
         raise ModelFileError(f"{path} is corrupt: cannot read its weights ({exc})") from None
     return meta, arrays
+
+
+# Sections of the metadata and the JSON type each must have.
+_LAYOUT = {"versions": dict, "params": dict, "preprocessing": dict, "network": dict,
+           "calibration": dict, "training": dict}
+
+
+def _check_layout(meta: dict, path) -> None:
+    """Refuse metadata whose sections are missing or of the wrong type.
+
+    The checksum catches damage, not a file written by something else: this
+    keeps a well-formed but foreign file from failing deep inside the loader.
+    """
+    for key, kind in _LAYOUT.items():
+        if not isinstance(meta.get(key), kind):
+            raise ModelFileError(f"{path} is corrupt: its metadata has no valid {key!r} section")
+    schema = meta["preprocessing"].get("schema")
+    if not isinstance(schema, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str)
+                                               for c in schema):
+        raise ModelFileError(f"{path} is corrupt: its metadata has no valid column schema")
+    window = meta.get("window")
+    if window is not None and not (isinstance(window, dict) and isinstance(window.get("size"), int)):
+        raise ModelFileError(f"{path} is corrupt: its metadata has an invalid 'window' section")
 
 
 def read_metadata(path) -> dict:

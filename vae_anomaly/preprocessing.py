@@ -12,6 +12,7 @@ without pickling (see :mod:`vae_anomaly.persistence`).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,9 +29,13 @@ _N_QUANTILES = 1000
 # With scaler="robust", a column whose extreme quantiles reach further than this many
 # robust spreads from its median is compressed with asinh (log-like in the tails).
 _HEAVY_TAIL = 10.0
+# Largest magnitude of a scaled value; beyond it every value is equally extreme.
+_MAX_Z = 1e4
 # Keep the CDF away from 0 and 1 so the normal quantile stays finite (|z| <= 4.26).
 _EDGE_P = 1e-5
 _Z_EDGE = float(ndtri(1.0 - _EDGE_P))
+# Numeric values larger than this in size are refused (see numeric_block).
+_MAX_ABS = 1e150
 
 
 @dataclass(frozen=True)
@@ -212,21 +217,47 @@ def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     ndarray of shape (n_samples, len(names)), float64
         ``NaN`` where a value is missing.
     """
+    cols = _numeric_columns(frame, names)
     out = np.empty((len(frame), len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        col = frame[name]
-        if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
-            try:
-                col = pd.to_numeric(col, errors="raise")
-            except (ValueError, TypeError):
-                bad = _first_non_numeric(col)
-                raise InvalidInputError(
-                    f"column {name!r} should be numeric but holds {bad!r}"
-                ) from None
+    for j, v in enumerate(cols):
+        out[:, j] = v
+    return out
+
+
+def _numeric_columns(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
+    """The named columns as 1-D float64 arrays (views where possible), checked as in :func:`numeric_block`."""
+    cols = [_numeric_column(frame[name], name) for name in names]
+    if not all(_in_range(v) for v in cols):
+        _refuse_out_of_range(np.column_stack(cols), names)
+    return cols
+
+
+def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
+    """One column as float64, ``NaN`` where a value is missing; refuses text."""
+    if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
         try:
-            out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"column {name!r} should be numeric but has dtype {col.dtype}") from None
+            col = pd.to_numeric(col, errors="raise")
+        except (ValueError, TypeError):
+            bad = _first_non_numeric(col)
+            raise InvalidInputError(
+                f"column {name!r} should be numeric but holds {bad!r}"
+            ) from None
+    try:
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"column {name!r} should be numeric but has dtype {col.dtype}") from None
+
+
+def _in_range(v: np.ndarray) -> bool:
+    """Whether every non-missing value is finite and at most ``_MAX_ABS`` in size (two passes, no copy)."""
+    if v.size == 0:
+        return True
+    lo, hi = np.fmin.reduce(v), np.fmax.reduce(v)  # NaN only when the whole column is missing
+    return bool(np.isnan(hi) or (-_MAX_ABS <= lo and hi <= _MAX_ABS))
+
+
+def _refuse_out_of_range(out: np.ndarray, names: list[str]) -> None:
+    """Raise naming the first column with an infinite value, else the one with the largest value."""
     finite = np.isfinite(out) | np.isnan(out)
     if not finite.all():
         j = int(np.argmin(finite.all(axis=0)))
@@ -235,12 +266,11 @@ def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
             f"column {names[j]!r} holds an infinite value ({out[i, j]}) at row {i}; "
             "replace it with a finite value or NaN"
         )
-    if np.abs(np.nan_to_num(out)).max(initial=0.0) > 1e150:
+    if np.abs(np.nan_to_num(out)).max(initial=0.0) > _MAX_ABS:
         j = int(np.argmax(np.abs(np.nan_to_num(out)).max(axis=0)))
         raise InvalidInputError(
             f"column {names[j]!r} holds a value too large to model ({np.nanmax(np.abs(out[:, j])):.3g})"
         )
-    return out
 
 
 def _first_non_numeric(col: pd.Series):
@@ -277,7 +307,7 @@ class TabularPreprocessor:
         self.schema_ = infer_schema(frame, self.max_categories)
         self._split_names()
         values = numeric_block(frame, self.num_names_)
-        empty = [n for n, ok in zip(self.num_names_, (~np.isnan(values)).any(axis=0)) if not ok]
+        empty = [n for n, ok in zip(self.num_names_, (~np.isnan(values)).any(axis=0), strict=True) if not ok]
         if empty:
             raise InvalidInputError(f"column {empty[0]!r} has no observed values")
         self.center_, self.scale_ = _robust_center_scale(values)
@@ -306,8 +336,12 @@ class TabularPreprocessor:
         if missing:
             raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
         self.check_kinds(frame)
-        values = numeric_block(frame, self.num_names_)
-        num = self.scale_values(values).astype(np.float32)
+        # Column by column into the rows of a (d, n) block, then one transposing cast: the
+        # same values as scaling the (n, d) block, in a third of the time.
+        scaled = np.empty((len(self.num_names_), len(frame)), dtype=np.float64)
+        for j, v in enumerate(_numeric_columns(frame, self.num_names_)):
+            self._scale_column(v, j, out=scaled[j])
+        num = scaled.T.astype(np.float32, order="C")
         cat = np.empty((len(frame), len(self.cat_specs_)), dtype=np.int64)
         for j, spec in enumerate(self.cat_specs_):
             cat[:, j] = _codes(frame[spec.name], spec)
@@ -331,16 +365,29 @@ class TabularPreprocessor:
 
     def scale_values(self, values: np.ndarray) -> np.ndarray:
         """Scale a float64 numeric block (NaN kept)."""
-        if self.scaler == "robust":
-            z = (values - self.center_) / self.scale_
-            if self.heavy_.any():
-                z[:, self.heavy_] = np.arcsinh(z[:, self.heavy_])
-            return z
-        if self.scaler == "standard":
-            return (values - self.mean_) / self.std_
-        out = np.empty_like(values)
+        scaled = np.empty((values.shape[1], values.shape[0]), dtype=np.float64)
         for j in range(values.shape[1]):
-            out[:, j] = _quantile_forward(values[:, j], self.quantiles_[j], self.scale_[j])
+            self._scale_column(values[:, j], j, out=scaled[j])
+        return np.ascontiguousarray(scaled.T)
+
+    def _scale_column(self, v: np.ndarray, j: int, out: np.ndarray) -> np.ndarray:
+        """Scale numeric column ``j`` (float64, left unchanged) into ``out`` (contiguous, float64)."""
+        if self.scaler == "robust":
+            np.subtract(v, self.center_[j], out=out)
+            np.divide(out, self.scale_[j], out=out)
+            if self.heavy_[j]:
+                np.arcsinh(out, out=out)
+        elif self.scaler == "standard":
+            np.subtract(v, self.mean_[j], out=out)
+            np.divide(out, self.std_[j], out=out)
+        else:
+            # Element-wise, so any order gives the same values; np.interp starts each search at
+            # the previous hit, which makes it about 6x faster on sorted values.
+            order = np.argsort(v)
+            out[order] = _quantile_forward(v[order], self.quantiles_[j], self.scale_[j])
+        # Keep scaled values where float32 arithmetic stays finite (NaN passes through):
+        # a value 1e20 spreads away must score as extreme, not overflow to a NaN score.
+        np.clip(out, -_MAX_Z, _MAX_Z, out=out)
         return out
 
     # -- backward --------------------------------------------------------------------------
@@ -425,12 +472,17 @@ def _codes(col: pd.Series, spec: ColumnSpec) -> np.ndarray:
             return out
     lookup = {v: i for i, v in enumerate(levels)}
     obj = col.astype(object).to_numpy()
-    out = np.fromiter(
-        (-1 if _is_missing(v) else lookup.get(_json_scalar(v), unseen) for v in obj),
-        dtype=np.int64,
-        count=len(obj),
-    )
-    return out
+    try:
+        return np.fromiter(
+            (-1 if _is_missing(v) else lookup.get(_json_scalar(v), unseen) for v in obj),
+            dtype=np.int64,
+            count=len(obj),
+        )
+    except TypeError:  # an unhashable cell (a list, a dict) cannot be a category
+        bad = next(v for v in obj if not isinstance(v, Hashable))
+        raise InvalidInputError(
+            f"column {spec.name!r} holds {type(bad).__name__} values, which cannot be categories"
+        ) from None
 
 
 def _is_missing(v) -> bool:

@@ -5,6 +5,12 @@ the network in eval mode and either the latent mean or a fixed set of
 importance samples shared by all rows. A row's score therefore does not
 depend on which other rows are scored with it, on their order, or on the
 caller's batch size.
+
+The chunks are small enough (:data:`CHUNK` rows) for the network's
+intermediate arrays to stay in the CPU cache, and the decoder and the
+Gaussian terms are evaluated in place. The arithmetic is exactly that of
+:meth:`TabularVAE.feature_terms`, operation by operation, so the results are
+the same to the last bit.
 """
 
 from __future__ import annotations
@@ -13,13 +19,17 @@ import math
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn import functional as F
 
-from .model import TabularVAE, kl_to_standard_normal, log_normal
+from .model import _LOG_2PI, TabularVAE, categorical_nll, kl_to_standard_normal, log_normal
 from .training import Tensors
 
-__all__ = ["importance_noise", "score_rows", "feature_terms"]
+__all__ = ["importance_noise", "score_rows", "score_and_terms", "feature_terms"]
 
-CHUNK = 65536
+# Rows per network evaluation: the hidden activations of a chunk (4096 x 64 floats, 1 MB)
+# stay in the CPU's L2 cache; 65,536-row chunks were 2x slower on the same rows.
+CHUNK = 4096
 # Matrix products on fewer rows than this may take a different kernel whose
 # rounding differs; short chunks are padded so every row sees the same arithmetic.
 MIN_ROWS = 256
@@ -48,7 +58,70 @@ def _chunks(data: Tensors, chunk: int):
         yield batch, rows
 
 
-@torch.no_grad()
+def _decode_in_place(module: TabularVAE, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``module.decode(z)`` with each ReLU applied in place to its fresh Linear output."""
+    h = z
+    for layer in module.decoder:
+        if isinstance(layer, nn.Linear):
+            h = F.linear(h, layer.weight, layer.bias)
+        elif isinstance(layer, nn.ReLU):
+            h = h.relu_()
+        else:
+            h = layer(h)
+    return h[:, : module.n_numeric], h[:, module.n_numeric:]
+
+
+class _Terms:
+    """Per-feature terms of chunks at the latent mean, with the constants computed once.
+
+    ``numeric(x, mean, observed)`` returns the same values as
+    :func:`vae_anomaly.model.gaussian_nll` (``kind="elbo"``) or the masked
+    squared error (``kind="reconstruction"``), by the same operations in the
+    same order, done in place on one new array.
+    """
+
+    def __init__(self, module: TabularVAE, kind: str, has_missing: bool):
+        self.kind = kind
+        self.has_missing = has_missing
+        log_var = module.feature_log_var()
+        self.inv_var = torch.exp(-log_var)
+        self.offset = _LOG_2PI + log_var
+
+    def numeric(self, x: torch.Tensor, mean: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        t = x - mean
+        t.pow_(2)
+        if self.kind != "reconstruction":
+            # 0.5 * (_LOG_2PI + log_var + (x - mu).pow(2) * exp(-log_var)); addition commutes exactly.
+            t.mul_(self.inv_var).add_(self.offset).mul_(0.5)
+        if self.has_missing:
+            t.masked_fill_(~observed, 0.0)
+        return t
+
+
+def _evaluate(module: TabularVAE, data: Tensors, kind: str, chunk: int):
+    """Yield ``(start, rows, num_terms, cat_terms, mu, log_var)`` per chunk (padded rows included)."""
+    module.eval()
+    observed = data[1]  # bool; as uint8 its min is a vectorised pass (Tensor.all() is not, 30x slower)
+    terms = _Terms(module, kind, has_missing=observed.numel() > 0 and not bool(observed.view(torch.uint8).min()))
+    start = 0
+    for (x, observed, codes), rows in _chunks(data, chunk):
+        mu, log_var = module.encode(module.assemble(x, observed, codes))
+        mean, logits = _decode_in_place(module, mu)
+        num = terms.numeric(x, mean, observed)
+        cat = categorical_nll(codes, logits, module.cat_sizes)
+        yield start, rows, num, cat, mu, log_var
+        start += rows
+
+
+def _row_scores(kind: str, num64: torch.Tensor, cat: torch.Tensor, mu, log_var) -> torch.Tensor:
+    """Score per row (float64) from one chunk's terms; ``num64`` already in float64."""
+    s = num64.sum(1) + cat.double().sum(1)
+    if kind != "reconstruction":
+        s = s + kl_to_standard_normal(mu, log_var).double()
+    return s
+
+
+@torch.inference_mode()
 def score_rows(module: TabularVAE, data: Tensors, kind: str, noise: torch.Tensor | None = None,
                chunk: int = CHUNK) -> np.ndarray:
     """Anomaly score per row (higher = more anomalous), float64 (n,).
@@ -67,20 +140,20 @@ def score_rows(module: TabularVAE, data: Tensors, kind: str, noise: torch.Tensor
     noise : Tensor (s, k), optional
         Shared importance samples, only for ``kind="elbo"``.
     """
+    if kind == "elbo" and noise is not None and noise.shape[0] > 1:
+        return _iw_scores(module, data, noise, chunk)
+    out = np.empty(data[0].shape[0])
+    for start, rows, num, cat, mu, log_var in _evaluate(module, data, kind, chunk):
+        out[start:start + rows] = _row_scores(kind, num.double(), cat, mu, log_var)[:rows].cpu().numpy()
+    return out
+
+
+def _iw_scores(module: TabularVAE, data: Tensors, noise: torch.Tensor, chunk: int) -> np.ndarray:
     module.eval()
     out = []
     for (x, observed, codes), rows in _chunks(data, chunk):
         mu, log_var = module.encode(module.assemble(x, observed, codes))
-        if kind == "reconstruction":
-            mean, _ = module.decode(mu)
-            sq = torch.where(observed, (x - mean).pow(2), torch.zeros_like(x))
-            _, cat_nll = module.feature_terms(x, observed, codes, mu)
-            s = sq.double().sum(1) + cat_nll.double().sum(1)
-        elif noise is None or noise.shape[0] <= 1:
-            num_nll, cat_nll = module.feature_terms(x, observed, codes, mu)
-            s = num_nll.double().sum(1) + cat_nll.double().sum(1) + kl_to_standard_normal(mu, log_var).double()
-        else:
-            s = -_iw_bound(module, x, observed, codes, mu, log_var, noise.to(mu.device, mu.dtype))
+        s = -_iw_bound(module, x, observed, codes, mu, log_var, noise.to(mu.device, mu.dtype))
         out.append(s[:rows].cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -102,7 +175,7 @@ def _iw_bound(module, x, observed, codes, mu, log_var, noise):
     return torch.logsumexp(stacked, dim=1) - math.log(stacked.shape[1])
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def score_and_terms(module: TabularVAE, data: Tensors, kind: str,
                     chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """Anomaly score (n,) and per-feature terms (n, d_num + d_cat) in one pass.
@@ -110,25 +183,18 @@ def score_and_terms(module: TabularVAE, data: Tensors, kind: str,
     Same values as :func:`score_rows` (without importance samples) and
     :func:`feature_terms`, computed from a single forward pass per chunk.
     """
-    module.eval()
-    scores, terms = [], []
-    for (x, observed, codes), rows in _chunks(data, chunk):
-        mu, log_var = module.encode(module.assemble(x, observed, codes))
-        num_nll, cat_nll = module.feature_terms(x, observed, codes, mu)
-        if kind == "reconstruction":
-            mean, _ = module.decode(mu)
-            num_nll = torch.where(observed, (x - mean).pow(2), torch.zeros_like(x))
-            s = num_nll.double().sum(1) + cat_nll.double().sum(1)
-        else:
-            s = num_nll.double().sum(1) + cat_nll.double().sum(1) + kl_to_standard_normal(mu, log_var).double()
-        scores.append(s[:rows].cpu().numpy())
-        terms.append(torch.cat([num_nll, cat_nll], dim=1)[:rows].double().cpu().numpy())
-    if not scores:
-        return np.zeros(0), np.zeros((0, module.n_numeric + len(module.cat_sizes)))
-    return np.concatenate(scores), np.concatenate(terms)
+    n, d_num = data[0].shape
+    scores = np.empty(n)
+    terms = np.empty((n, d_num + len(module.cat_sizes)))
+    for start, rows, num, cat, mu, log_var in _evaluate(module, data, kind, chunk):
+        num64 = num.double()
+        scores[start:start + rows] = _row_scores(kind, num64, cat, mu, log_var)[:rows].cpu().numpy()
+        terms[start:start + rows, :d_num] = num64[:rows].cpu().numpy()
+        terms[start:start + rows, d_num:] = cat[:rows].cpu().numpy()
+    return scores, terms
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def feature_terms(module: TabularVAE, data: Tensors, kind: str, chunk: int = CHUNK) -> np.ndarray:
     """Per-feature surprise at the latent mean, float64 (n, d_num + d_cat).
 
@@ -137,17 +203,12 @@ def feature_terms(module: TabularVAE, data: Tensors, kind: str, chunk: int = CHU
     log-likelihoods; for ``"reconstruction"`` squared errors (numeric) and
     negative log-probabilities (categorical). Missing values contribute 0.
     """
-    module.eval()
-    out = []
-    for (x, observed, codes), rows in _chunks(data, chunk):
-        mu, _ = module.encode(module.assemble(x, observed, codes))
-        num_nll, cat_nll = module.feature_terms(x, observed, codes, mu)
-        if kind == "reconstruction":
-            mean, _ = module.decode(mu)
-            num_nll = torch.where(observed, (x - mean).pow(2), torch.zeros_like(x))
-        out.append(torch.cat([num_nll, cat_nll], dim=1)[:rows].double().cpu().numpy())
-    n_feat = module.n_numeric + len(module.cat_sizes)
-    return np.concatenate(out) if out else np.zeros((0, n_feat))
+    n, d_num = data[0].shape
+    terms = np.empty((n, d_num + len(module.cat_sizes)))
+    for start, rows, num, cat, _, _ in _evaluate(module, data, kind, chunk):
+        terms[start:start + rows, :d_num] = num[:rows].cpu().numpy()
+        terms[start:start + rows, d_num:] = cat[:rows].cpu().numpy()
+    return terms
 
 
 @torch.no_grad()

@@ -7,7 +7,6 @@ randomness comes from the ``generator`` passed in.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -182,7 +181,7 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
         scheduler.step(monitor)
         if monitor < best - cfg.tol * max(1.0, abs(best)) or best_state is None or warming:
             best, stale, result.best_epoch = monitor, 0, epoch + 1
-            best_state = copy.deepcopy(module.state_dict())
+            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         else:
             stale += 1
             if cfg.early_stopping and stale >= cfg.n_iter_no_change:
