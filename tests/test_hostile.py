@@ -12,15 +12,12 @@ Every case passes; each was first written as a failing test, then fixed.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +29,8 @@ from typer.testing import CliRunner
 from vae_anomaly.cli.app import app
 
 from vae_anomaly import InvalidInputError, VAEDetector
+
+from .conftest import repack_model
 
 SCRIPT = Path(sys.executable).with_name("vae-detect")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -490,22 +489,6 @@ def test_read_only_output_directory_refusing_the_temp_file(name, base, model, di
 # ------------------------------------------------------------------------------------------
 # hostile model files
 # ------------------------------------------------------------------------------------------
-def _repack(good: bytes, mutate=None, extra: dict | None = None) -> bytes:
-    """The model ``good`` with changed metadata or extra members, and a valid checksum."""
-    with zipfile.ZipFile(io.BytesIO(good)) as zf:
-        meta = json.loads(zf.read("metadata.json"))
-        tensors = zf.read("tensors.safetensors")
-    if mutate is not None:
-        mutate(meta)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("metadata.json", json.dumps(meta))
-        zf.writestr("tensors.safetensors", tensors)
-        for name, data in (extra or {}).items():
-            zf.writestr(name, data)
-    body = buf.getvalue()[:-2]
-    comment = b"vae-anomaly sha256:" + hashlib.sha256(body).hexdigest().encode()
-    return body + len(comment).to_bytes(2, "little") + comment
 
 
 class _Exploit:
@@ -529,13 +512,13 @@ def _hostile_model(case: str, good: bytes, where: Path) -> Path:
         "pickle": pickle.dumps(_Exploit()),
         "truncated": good[: len(good) // 2],
         "bit_flipped": bytes(flipped),
-        "newer_format": _repack(good, lambda m: m.update(format_version=99)),
-        "pickle_member": _repack(good, extra={"payload.pkl": pickle.dumps(_Exploit())}),
-        "no_network": _repack(good, lambda m: m.pop("network")),
-        "training_is_text": _repack(good, set_("training", "fast")),
-        "schema_of_numbers": _repack(good, lambda m: m["preprocessing"].update(schema=[1, 2])),
-        "window_is_text": _repack(good, set_("window", "wide")),
-        "bad_weights": _repack(good, lambda m: m["network"].update(latent_dim=999)),
+        "newer_format": repack_model(good, lambda m: m.update(format_version=99)),
+        "pickle_member": repack_model(good, extra={"payload.pkl": pickle.dumps(_Exploit())}),
+        "no_network": repack_model(good, lambda m: m.pop("network")),
+        "training_is_text": repack_model(good, set_("training", "fast")),
+        "schema_of_numbers": repack_model(good, lambda m: m["preprocessing"].update(schema=[1, 2])),
+        "window_is_text": repack_model(good, set_("window", "wide")),
+        "bad_weights": repack_model(good, lambda m: m["network"].update(latent_dim=999)),
     }
     if case == "missing":
         return path

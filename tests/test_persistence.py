@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import pickle
 import zipfile
 
@@ -12,8 +9,9 @@ import joblib
 import numpy as np
 import pytest
 
-from vae_anomaly import ModelFileError, VAEDetector
-from vae_anomaly import persistence
+from vae_anomaly import ModelFileError, VAEDetector, persistence
+
+from .conftest import repack_model
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +53,8 @@ def test_metadata_holds_what_a_reader_needs(fitted, tmp_path):
 
 
 def _rewrite(path, mutate_meta=None, extra=None):
-    """Re-pack a model file with changed metadata or an extra member, with a valid checksum."""
-    with zipfile.ZipFile(path) as zf:
-        meta = json.loads(zf.read("metadata.json"))
-        tensors = zf.read("tensors.safetensors")
-    if mutate_meta:
-        mutate_meta(meta)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("metadata.json", json.dumps(meta))
-        zf.writestr("tensors.safetensors", tensors)
-        for name, data in (extra or {}).items():
-            zf.writestr(name, data)
-    body = buf.getvalue()[:-2]
-    comment = b"vae-anomaly sha256:" + hashlib.sha256(body).hexdigest().encode()
-    path.write_bytes(body + len(comment).to_bytes(2, "little") + comment)
+    """Re-pack a model file in place with changed metadata or an extra member, checksum valid."""
+    path.write_bytes(repack_model(path.read_bytes(), mutate_meta, extra))
 
 
 def _bad_files(good: bytes, tmp_path):

@@ -24,7 +24,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 def _mlp(sizes: list[int], generator: torch.Generator, device) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         lin = nn.Linear(a, b, device="meta")
         lin = lin.to_empty(device=device)
         bound = 1.0 / math.sqrt(a)
