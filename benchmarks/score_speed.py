@@ -9,7 +9,8 @@ For each file size the script times, in separate processes:
   rename included, as the CLI does.
 
 Peak RSS comes from ``/usr/bin/time -v`` when present, else from polling
-the child's RSS with psutil. Every figure is the median of ``--repeats``
+the child's RSS with psutil; CPU seconds (user + system, all threads) from
+the children's resource usage. Every figure is the median of ``--repeats``
 runs; the runs of the floor and of the CLI alternate so that a change in
 machine load hits both. Data are seeded, so runs are repeatable.
 
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -118,9 +120,16 @@ def _run_with_psutil(cmd: list[str]) -> tuple[float, float, str]:
     return wall, peak / 2**20, err
 
 
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB and stderr of one command."""
-    return _run_with_time(cmd) if TIME_BIN else _run_with_psutil(cmd)
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MB and stderr of one command."""
+    cpu = _children_cpu()
+    wall, rss, err = _run_with_time(cmd) if TIME_BIN else _run_with_psutil(cmd)
+    return wall, _children_cpu() - cpu, rss, err
 
 
 def _inner_seconds(stderr: str, pattern: str) -> float:
@@ -132,19 +141,19 @@ def one_round(data: Path, model: Path, out_dir: Path, rows: int, batch: int, job
     """Time the floor, then the CLI, on one file; outputs are deleted afterwards."""
     floor_out, cli_out = out_dir / "floor.parquet", out_dir / "scores.parquet"
     load_before = os.getloadavg()[0]
-    f_wall, f_rss, f_err = run([sys.executable, "-c", FLOOR, str(data), str(floor_out), str(batch)])
+    f_wall, f_cpu, f_rss, f_err = run([sys.executable, "-c", FLOOR, str(data), str(floor_out), str(batch)])
     floor_out.unlink()
     cmd = [str(SCRIPT), "score", str(data), "-m", str(model), "-o", str(cli_out), "--batch-size", str(batch)]
     if jobs:
         cmd += ["--jobs", str(jobs)]
-    c_wall, c_rss, c_err = run(cmd)
+    c_wall, c_cpu, c_rss, c_err = run(cmd)
     cli_out.unlink()
     return {
         "rows": rows,
         "floor_wall_s": f_wall, "floor_inner_s": _inner_seconds(f_err, r"floor \d+ rows in ([\d.]+) s"),
-        "floor_rss_mb": f_rss,
+        "floor_cpu_s": f_cpu, "floor_rss_mb": f_rss,
         "cli_wall_s": c_wall, "cli_inner_s": _inner_seconds(c_err, r"scored [\d,]+ rows in ([\d.]+) s"),
-        "cli_rss_mb": c_rss,
+        "cli_cpu_s": c_cpu, "cli_rss_mb": c_rss,
         "load_1min": (load_before + os.getloadavg()[0]) / 2,
     }
 
@@ -163,6 +172,8 @@ def summarise(rounds: list[dict]) -> dict:
         "floor_peak_rss_mb": med["floor_rss_mb"],
         "fraction_of_floor": med["floor_wall_s"] / med["cli_wall_s"],
         "fraction_of_floor_in_loop": med["floor_inner_s"] / med["cli_inner_s"],
+        "cli_cpu_s": med["cli_cpu_s"],
+        "floor_cpu_s": med["floor_cpu_s"],
         "median_load_1min": med["load_1min"],
         "runs": rounds,
     }
@@ -170,13 +181,15 @@ def summarise(rounds: list[dict]) -> dict:
 
 def _table(results: list[dict]) -> str:
     head = ("| rows | CLI rows/s | CLI rows/s (in command) | CLI peak RSS MB | floor rows/s "
-            "| floor rows/s (in loop) | fraction of floor | load |")
-    lines = [head, "|" + "---|" * 8]
+            "| floor rows/s (in loop) | fraction of floor | fraction (in command / in loop) "
+            "| CPU s CLI / floor | load |")
+    lines = [head, "|" + "---|" * 10]
     for r in results:
         lines.append(
             f"| {r['rows']:,} | {r['cli_rows_per_s']:,.0f} | {r['cli_rows_per_s_in_command']:,.0f} "
             f"| {r['cli_peak_rss_mb']:,.0f} | {r['floor_rows_per_s']:,.0f} | {r['floor_rows_per_s_in_loop']:,.0f} "
-            f"| {r['fraction_of_floor']:.1%} | {r['median_load_1min']:.1f} |"
+            f"| {r['fraction_of_floor']:.1%} | {r['fraction_of_floor_in_loop']:.1%} "
+            f"| {r['cli_cpu_s']:.1f} / {r['floor_cpu_s']:.1f} | {r['median_load_1min']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -191,7 +204,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sample-rows", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--scaler", default="quantile", help="VAEDetector scaler of the model scored")
+    parser.add_argument("--scaler", default="robust", help="VAEDetector scaler of the model scored (default: "
+                        "the library's default)")
     parser.add_argument("--workdir", type=Path, default=None, help="where data go (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -214,8 +228,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for rows in args.rows:
             r = one_round(files[rows], model, work, rows, args.batch_size, args.jobs)
             rounds[rows].append(r)
-            print(f"repeat {rep + 1}: {rows:,} rows  cli {r['cli_wall_s']:.2f} s ({r['cli_rss_mb']:.0f} MB)  "
-                  f"floor {r['floor_wall_s']:.2f} s  load {r['load_1min']:.1f}", file=sys.stderr)
+            print(f"repeat {rep + 1}: {rows:,} rows  cli {r['cli_wall_s']:.2f} s (in command "
+                  f"{r['cli_inner_s']:.2f} s, CPU {r['cli_cpu_s']:.2f} s, {r['cli_rss_mb']:.0f} MB)  "
+                  f"floor {r['floor_wall_s']:.2f} s (CPU {r['floor_cpu_s']:.2f} s)  load {r['load_1min']:.1f}",
+                  file=sys.stderr)
     results = [summarise(rounds[rows]) for rows in args.rows]
     print(_table(results))
     meta = {"cpus": os.cpu_count(), "batch_size": args.batch_size, "jobs": args.jobs, "scaler": args.scaler,

@@ -23,14 +23,13 @@ from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import calibration, scoring
-from .model import TabularVAE
-from .exceptions import InvalidInputError, SchemaMismatchError
-from . import windows
+from . import calibration, scoring, windows
 from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
+from .exceptions import InvalidInputError, SchemaMismatchError
+from .model import TabularVAE
 from .preprocessing import Encoded, TabularPreprocessor, as_frame
-from .windows import WindowSpec
 from .training import TrainConfig, to_tensors, train
+from .windows import WindowSpec
 
 __all__ = ["VAEDetector", "ScoreDetails"]
 
