@@ -153,7 +153,7 @@ def test_signal_during_training_leaves_no_model(big, tmp_path, sig, existing):
     try:
         proc = subprocess.Popen([str(SCRIPT), "fit", str(big), "-m", str(model), "--epochs", "200",
                                  "--seed", "0"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=child_fd, env=ENV)
+                                stderr=child_fd, env=ENV, preexec_fn=_default_sigint)
         os.close(child_fd)
         try:
             seen = _wait_for(main_fd, b"training:", proc)
@@ -177,10 +177,18 @@ def test_signal_during_training_leaves_no_model(big, tmp_path, sig, existing):
     assert _leftovers(tmp_path, {"model.vae"}) == []
 
 
+def _default_sigint() -> None:
+    """Run in the child before exec: a job started in the background (CI, nohup) inherits
+    SIGINT as *ignored*, and Python then never installs its Ctrl-C handler. A user at a
+    terminal has the default disposition; give the child that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _hooked(hook: str, *args: str) -> subprocess.Popen:
     """Start ``vae-detect ARGS`` in a child that installs ``hook`` first."""
     return subprocess.Popen([sys.executable, "-c", PRELUDE + hook + RUN, *args], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+                            preexec_fn=_default_sigint)
 
 
 def _signal_after(proc: subprocess.Popen, marker: bytes, sig: int, check_before=None) -> str:
