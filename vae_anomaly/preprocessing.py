@@ -287,17 +287,18 @@ class TabularPreprocessor:
 
     Parameters
     ----------
-    scaler : {"quantile", "robust", "standard"}, default="quantile"
-        ``"quantile"`` maps each numeric column through its empirical CDF to
-        a standard normal (rank-Gaussian), extended linearly past the fitted
-        range so extreme values stay extreme. ``"robust"`` subtracts the
-        median and divides by a robust spread; ``"standard"`` subtracts the
-        mean and divides by the standard deviation.
+    scaler : {"robust", "quantile", "standard"}, default="robust"
+        ``"robust"`` subtracts the median and divides by a robust spread,
+        then passes heavy-tailed columns (see ``_HEAVY_TAIL``) through
+        ``asinh``. ``"quantile"`` maps each numeric column through its
+        empirical CDF to a standard normal (rank-Gaussian), extended linearly
+        past the fitted range so extreme values stay extreme. ``"standard"``
+        subtracts the mean and divides by the standard deviation.
     max_categories : int, default=50
         Largest number of levels accepted for a text column.
     """
 
-    def __init__(self, scaler: str = "quantile", max_categories: int = 50):
+    def __init__(self, scaler: str = "robust", max_categories: int = 50):
         self.scaler = scaler
         self.max_categories = max_categories
 
