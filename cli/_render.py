@@ -50,8 +50,13 @@ def score_text(s: dict) -> str:
     share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
     where = "stdout" if s["output"] == "-" else s["output"]
     speed = f"{s['rows_per_s']:,.0f} rows/s" if s["rows_per_s"] else "n/a rows/s"
-    return (f"scored {s['rows']:,} rows in {s['seconds']:.2f} s ({speed}); "
+    text = (f"scored {s['rows']:,} rows in {s['seconds']:.2f} s ({speed}); "
             f"{s['anomalies']:,} anomalies ({share:.2f}%) -> {where}")
+    if s.get("time_gaps"):
+        text += (f"\nwarning: {s['time_gaps']:,} time gap(s) longer than {s['time_gap_tolerance']:g}x "
+                 "the fitted time step; "
+                 f"windows run across them: {'; '.join(s['time_gap_examples'])}")
+    return text
 
 
 def evaluate_text(m: dict) -> str:

@@ -209,6 +209,21 @@ def test_windowed_model_streams_with_context_across_batches(windowed, tmp_path):
     assert got.columns[-5:].tolist() == OUTPUT_COLUMNS + ["window_fill"]
 
 
+@pytest.mark.parametrize("batch_size", [65536, 37, 5])
+def test_score_reports_each_time_gap_once(windowed, tmp_path, batch_size):
+    """M3 misses half an hour of readings (sample_data/README.md): reported once, whatever the batches."""
+    model, _ = windowed
+    sensors = pd.read_parquet(SENSORS)
+    around_gap = sensors[(sensors["timestamp"] >= "2024-03-04 23:00") & (sensors["timestamp"] < "2024-03-05 00:30")]
+    data = tmp_path / "gap.parquet"
+    around_gap.to_parquet(data, index=False)
+    result = invoke("score", data, "-m", model, "-o", tmp_path / "out.parquet", "--batch-size", batch_size)
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "1 time gap(s) longer than 3x" in warning[0], result.stderr
+    assert "M3 2024-03-04 23:19:00 -> 2024-03-04 23:50:00 (1860 s)" in warning[0]
+
+
 def test_windowed_model_refuses_batches_that_go_back_in_time(windowed, tmp_path):
     model, new = windowed
     shuffled = tmp_path / "shuffled.parquet"

@@ -267,6 +267,10 @@ def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None
     return AtomicTableWriter(path)
 
 
+# A step longer than this many fitted median steps is reported as a time gap.
+GAP_TOLERANCE = 3.0
+
+
 def _window_spec(det: VAEDetector) -> WindowSpec | None:
     return getattr(det, "window_spec_", None)
 
@@ -312,14 +316,41 @@ def _check_batches_in_order(ordered: pd.DataFrame, from_context: np.ndarray, spe
         )
 
 
-def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str]):
-    """Yield ``(batch, frame, context)`` for each non-empty batch, carrying window context."""
+def new_gaps(det: VAEDetector, context: pd.DataFrame | None, frame: pd.DataFrame,
+             tolerance: float = GAP_TOLERANCE) -> pd.DataFrame | None:
+    """Time gaps over ``tolerance`` times the fitted time step that end at a row of ``frame``.
+
+    With the carried ``context`` in front, a gap at a batch boundary is seen
+    once, in the batch that holds the row after it. None for models without
+    windows or without a time column.
+    """
+    spec = _window_spec(det)
+    step = (getattr(det, "window_config_", None) or {}).get("median_step_s")
+    if spec is None or spec.time_column is None or not step:
+        return None
+    n_ctx = 0 if context is None else len(context)
+    full = frame if not n_ctx else pd.concat([context, frame], ignore_index=True)
+    order = windows.order_rows(full, spec)
+    ordered = full.iloc[order].reset_index(drop=True)
+    gaps = windows.find_gaps(ordered, spec, windows.group_starts(ordered, spec), step, tolerance)
+    return gaps[order[gaps["row"].to_numpy(dtype=np.int64)] >= n_ctx].reset_index(drop=True)
+
+
+def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None):
+    """Yield ``(batch, frame, context)`` for each non-empty batch, carrying window context.
+
+    Time gaps found in each batch are appended to ``gaps`` when it is given.
+    """
     spec = _window_spec(det)
     context = None
     for batch in batches:
         if batch.num_rows == 0:
             continue
         frame = batch.select(names).to_pandas(split_blocks=True)
+        if gaps is not None and spec is not None:
+            found = new_gaps(det, context, frame)
+            if found is not None and len(found):
+                gaps.append(found)
         yield batch, frame, context
         if spec is not None:
             context = carry_context(context, frame, spec)
@@ -464,7 +495,11 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
     Returns
     -------
     dict
-        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s`` and ``output``.
+        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``, and
+        for windowed models with a time column ``time_gaps`` (steps longer
+        than ``GAP_TOLERANCE`` times the fitted time step; windows run
+        across them as if the series were continuous) with up to three
+        ``time_gap_examples``.
     """
     start = time.perf_counter()
     names = model_columns(det)
@@ -481,8 +516,9 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
         return output_batch(batch, details, keep, window_fill), int(np.count_nonzero(details.is_anomaly))
 
     rows = anomalies = 0
+    gaps: list[pd.DataFrame] = []
     with writer:
-        for out, n_flagged in _in_order(score, _frames(det, batches, names), n_jobs):
+        for out, n_flagged in _in_order(score, _frames(det, batches, names, gaps), n_jobs):
             writer.write(out)
             rows += out.num_rows
             anomalies += n_flagged
@@ -492,9 +528,16 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
             raise InvalidInputError(f"{reader.path.name} has no rows")
     seconds = time.perf_counter() - start
     target = getattr(writer, "path", None)
+    found = pd.concat(gaps, ignore_index=True) if gaps else None
     return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
             "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
-            "output": "-" if target is None else str(target)}
+            "output": "-" if target is None else str(target),
+            "time_gaps": 0 if found is None else len(found),
+            "time_gap_tolerance": GAP_TOLERANCE,
+            "time_gap_examples": [] if found is None else [
+                f"{g.group} {g.before} -> {g.after} ({g.seconds:g} s)" if g.group is not None
+                else f"{g.before} -> {g.after} ({g.seconds:g} s)"
+                for g in found.head(3).itertuples()]}
 
 
 # ------------------------------------------------------------------------------------------

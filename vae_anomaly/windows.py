@@ -19,7 +19,8 @@ import pandas as pd
 from .exceptions import InvalidInputError
 from .preprocessing import Encoded
 
-__all__ = ["WindowSpec", "order_rows", "window_index", "stack_windows", "find_gaps"]
+__all__ = ["WindowSpec", "order_rows", "group_starts", "window_index", "stack_windows", "window_fill",
+           "median_step", "find_gaps"]
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,11 @@ def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, 
     Returns
     -------
     DataFrame
-        One row per gap: group, the time before and after it, and its length
-        in seconds.
+        One row per gap: group, the time before and after it, its length in
+        seconds, and ``row``, the position in ``frame_sorted`` of the row
+        after the gap.
     """
-    cols = ["group", "before", "after", "seconds"]
+    cols = ["group", "before", "after", "seconds", "row"]
     if step is None or step <= 0 or len(frame_sorted) < 2:
         return pd.DataFrame(columns=cols)
     steps = _steps_seconds(frame_sorted[spec.time_column])
@@ -185,4 +187,5 @@ def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, 
     groups = (frame_sorted[spec.group_column].to_numpy() if spec.group_column else np.full(len(times), None))
     return pd.DataFrame({
         "group": groups[big + 1], "before": times[big], "after": times[big + 1], "seconds": steps[big],
+        "row": big + 1,
     }, columns=cols)
