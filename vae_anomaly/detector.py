@@ -449,12 +449,13 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     def _calibrate(self, held: Encoded) -> None:
         """Set per-feature baselines, the threshold and the p-value reference from held-out rows."""
-        _, terms = scoring.score_and_terms(self.module_, self._tensors(held), self.score_type)
-        observed = ~missing_mask(held)
+        raw, terms = self._raw_scores(held, with_terms=True)
+        missing = missing_mask(held)
+        observed = ~missing
         self.feature_baseline_ = np.array([
             np.median(terms[observed[:, j], j]) if observed[:, j].any() else 0.0 for j in range(terms.shape[1])
         ])
-        self.calibration_scores_ = np.sort(self._score_encoded(held, with_terms=False)[0])
+        self.calibration_scores_ = np.sort(self._with_baseline(raw, missing))
         rate = self.target_fpr if self.contamination == "auto" else self.contamination
         self.threshold_ = calibration.threshold_for_rate(self.calibration_scores_, rate)
         self.offset_ = -self.threshold_
@@ -465,6 +466,23 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def _tensors(self, enc: Encoded):
         return to_tensors(enc, _module_device(self.module_))
 
+    def _raw_scores(self, enc: Encoded, with_terms: bool):
+        """Anomaly scores (n,) of model rows before missing cells get their typical term,
+        and the per-feature terms when asked."""
+        data = self._tensors(enc)
+        if self.score_type == "elbo" and self.n_samples > 1:
+            noise = scoring.importance_noise(self.n_samples, self.module_.latent_dim, self.noise_seed_)
+            scores = scoring.score_rows(self.module_, data, self.score_type, noise)
+            terms = scoring.feature_terms(self.module_, data, self.score_type) if with_terms else None
+            return scores, terms
+        if with_terms:
+            return scoring.score_and_terms(self.module_, data, self.score_type)
+        return scoring.score_rows(self.module_, data, self.score_type), None
+
+    def _with_baseline(self, scores: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """Add each missing or padded feature's typical (baseline) term to its row's score."""
+        return scores + missing @ self.feature_baseline_ if missing.any() else scores
+
     def _score_encoded(self, enc: Encoded, with_terms: bool, missing: np.ndarray | None = None):
         """Anomaly scores (n,) of model rows, and their per-feature terms when asked.
 
@@ -473,21 +491,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         ones; the missing value itself never enters the likelihood.
         ``missing`` is ``missing_mask(enc)`` when the caller has it already.
         """
-        data = self._tensors(enc)
-        terms = None
-        if self.score_type == "elbo" and self.n_samples > 1:
-            noise = scoring.importance_noise(self.n_samples, self.module_.latent_dim, self.noise_seed_)
-            scores = scoring.score_rows(self.module_, data, self.score_type, noise)
-            if with_terms:
-                terms = scoring.feature_terms(self.module_, data, self.score_type)
-        elif with_terms:
-            scores, terms = scoring.score_and_terms(self.module_, data, self.score_type)
-        else:
-            scores = scoring.score_rows(self.module_, data, self.score_type)
-        missing = missing_mask(enc) if missing is None else missing
-        if missing.any():
-            scores = scores + missing @ self.feature_baseline_
-        return scores, terms
+        scores, terms = self._raw_scores(enc, with_terms)
+        return self._with_baseline(scores, missing_mask(enc) if missing is None else missing), terms
 
     def _contributions(self, enc: Encoded, terms: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
         """Per-input-column excess over the baseline (missing cells count 0).

@@ -203,12 +203,7 @@ def feature_terms(module: TabularVAE, data: Tensors, kind: str, chunk: int = CHU
     log-likelihoods; for ``"reconstruction"`` squared errors (numeric) and
     negative log-probabilities (categorical). Missing values contribute 0.
     """
-    n, d_num = data[0].shape
-    terms = np.empty((n, d_num + len(module.cat_sizes)))
-    for start, rows, num, cat, _, _ in _evaluate(module, data, kind, chunk):
-        terms[start:start + rows, :d_num] = num[:rows].cpu().numpy()
-        terms[start:start + rows, d_num:] = cat[:rows].cpu().numpy()
-    return terms
+    return score_and_terms(module, data, kind, chunk)[1]
 
 
 @torch.no_grad()
