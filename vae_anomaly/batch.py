@@ -36,7 +36,7 @@ from .preprocessing import NUMERIC, infer_schema
 from .windows import WindowSpec
 
 __all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_detector",
-           "model_columns", "default_output_path", "open_output", "carry_context", "scored_batches",
+           "model_columns", "default_output_path", "open_output", "carry_context", "ordered_with_context", "scored_batches",
            "output_batch", "score_table", "describe_model"]
 
 #: Columns appended to every scored table, in this order.
@@ -275,8 +275,17 @@ def _window_spec(det: VAEDetector) -> WindowSpec | None:
     return getattr(det, "window_spec_", None)
 
 
-def carry_context(context: pd.DataFrame | None, frame: pd.DataFrame, spec: WindowSpec) -> pd.DataFrame | None:
-    """The last ``size - 1`` rows of each series in ``context`` followed by ``frame``.
+def ordered_with_context(context: pd.DataFrame | None, frame: pd.DataFrame,
+                         spec: WindowSpec) -> tuple[pd.DataFrame, np.ndarray]:
+    """``context`` rows then ``frame`` rows in window order, and which of them came from ``context``."""
+    n_ctx = 0 if context is None else len(context)
+    full = frame if not n_ctx else pd.concat([context, frame], ignore_index=True)
+    order = windows.order_rows(full, spec)
+    return full.iloc[order].reset_index(drop=True), order < n_ctx
+
+
+def carry_context(ordered: pd.DataFrame, from_context: np.ndarray, spec: WindowSpec) -> pd.DataFrame | None:
+    """The last ``size - 1`` rows of each series, from :func:`ordered_with_context`.
 
     Passed as ``context`` with the next record batch, these rows fill the
     windows of its first rows exactly as scoring the whole table would.
@@ -290,12 +299,8 @@ def carry_context(context: pd.DataFrame | None, frame: pd.DataFrame, spec: Windo
     keep = spec.size - 1
     if keep <= 0:
         return None
-    n_ctx = 0 if context is None else len(context)
-    full = frame if not n_ctx else pd.concat([context, frame], ignore_index=True)
-    order = windows.order_rows(full, spec)
-    ordered = full.iloc[order]
-    if n_ctx:
-        _check_batches_in_order(ordered, order < n_ctx, spec)
+    if from_context.any():
+        _check_batches_in_order(ordered, from_context, spec)
     if spec.group_column is None:
         return ordered.tail(keep).reset_index(drop=True)
     return ordered.groupby(spec.group_column, sort=False, dropna=False).tail(keep).reset_index(drop=True)
@@ -316,24 +321,21 @@ def _check_batches_in_order(ordered: pd.DataFrame, from_context: np.ndarray, spe
         )
 
 
-def new_gaps(det: VAEDetector, context: pd.DataFrame | None, frame: pd.DataFrame,
+def new_gaps(det: VAEDetector, ordered: pd.DataFrame, from_context: np.ndarray,
              tolerance: float = GAP_TOLERANCE) -> pd.DataFrame | None:
-    """Time gaps over ``tolerance`` times the fitted time step that end at a row of ``frame``.
+    """Time gaps over ``tolerance`` times the fitted time step that end at a row not from context.
 
-    With the carried ``context`` in front, a gap at a batch boundary is seen
-    once, in the batch that holds the row after it. None for models without
+    ``ordered`` and ``from_context`` come from :func:`ordered_with_context`:
+    with the carried rows in front, a gap at a batch boundary is seen once,
+    in the batch that holds the row after it. None for models without
     windows or without a time column.
     """
     spec = _window_spec(det)
     step = (getattr(det, "window_config_", None) or {}).get("median_step_s")
     if spec is None or spec.time_column is None or not step:
         return None
-    n_ctx = 0 if context is None else len(context)
-    full = frame if not n_ctx else pd.concat([context, frame], ignore_index=True)
-    order = windows.order_rows(full, spec)
-    ordered = full.iloc[order].reset_index(drop=True)
     gaps = windows.find_gaps(ordered, spec, windows.group_starts(ordered, spec), step, tolerance)
-    return gaps[order[gaps["row"].to_numpy(dtype=np.int64)] >= n_ctx].reset_index(drop=True)
+    return gaps[~from_context[gaps["row"].to_numpy(dtype=np.int64)]].reset_index(drop=True)
 
 
 def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None):
@@ -347,13 +349,14 @@ def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str
         if batch.num_rows == 0:
             continue
         frame = batch.select(names).to_pandas(split_blocks=True)
-        if gaps is not None and spec is not None:
-            found = new_gaps(det, context, frame)
+        if spec is not None:
+            ordered, from_context = ordered_with_context(context, frame, spec)
+            found = new_gaps(det, ordered, from_context) if gaps is not None else None
             if found is not None and len(found):
                 gaps.append(found)
         yield batch, frame, context
         if spec is not None:
-            context = carry_context(context, frame, spec)
+            context = carry_context(ordered, from_context, spec)
 
 
 @contextmanager
