@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from . import _render
-from ._boundary import progress, terminate_gracefully, to_json, user_errors
+from ._boundary import progress, reuse_freed_memory, terminate_gracefully, to_json, user_errors
 
 app = typer.Typer(
     name="vae-detect",
@@ -169,6 +169,7 @@ def score(
     top_feature. The input is streamed in record batches, so memory stays
     bounded; the output appears only once it is complete.
     """
+    reuse_freed_memory()
     with user_errors():
         from vae_anomaly import batch
         from vae_anomaly.io import TableReader
@@ -176,7 +177,7 @@ def score(
         reader = TableReader(data)
         stream = typer.get_binary_stream("stdout") if output == "-" else None
         writer = batch.open_output(data, None if output in (None, "-") else output, stream=stream)
-        det = batch.load_detector(model, device=device)
+        det = batch.load_scorer(model, device=device)
         with progress(reader.num_rows, quiet, "scoring") as bar:
             summary = batch.score_table(det, reader, writer, columns_out=columns_out or None,
                                         batch_size=batch_size, n_jobs=jobs, on_rows=bar.update)
@@ -210,12 +211,13 @@ def evaluate(
     Prints AUC-ROC, AUC-PR (average precision), and precision, recall, F1
     and the confusion counts at the model's threshold.
     """
+    reuse_freed_memory()
     with user_errors():
         from vae_anomaly import batch, evaluation
         from vae_anomaly.io import TableReader
 
         reader = TableReader(data)
-        det = batch.load_detector(model, device=device)
+        det = batch.load_scorer(model, device=device)
         with progress(reader.num_rows, quiet, "evaluating") as bar:
             metrics = evaluation.evaluate_table(det, reader, label_column, batch_size=batch_size,
                                                 n_jobs=jobs, on_rows=bar.update)

@@ -46,3 +46,11 @@ def test_categories_missing_and_unseen_codes():
     assert enc.cat[:, 0].tolist() == [1, -1, 2]  # 2 = unseen (one past the 2 fitted levels)
     assert enc.cat[:, 1].tolist() == [0, 1, 1]
     assert pre.cat_sizes_ == [2, 2]
+
+
+def test_edge_constant_is_the_normal_quantile_it_stands_for():
+    from scipy.special import ndtri
+
+    from vae_anomaly import preprocessing
+
+    assert preprocessing._Z_EDGE == float(ndtri(1.0 - preprocessing._EDGE_P))

@@ -8,12 +8,15 @@ never change what users see.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from vae_anomaly import VAEDetector, scoring
+from vae_anomaly import VAEDetector, inference, scoring
 from vae_anomaly.model import kl_to_standard_normal
 from vae_anomaly.preprocessing import TabularPreprocessor, _quantile_forward
 
@@ -78,3 +81,48 @@ def test_column_wise_transform_equals_block_scaling(mixed, scaler):
     assert enc.num.flags.c_contiguous and enc.num.dtype == np.float32
     assert np.array_equal(enc.num, expected.astype(np.float32), equal_nan=True)
     assert np.array_equal(pre.scale_values(block), expected, equal_nan=True)
+
+
+# ------------------------------------------------------------------------------------------
+# The NumPy engine (CPU scoring, and all of `vae-detect score`)
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["elbo", "reconstruction"])
+def test_numpy_engine_matches_the_torch_network(mixed, kind):
+    det = VAEDetector(score_type=kind, max_iter=3, random_state=0).fit(mixed)
+    probe = mixed.copy()
+    probe.loc[:20, "kind"] = "never seen"  # the extra "unseen level" logit
+    probe.loc[30:40, ["a", "e"]] = np.nan
+    enc = det.preprocessor_.transform(probe)
+    ours, our_terms = inference.NumpyEngine(scoring.numpy_network(det.module_), kind).raw_scores(enc, True)
+    ref, ref_terms = scoring.TorchEngine(det.module_, kind).raw_scores(enc, True)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(our_terms, ref_terms, rtol=1e-5, atol=1e-4)
+    assert np.all(our_terms[30:41, [0, 4]] == 0)  # missing cells add nothing here
+
+
+def test_cpu_estimator_scores_with_the_numpy_engine(mixed):
+    det = VAEDetector(max_iter=3, random_state=0).fit(mixed)
+    assert isinstance(det._engine(), inference.NumpyEngine)
+    assert isinstance(VAEDetector(max_iter=3, n_samples=4, random_state=0).fit(mixed)._engine(),
+                      scoring.TorchEngine)
+
+
+def test_scoring_from_a_file_equals_the_estimator_and_needs_no_torch(mixed, tmp_path):
+    det = VAEDetector(max_iter=3, random_state=0).fit(mixed)
+    det.save(tmp_path / "m.vae")
+    mixed.to_parquet(tmp_path / "rows.parquet")
+    expected = det.score_details(mixed)
+    code = f"""
+import sys
+import numpy as np, pandas as pd
+from vae_anomaly import batch
+scorer = batch.load_scorer({str(tmp_path / "m.vae")!r})
+d = scorer.score_details(pd.read_parquet({str(tmp_path / "rows.parquet")!r}))
+np.save({str(tmp_path / "scores.npy")!r}, np.column_stack([d.anomaly_score, d.p_value, d.contributions]))
+print(sorted(m for m in ("torch", "sklearn", "scipy") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", "scoring a model file imported " + out.stdout
+    got = np.load(tmp_path / "scores.npy")
+    assert np.array_equal(got, np.column_stack([expected.anomaly_score, expected.p_value,
+                                                expected.contributions]))

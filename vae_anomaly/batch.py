@@ -7,7 +7,7 @@ can call them without the command line:
 >>> from vae_anomaly import batch
 >>> from vae_anomaly.io import TableReader
 >>> batch.fit_file("history.parquet", "model.vae", exclude=["label"])  # doctest: +SKIP
->>> det = batch.load_detector("model.vae")                             # doctest: +SKIP
+>>> det = batch.load_scorer("model.vae")                               # doctest: +SKIP
 >>> batch.score_table(det, TableReader("today.parquet"),
 ...                   batch.open_output("today.parquet"))               # doctest: +SKIP
 """
@@ -15,6 +15,7 @@ can call them without the command line:
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,20 +23,23 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from . import windows
-from .detector import ScoreDetails, VAEDetector
 from .exceptions import InvalidInputError, SchemaMismatchError
 from .io import DEFAULT_BATCH_ROWS, AtomicTableWriter, StreamTableWriter, TableReader, check_output_path
 from .preprocessing import NUMERIC, infer_schema
+from .scorer import ScoreDetails, Scorer
 from .windows import WindowSpec
 
-__all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_detector",
+if TYPE_CHECKING:
+    from .detector import VAEDetector
+
+__all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_scorer",
            "model_columns", "default_output_path", "open_output", "carry_context", "ordered_with_context", "scored_batches",
            "output_batch", "score_table", "describe_model"]
 
@@ -155,11 +159,14 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
     return choice
 
 
-def _check_device(device: str) -> None:
+def _check_device(device: str) -> str:
+    """``device`` resolved ("auto" becomes "cuda" or "cpu"); "cpu" needs no torch import."""
+    if device == "cpu":
+        return device
     from .detector import _resolve_device
 
     try:
-        _resolve_device(device)
+        return _resolve_device(device)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
 
@@ -191,6 +198,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     frame = TableReader(data).read()
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", 50), always=keys)
+    from .detector import VAEDetector
+
     det = VAEDetector(**params).fit(frame[choice.used])
     det.save(model)
     return {
@@ -214,23 +223,28 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     }
 
 
-def load_detector(model: str | os.PathLike, device: str = "cpu") -> VAEDetector:
-    """Load a model file for scoring; errors are :class:`~vae_anomaly.VAEAnomalyError`."""
-    _check_device(device)
-    return VAEDetector.load(model, device=device)
+def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:
+    """Load a model file for scoring; errors are :class:`~vae_anomaly.VAEAnomalyError`.
+
+    On CPU this imports neither torch nor scikit-learn (see
+    :func:`vae_anomaly.persistence.load_scorer`).
+    """
+    from .persistence import load_scorer as _load
+
+    return _load(model, device=_check_device(device))
 
 
 # ------------------------------------------------------------------------------------------
 # streaming scorer
 # ------------------------------------------------------------------------------------------
-def model_columns(det: VAEDetector) -> list[str]:
+def model_columns(det: Scorer | VAEDetector) -> list[str]:
     """Columns a fitted detector reads, in fit order."""
     if not hasattr(det, "feature_names_in_"):
         raise InvalidInputError("the model was fitted without column names, so it cannot score a table")
     return [str(c) for c in det.feature_names_in_]
 
 
-def csv_types(det: VAEDetector) -> dict[str, pa.DataType]:
+def csv_types(det: Scorer | VAEDetector) -> dict[str, pa.DataType]:
     """Arrow types for the model's columns in CSV input, from the dtypes seen at fit time."""
     types = {}
     for spec in det.preprocessor_.schema_:
@@ -271,7 +285,7 @@ def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None
 GAP_TOLERANCE = 3.0
 
 
-def _window_spec(det: VAEDetector) -> WindowSpec | None:
+def _window_spec(det: Scorer | VAEDetector) -> WindowSpec | None:
     return getattr(det, "window_spec_", None)
 
 
@@ -321,7 +335,7 @@ def _check_batches_in_order(ordered: pd.DataFrame, from_context: np.ndarray, spe
         )
 
 
-def new_gaps(det: VAEDetector, ordered: pd.DataFrame, from_context: np.ndarray,
+def new_gaps(det: Scorer | VAEDetector, ordered: pd.DataFrame, from_context: np.ndarray,
              tolerance: float = GAP_TOLERANCE) -> pd.DataFrame | None:
     """Time gaps over ``tolerance`` times the fitted time step that end at a row not from context.
 
@@ -338,7 +352,7 @@ def new_gaps(det: VAEDetector, ordered: pd.DataFrame, from_context: np.ndarray,
     return gaps[~from_context[gaps["row"].to_numpy(dtype=np.int64)]].reset_index(drop=True)
 
 
-def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None):
+def _frames(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None):
     """Yield ``(batch, frame, context)`` for each non-empty batch, carrying window context.
 
     Time gaps found in each batch are appended to ``gaps`` when it is given.
@@ -361,9 +375,14 @@ def _frames(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str
 
 @contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
-    import torch
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count.
 
+    Does nothing when torch is not loaded: the NumPy engine scores without it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -372,20 +391,37 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run the block with the BLAS library (NumPy's matrix products) on one thread.
+
+    Batches are the unit of parallel work here. Left to itself, OpenBLAS
+    adds its own threads to each worker's small products, and with two
+    workers on two cores they spin against each other: scoring 5M rows took
+    40-55 s of CPU instead of 5.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
     """Yield ``fn(*item)`` for each item, in order, with up to ``n_jobs`` calls running at once.
 
     With ``n_jobs > 1`` each call runs in a worker thread with one torch
     thread (restored afterwards), and at most ``n_jobs + 1`` results wait.
+    NumPy's BLAS runs on one thread throughout (restored afterwards).
     """
     if n_jobs <= 1:
-        for item in items:
-            yield fn(*item)
+        with _one_blas_thread():
+            for item in items:
+                yield fn(*item)
         return
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
     pending: deque = deque()
     try:
-        with _torch_threads(1):
+        with _torch_threads(1), _one_blas_thread():
             for item in items:
                 pending.append(pool.submit(fn, *item))
                 if len(pending) > n_jobs:
@@ -396,11 +432,11 @@ def _in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _details(det: VAEDetector, frame: pd.DataFrame, context: pd.DataFrame | None) -> ScoreDetails:
+def _details(det: Scorer | VAEDetector, frame: pd.DataFrame, context: pd.DataFrame | None) -> ScoreDetails:
     return det.score_details(frame, context=context) if _window_spec(det) is not None else det.score_details(frame)
 
 
-def scored_batches(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: Sequence[str] | None = None,
+def scored_batches(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: Sequence[str] | None = None,
                    n_jobs: int = 1) -> Iterator[tuple[pa.RecordBatch, ScoreDetails]]:
     """Yield each non-empty input batch with its :class:`ScoreDetails`, in input order.
 
@@ -409,8 +445,8 @@ def scored_batches(det: VAEDetector, batches: Iterable[pa.RecordBatch], names: S
 
     Parameters
     ----------
-    det : VAEDetector
-        Fitted detector.
+    det : Scorer or VAEDetector
+        Fitted model.
     batches : iterable of pyarrow.RecordBatch
         Input rows holding the model's columns.
     names : sequence of str, optional
@@ -469,7 +505,7 @@ def require_model_columns(reader: TableReader, names: Sequence[str]) -> None:
             raise SchemaMismatchError(f"column {name!r} is missing (it was present at fit time)")
 
 
-def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
+def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
                 columns_out: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
                 n_jobs: int = 1, on_rows: RowCallback | None = None) -> dict:
     """Stream ``reader`` through ``det`` into ``writer``, one record batch at a time.
@@ -480,8 +516,8 @@ def score_table(det: VAEDetector, reader: TableReader, writer: AtomicTableWriter
 
     Parameters
     ----------
-    det : VAEDetector
-        Fitted detector.
+    det : Scorer or VAEDetector
+        Fitted model.
     reader : TableReader
         Input table; columns beyond the model's are copied through.
     writer : AtomicTableWriter or StreamTableWriter

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,10 +23,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import calibration, scoring, windows
-from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
-from .exceptions import InvalidInputError, SchemaMismatchError
+from .encoding import Prepared, missing_mask, prepare
+from .exceptions import InvalidInputError
 from .model import TabularVAE
 from .preprocessing import Encoded, TabularPreprocessor, as_frame
+from .scorer import ScoreDetails, Scorer, add_baseline
 from .training import TrainConfig, to_tensors, train
 from .windows import WindowSpec
 
@@ -40,42 +40,6 @@ _AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
 _AUTO_EPOCHS = (10, 100)  # ... within these bounds
 _AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
 _HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
-
-
-@dataclass
-class ScoreDetails:
-    """Per-row results of :meth:`VAEDetector.score_details`.
-
-    Attributes
-    ----------
-    anomaly_score : ndarray (n,)
-        Higher is more anomalous (``-score_samples``).
-    is_anomaly : ndarray of bool (n,)
-        ``anomaly_score > threshold_``.
-    p_value : ndarray (n,)
-        Conformal p-values against the calibration scores.
-    contributions : ndarray (n, n_features)
-        Per-column contributions, as in :meth:`VAEDetector.feature_contributions`.
-    feature_names : list of str
-        Column names of ``contributions``.
-    window_fill : ndarray (n,)
-        Share of each row's window holding real rows (1.0 without windows);
-        below 1 for the first rows of a series.
-    """
-
-    anomaly_score: np.ndarray
-    is_anomaly: np.ndarray
-    p_value: np.ndarray
-    contributions: np.ndarray
-    feature_names: list
-    window_fill: np.ndarray
-
-    def top_feature(self) -> np.ndarray:
-        """Name of the column with the largest contribution in each row."""
-        names = np.asarray(self.feature_names, dtype=object)
-        if self.contributions.shape[0] == 0:
-            return names[:0]
-        return names[np.argmax(self.contributions, axis=1)]
 
 
 class VAEDetector(OutlierMixin, BaseEstimator):
@@ -449,13 +413,13 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     def _calibrate(self, held: Encoded) -> None:
         """Set per-feature baselines, the threshold and the p-value reference from held-out rows."""
-        raw, terms = self._raw_scores(held, with_terms=True)
+        raw, terms = self._engine().raw_scores(held, with_terms=True)
         missing = missing_mask(held)
         observed = ~missing
         self.feature_baseline_ = np.array([
             np.median(terms[observed[:, j], j]) if observed[:, j].any() else 0.0 for j in range(terms.shape[1])
         ])
-        self.calibration_scores_ = np.sort(self._with_baseline(raw, missing))
+        self.calibration_scores_ = np.sort(add_baseline(raw, missing, self.feature_baseline_))
         rate = self.target_fpr if self.contamination == "auto" else self.contamination
         self.threshold_ = calibration.threshold_for_rate(self.calibration_scores_, rate)
         self.offset_ = -self.threshold_
@@ -466,55 +430,21 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def _tensors(self, enc: Encoded):
         return to_tensors(enc, _module_device(self.module_))
 
-    def _raw_scores(self, enc: Encoded, with_terms: bool):
-        """Anomaly scores (n,) of model rows before missing cells get their typical term,
-        and the per-feature terms when asked."""
-        data = self._tensors(enc)
-        if self.score_type == "elbo" and self.n_samples > 1:
-            noise = scoring.importance_noise(self.n_samples, self.module_.latent_dim, self.noise_seed_)
-            scores = scoring.score_rows(self.module_, data, self.score_type, noise)
-            terms = scoring.feature_terms(self.module_, data, self.score_type) if with_terms else None
-            return scores, terms
-        if with_terms:
-            return scoring.score_and_terms(self.module_, data, self.score_type)
-        return scoring.score_rows(self.module_, data, self.score_type), None
+    def _engine(self):
+        return scoring.engine_for(self.module_, self.score_type, self.n_samples, self.noise_seed_)
 
-    def _with_baseline(self, scores: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """Add each missing or padded feature's typical (baseline) term to its row's score."""
-        return scores + missing @ self.feature_baseline_ if missing.any() else scores
+    def scorer(self) -> Scorer:
+        """The fitted model's :class:`~vae_anomaly.scorer.Scorer` (built on each call).
 
-    def _score_encoded(self, enc: Encoded, with_terms: bool, missing: np.ndarray | None = None):
-        """Anomaly scores (n,) of model rows, and their per-feature terms when asked.
-
-        A missing or padded feature adds its typical (baseline) term, so rows
-        with fewer observed values are scored on the same footing as full
-        ones; the missing value itself never enters the likelihood.
-        ``missing`` is ``missing_mask(enc)`` when the caller has it already.
+        It scores exactly as this estimator does, without scikit-learn's input
+        checks. ``vae-detect score`` builds the same from the model file
+        (:func:`vae_anomaly.persistence.load_scorer`) without importing
+        torch or scikit-learn.
         """
-        scores, terms = self._raw_scores(enc, with_terms)
-        return self._with_baseline(scores, missing_mask(enc) if missing is None else missing), terms
-
-    def _contributions(self, enc: Encoded, terms: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-        """Per-input-column excess over the baseline (missing cells count 0).
-
-        ``terms`` is overwritten (callers drop it); ``missing`` is
-        ``missing_mask(enc)`` when the caller has it already.
-        """
-        missing = missing_mask(enc) if missing is None else missing
-        if missing.any():
-            excess = np.where(missing, 0.0, terms - self.feature_baseline_)
-        else:
-            excess = np.subtract(terms, self.feature_baseline_, out=terms)
-        size = 1 if self.window_spec_ is None else self.window_spec_.size
-        owner = feature_owner(self.preprocessor_, size)
-        if size == 1:  # one model feature per column: a reordering, often none
-            order = np.empty_like(owner)
-            order[owner] = np.arange(owner.size)
-            return excess if np.array_equal(order, np.arange(order.size)) else excess[:, order]
-        return aggregate(excess, owner, len(self.preprocessor_.schema_))
-
-    def _feature_names(self) -> list[str]:
-        return [s.name for s in self.preprocessor_.schema_]
+        check_is_fitted(self)
+        return Scorer(self.preprocessor_, self._engine(), self.feature_baseline_, self.threshold_,
+                      self.calibration_scores_, getattr(self, "feature_names_in_", None),
+                      self.window_spec_, self.window_config_)
 
     def score_samples(self, X) -> np.ndarray:
         """Normality score of each row: higher is more normal.
@@ -531,7 +461,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         prep = self._prepare(X)
-        return -self._score_encoded(prep.enc, with_terms=False)[0][prep.back]
+        return -self.scorer().scores(prep.enc, with_terms=False)[0][prep.back]
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
@@ -576,10 +506,11 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             A DataFrame with the feature column names for DataFrame input.
         """
         prep = self._prepare(X)
-        _, terms = self._score_encoded(prep.enc, with_terms=True)
-        out = self._contributions(prep.enc, terms)[prep.back]
+        scorer = self.scorer()
+        _, terms = scorer.scores(prep.enc, with_terms=True)
+        out = scorer.contributions(prep.enc, terms)[prep.back]
         if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(out, index=X.index, columns=self._feature_names())
+            return pd.DataFrame(out, index=X.index, columns=scorer.feature_names())
         return out
 
     def score_details(self, X, context=None) -> ScoreDetails:
@@ -600,36 +531,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             Anomaly scores (higher = more anomalous), flags, p-values,
             per-column contributions and window fill, aligned with ``X``.
         """
-        check_is_fitted(self)
-        prep = self._prepare(self._model_columns(X), None if context is None else self._model_columns(context))
-        missing = missing_mask(prep.enc)
-        scores, terms = self._score_encoded(prep.enc, with_terms=True, missing=missing)
-        contributions = self._contributions(prep.enc, terms, missing)
-        fill = prep.fill
-        if self.window_spec_ is not None:  # model rows are in window order: put them back in the caller's
-            scores, contributions, fill = scores[prep.back], contributions[prep.back], fill[prep.back]
-        # Looking up the scores in sorted order is 2-3x faster than in row order (cache, branches).
-        order = np.argsort(scores)
-        p_value = np.empty_like(scores)
-        p_value[order] = calibration.conformal_p_values(self.calibration_scores_, scores[order])
-        return ScoreDetails(
-            anomaly_score=scores,
-            is_anomaly=scores > self.threshold_,
-            p_value=p_value,
-            contributions=contributions,
-            feature_names=self._feature_names(),
-            window_fill=fill,
-        )
-
-    def _model_columns(self, X) -> pd.DataFrame:
-        """The fitted columns of ``X``; extra DataFrame columns are dropped."""
-        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
-            names = [str(c) for c in self.feature_names_in_]
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
-            X = X[names]
-        return X
+        scorer = self.scorer()
+        return scorer.details(self._prepare(scorer.model_columns(X),
+                                            None if context is None else scorer.model_columns(context)))
 
     # ---------------------------------------------------------------------------------------
     # latent space and generator

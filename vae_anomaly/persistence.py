@@ -28,16 +28,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from .exceptions import ModelFileError
-from .model import TabularVAE
 from .preprocessing import TabularPreprocessor
 from .windows import WindowSpec
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "read_metadata", "atomic_write_bytes"]
+# torch, and the estimator with scikit-learn, are imported only where a network or an
+# estimator is built: load_scorer() on CPU needs neither, so scoring jobs start quickly.
+
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_scorer", "read_metadata", "atomic_write_bytes"]
 
 FORMAT_NAME = "vae-anomaly-model"
 FORMAT_VERSION = 1
@@ -78,7 +79,7 @@ def _state(det) -> tuple[dict, dict]:
         "format_version": FORMAT_VERSION,
         "versions": {
             "vae_anomaly": __version__,
-            "torch": torch.__version__,
+            "torch": _torch_version(),
             "numpy": np.__version__,
             "scikit-learn": sklearn.__version__,
         },
@@ -280,17 +281,79 @@ def load_model(path, device: str = "cpu"):
         raise ModelFileError(f"{path} is corrupt: {exc}") from None
 
 
-def _rebuild(cls, meta: dict, arrays: dict, device: str):
-    det = cls(**meta["params"])
+def _preprocessor(meta: dict, arrays: dict) -> TabularPreprocessor:
     pre_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("pre.")}
-    det.preprocessor_ = TabularPreprocessor.from_state(meta["preprocessing"], pre_arrays)
+    return TabularPreprocessor.from_state(meta["preprocessing"], pre_arrays)
+
+
+def _module(meta: dict, arrays: dict, device: str):
+    """The torch network, on ``device``, in eval mode."""
+    import torch
+
+    from .model import TabularVAE
+
     net = meta["network"]
     gen = torch.Generator().manual_seed(0)
     module = TabularVAE(net["n_numeric"], net["cat_sizes"], net["indicator_cols"], net["hidden"],
                         net["latent_dim"], net["min_log_var"], gen, device="cpu")
     state = {k[7:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("module.")}
     module.load_state_dict(state, strict=True)
-    det.module_ = module.to(device).eval()
+    return module.to(device).eval()
+
+
+def _window(meta: dict) -> WindowSpec | None:
+    window = meta.get("window")
+    return None if window is None else WindowSpec(
+        int(window["size"]), window.get("time_column"), window.get("group_column"))
+
+
+def load_scorer(path, device: str = "cpu"):
+    """Load a model file as a :class:`~vae_anomaly.scorer.Scorer`, for scoring only.
+
+    On CPU (and for scores at the latent mean, ``n_samples=1``) neither torch
+    nor scikit-learn is imported; the scores equal those of
+    ``VAEDetector.load(path)`` to the last bit.
+
+    Parameters
+    ----------
+    path : str or Path
+        Model file.
+    device : str, default="cpu"
+        A resolved device ("cpu", "cuda", "cuda:1", ...).
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_model`.
+    """
+    from .inference import Network, NumpyEngine
+    from .scorer import Scorer
+
+    meta, arrays = _read_verified(path)
+    try:
+        params, net, cal = meta["params"], meta["network"], meta["calibration"]
+        kind, n_samples = params.get("score_type", "elbo"), int(params.get("n_samples", 1))
+        if device == "cpu" and not (kind == "elbo" and n_samples > 1):
+            state = {k[7:]: v for k, v in arrays.items() if k.startswith("module.")}
+            engine = NumpyEngine(Network.from_state(state, net["n_numeric"], net["cat_sizes"], net["indicator_cols"],
+                                                    net["min_log_var"], net["hidden"], net["latent_dim"]), kind)
+        else:
+            from .scoring import engine_for
+
+            engine = engine_for(_module(meta, arrays, device), kind, n_samples, int(meta["noise_seed"]))
+        return Scorer(_preprocessor(meta, arrays), engine, arrays["feature_baseline"], float(cal["threshold"]),
+                      arrays["calibration_scores"], meta.get("feature_names_in"), _window(meta), meta.get("window"))
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{path} is corrupt: {exc}") from None
+
+
+def _rebuild(cls, meta: dict, arrays: dict, device: str):
+    det = cls(**meta["params"])
+    det.preprocessor_ = _preprocessor(meta, arrays)
+    net = meta["network"]
+    det.module_ = _module(meta, arrays, device)
     det.hidden_sizes_ = list(net["hidden"])
     cal = meta["calibration"]
     det.threshold_ = float(cal["threshold"])
@@ -309,8 +372,12 @@ def _rebuild(cls, meta: dict, arrays: dict, device: str):
     det.loss_curve_ = list(train["loss_curve"])
     det.validation_loss_curve_ = list(train["validation_loss_curve"])
     det.noise_seed_ = int(meta["noise_seed"])
-    window = meta.get("window")
-    det.window_config_ = window
-    det.window_spec_ = None if window is None else WindowSpec(
-        int(window["size"]), window.get("time_column"), window.get("group_column"))
+    det.window_config_ = meta.get("window")
+    det.window_spec_ = _window(meta)
     return det
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from .exceptions import InvalidInputError, SchemaMismatchError
 
@@ -33,7 +32,7 @@ _HEAVY_TAIL = 10.0
 _MAX_Z = 1e4
 # Keep the CDF away from 0 and 1 so the normal quantile stays finite (|z| <= 4.26).
 _EDGE_P = 1e-5
-_Z_EDGE = float(ndtri(1.0 - _EDGE_P))
+_Z_EDGE = 4.264890793923841  # ndtri(1 - _EDGE_P); a literal so that importing needs no scipy
 # Numeric values larger than this in size are refused (see numeric_block).
 _MAX_ABS = 1e150
 
@@ -550,6 +549,8 @@ def _quantile_forward(x: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     linearly with slope ``1 / scale``, so values never seen in training keep
     growing with their distance instead of being clipped.
     """
+    from scipy.special import ndtri  # here, not at the top: scoring jobs need no scipy
+
     probs = np.linspace(0.0, 1.0, q.size)
     # Average the left- and right-continuous interpolations so ties map to their middle.
     up = np.interp(x, q, probs)
@@ -562,6 +563,8 @@ def _quantile_forward(x: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
 
 def _quantile_inverse(z: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     """Inverse of :func:`_quantile_forward`."""
+    from scipy.special import ndtr
+
     probs = np.linspace(0.0, 1.0, q.size)
     x = np.interp(ndtr(z), probs, q)
     x = np.where(z > _Z_EDGE, q[-1] + (z - _Z_EDGE) * scale, x)
