@@ -97,7 +97,8 @@ def fit(
     target_fpr: Annotated[float, typer.Option(
         "--target-fpr", callback=_target_fpr,
         help="False-positive rate on normal rows, with --contamination auto.")] = 0.01,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (random_state).")] = None,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Random seed (random_state): the same data and seed give the same model on CPU.")] = 0,
     window: Annotated[int | None, typer.Option(
         "--window", min=1, help="Score sliding windows of this many rows instead of single rows.")] = None,
     time_column: Annotated[str | None, typer.Option(

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from vae_anomaly.cli.app import app
 
 from vae_anomaly import VAEDetector
-from vae_anomaly.batch import choose_columns
+from vae_anomaly.batch import choose_columns, load_scorer
 from vae_anomaly.evaluation import binary_labels, classification_metrics
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "tabular.parquet"
@@ -403,3 +403,15 @@ def test_installed_entry_point(work, fitted):
                          timeout=120)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [f"error: model file {work / 'nope.vae'} does not exist"]
+
+
+def test_refitting_the_same_data_gives_the_same_scores_by_default(work, fitted):
+    """A scheduled refit of an unchanged extract must not change results by chance."""
+    model, summary = fitted
+    again = work / "again.vae"
+    result = invoke("fit", work / "train.parquet", "-m", again, "--exclude", "label", "--epochs", 3, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["threshold"] == summary["threshold"]
+    rows = pd.read_parquet(work / "new.parquet")
+    first, second = (load_scorer(m).score_details(rows).anomaly_score for m in (model, again))
+    assert np.array_equal(first, second)
