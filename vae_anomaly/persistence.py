@@ -311,6 +311,5 @@ def _rebuild(cls, meta: dict, arrays: dict, device: str):
     det.noise_seed_ = int(meta["noise_seed"])
     window = meta.get("window")
     det.window_config_ = window
-    det.window_spec_ = None if window is None else WindowSpec(
-        int(window["size"]), window.get("time_column"), window.get("group_column"))
+    det.window_spec_ = None if window is None else WindowSpec.from_dict(window)
     return det
