@@ -73,7 +73,9 @@ Named variants (reported separately, never as the default):
   (``summary_features``): ``_feat`` = current value, first difference,
   rolling mean, std, min, max over the W rows ending at each row (the same
   set as ``_summary``); ``_feat4`` = value, difference, mean, std;
-  ``_featdev`` = value, difference, value minus rolling mean, std. Both our
+  ``_featdev`` = value, difference, value minus rolling mean, std;
+  ``_feat5`` = ``_feat`` without the difference; ``_featms`` = value,
+  difference, and mean/std/min/max over W // 4, W and 4 W rows. Both our
   model (row-wise, random hold-out) and IsolationForest (row-wise) get them.
 * Prototypes that patch library internals for one run (names only, no
   parameter of the library): ``_pmax`` scores a stacked window by its largest
@@ -82,7 +84,8 @@ Named variants (reported separately, never as the default):
   ``_steps3`` triples the optimiser-step budget of ``max_iter="auto"``;
   ``_trim30`` sets ``trim_fraction=0.3``; ``_rsplit`` holds out random rows
   instead of the end of each series; ``_bsplit`` holds out the end of each
-  fifth of each series (what ``_summary`` does by itself).
+  fifth of each series (what ``_summary`` does by itself); ``_lv2`` sets
+  ``min_log_var=-2``.
 
 Metrics (per file, protocol, method; mean over seeds 0, 1, 2)
 -------------------------------------------------------------
@@ -188,7 +191,23 @@ def load(root: Path, s: Series, diff: bool = False) -> tuple[pd.DataFrame, np.nd
 
 
 SUMMARY_STATS = ("cur", "d1", "mean", "std", "min", "max")
-FEATURE_SETS = {"feat": SUMMARY_STATS, "feat4": ("cur", "d1", "mean", "std"), "featdev": ("cur", "d1", "dev", "std")}
+FEATURE_SETS = {"featms": ("ms",), "feat5": ("cur", "mean", "std", "min", "max"), "feat": SUMMARY_STATS, "feat4": ("cur", "d1", "mean", "std"), "featdev": ("cur", "d1", "dev", "std")}
+
+
+def multi_scale(frame: pd.DataFrame, channels: list[str], size: int, stats) -> tuple[pd.DataFrame, list[str]]:
+    """``summary_features``; with the ``("ms",)`` set, value and difference plus the window
+    statistics over ``size // 4``, ``size`` and ``4 * size`` rows (``_featms``)."""
+    if stats != ("ms",):
+        return summary_features(frame, channels, size, stats)
+    out, names = summary_features(frame, channels, size, SUMMARY_STATS)
+    keys = frame.drop(columns=channels).reset_index(drop=True)
+    parts, cols = [out], list(names)
+    for scale in (max(size // 4, 2), 4 * size):
+        extra, extra_names = summary_features(frame, channels, scale, ("mean", "std", "min", "max"))
+        extra = extra.drop(columns=list(keys.columns)).add_suffix(f"@{scale}")
+        parts.append(extra)
+        cols += [f"{n}@{scale}" for n in extra_names]
+    return pd.concat(parts, axis=1), cols
 
 
 def summary_features(frame: pd.DataFrame, channels: list[str], size: int,
@@ -243,12 +262,13 @@ class Method:
         return None
 
 
-_TAGS = ("diff", "quantile", "notrim", "featdev", "feat4", "feat", "pmax", "floor", "steps3", "trim30", "summary", "rsplit", "bsplit")
+_TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor", "steps3", "trim30", "summary", "rsplit", "bsplit", "lv2")
 _METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:" + "|".join(_TAGS) + r"))*)$")
 _VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0),
-                   "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary")}
-_VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "rsplit", "bsplit")
-_INPUT_TAGS = ("diff", "feat", "feat4", "featdev")  # tags that change the inputs (IsolationForest gets them too)
+                   "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary"),
+                   "lv2": ("min_log_var", -2.0)}
+_VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "rsplit", "bsplit", "lv2")
+_INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")  # tags that change the inputs (IsolationForest gets them too)
 
 
 def parse_method(name: str) -> Method:
@@ -401,7 +421,7 @@ def tasks(root: Path, s: Series, protocol: str, diff: bool, feat_window: int | N
     """
     frame, y, channels = load(root, s, diff)
     if feat_window:
-        frame, channels = summary_features(frame, channels, feat_window, stats)
+        frame, channels = multi_scale(frame, channels, feat_window, stats)
     if protocol == "whole":
         return frame, frame, None, y, channels
     if protocol == "split400":
@@ -412,7 +432,7 @@ def tasks(root: Path, s: Series, protocol: str, diff: bool, feat_window: int | N
     if protocol == "free":
         free, _, free_channels = load(root, SKAB_FREE, diff)
         if feat_window:
-            free, free_channels = summary_features(free, free_channels, feat_window, stats)
+            free, free_channels = multi_scale(free, free_channels, feat_window, stats)
         assert free_channels == channels, "anomaly-free and valve files must have the same channels"
         return free, frame, None, y, channels
     raise ValueError(f"unknown protocol {protocol!r}")
