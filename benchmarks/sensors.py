@@ -65,6 +65,27 @@ Named variants (reported separately, never as the default):
   instead of the default ``"robust"`` scaling.
 * ``_notrim``: our model with ``trim_fraction=0.0`` (no trimmed loss)
   instead of the default.
+* ``_summary``: our model with ``window_features="summary"`` (per-channel
+  window statistics instead of the stacked window); its IsolationForest
+  baseline is ``if_w{W}_feat``, which gets the same statistics.
+* ``_feat`` / ``_feat4`` / ``_featdev``: the channels are replaced, before
+  any model sees them, by per-window statistics computed here with pandas
+  (``summary_features``): ``_feat`` = current value, first difference,
+  rolling mean, std, min, max over the W rows ending at each row (the same
+  set as ``_summary``); ``_feat4`` = value, difference, mean, std;
+  ``_featdev`` = value, difference, value minus rolling mean, std;
+  ``_feat5`` = ``_feat`` without the difference; ``_featms`` = value,
+  difference, and mean/std/min/max over W // 4, W and 4 W rows. Both our
+  model (row-wise, random hold-out) and IsolationForest (row-wise) get them.
+* Prototypes that patch library internals for one run (names only, no
+  parameter of the library): ``_pmax`` scores a stacked window by its largest
+  per-position excess over the calibration baseline (summed over channels)
+  instead of the sum; ``_floor`` floors the robust spread at std / 4;
+  ``_steps3`` triples the optimiser-step budget of ``max_iter="auto"``;
+  ``_trim30`` sets ``trim_fraction=0.3``; ``_rsplit`` holds out random rows
+  instead of the end of each series; ``_bsplit`` holds out the end of each
+  fifth of each series (what ``_summary`` does by itself); ``_lv2`` sets
+  ``min_log_var=-2``.
 
 Metrics (per file, protocol, method; mean over seeds 0, 1, 2)
 -------------------------------------------------------------
@@ -96,6 +117,7 @@ import json
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +190,49 @@ def load(root: Path, s: Series, diff: bool = False) -> tuple[pd.DataFrame, np.nd
     return frame, y, channels
 
 
+SUMMARY_STATS = ("cur", "d1", "mean", "std", "min", "max")
+FEATURE_SETS = {"featms": ("ms",), "feat5": ("cur", "mean", "std", "min", "max"), "feat": SUMMARY_STATS, "feat4": ("cur", "d1", "mean", "std"), "featdev": ("cur", "d1", "dev", "std")}
+
+
+def multi_scale(frame: pd.DataFrame, channels: list[str], size: int, stats) -> tuple[pd.DataFrame, list[str]]:
+    """``summary_features``; with the ``("ms",)`` set, value and difference plus the window
+    statistics over ``size // 4``, ``size`` and ``4 * size`` rows (``_featms``)."""
+    if stats != ("ms",):
+        return summary_features(frame, channels, size, stats)
+    out, names = summary_features(frame, channels, size, SUMMARY_STATS)
+    keys = frame.drop(columns=channels).reset_index(drop=True)
+    parts, cols = [out], list(names)
+    for scale in (max(size // 4, 2), 4 * size):
+        extra, extra_names = summary_features(frame, channels, scale, ("mean", "std", "min", "max"))
+        extra = extra.drop(columns=list(keys.columns)).add_suffix(f"@{scale}")
+        parts.append(extra)
+        cols += [f"{n}@{scale}" for n in extra_names]
+    return pd.concat(parts, axis=1), cols
+
+
+def summary_features(frame: pd.DataFrame, channels: list[str], size: int,
+                     stats: tuple[str, ...] = SUMMARY_STATS) -> tuple[pd.DataFrame, list[str]]:
+    """Cheap per-window features of each channel, from the ``size`` rows ending at each row.
+
+    Per channel: the current value, the difference from the previous row (NaN
+    on the first row), and the rolling mean, standard deviation (ddof=0),
+    minimum and maximum over the window (shorter windows at the start of the
+    series). The width is ``6 * channels`` whatever ``size``. The rows must
+    be in time order (one series).
+    """
+    x = frame[channels]
+    roll = x.rolling(size, min_periods=1)
+    mean = roll.mean()
+    parts = {"cur": x, "d1": x.diff(), "mean": mean, "std": roll.std(ddof=0).fillna(0.0),
+             "min": roll.min(), "max": roll.max(), "dev": x - mean}
+    cols = {}
+    for stat in stats:
+        for c in channels:
+            cols[f"{stat}_{c}"] = parts[stat][c].to_numpy(np.float64)
+    feats = pd.DataFrame(cols)
+    return pd.concat([frame.drop(columns=channels).reset_index(drop=True), feats], axis=1), list(cols)
+
+
 def lagged(values: np.ndarray, size: int) -> np.ndarray:
     """Flattened windows (n, size * d), oldest position first; the first row is repeated as padding."""
     n = len(values)
@@ -186,21 +251,102 @@ class Method:
     window: int | None  # None = row-wise
     diff: bool
     vae_params: tuple  # sorted (name, value) pairs
+    tags: frozenset = frozenset()
+
+    @property
+    def feat(self) -> tuple[str, ...] | None:
+        """Summary statistics replacing the raw window, or None."""
+        for tag, stats in FEATURE_SETS.items():
+            if tag in self.tags:
+                return stats
+        return None
 
 
-_METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:diff|quantile|notrim))*)$")
-_VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0)}
+_TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor", "steps3", "trim30", "summary", "rsplit", "bsplit", "lv2")
+_METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:" + "|".join(_TAGS) + r"))*)$")
+_VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0),
+                   "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary"),
+                   "lv2": ("min_log_var", -2.0)}
+_VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "rsplit", "bsplit", "lv2")
+_INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")  # tags that change the inputs (IsolationForest gets them too)
 
 
 def parse_method(name: str) -> Method:
     m = _METHOD_RE.match(name)
     if not m:
-        raise ValueError(f"unknown method {name!r}: expected vae|if, then _row or _w<N>, then _diff/_quantile/_notrim")
+        raise ValueError(f"unknown method {name!r}: expected vae|if, then _row or _w<N>, then any of "
+                         + "/".join(f"_{t}" for t in _TAGS))
     tags = [t for t in m.group(4).split("_") if t]
     params = tuple(sorted(_VARIANT_PARAMS[t] for t in tags if t in _VARIANT_PARAMS))
-    if m.group(1) == "if" and params:
-        raise ValueError(f"{name!r}: _quantile and _notrim apply to our model only")
-    return Method(m.group(1), int(m.group(3)) if m.group(3) else None, "diff" in tags, params)
+    if m.group(1) == "if" and any(t in _VAE_ONLY for t in tags):
+        raise ValueError(f"{name!r}: {', '.join('_' + t for t in _VAE_ONLY)} apply to our model only")
+    if any(t.startswith("feat") or t == "summary" for t in tags) and not m.group(3):
+        raise ValueError(f"{name!r}: _feat needs a window _w<N>")
+    return Method(m.group(1), int(m.group(3)) if m.group(3) else None, "diff" in tags, params, frozenset(tags))
+
+
+@contextmanager
+def _patched(method: Method):
+    """Library constants swapped for the duration of one run (``_floor``, ``_steps3``)."""
+    from vae_anomaly import detector, preprocessing
+
+    saved = (preprocessing._robust_center_scale, detector._AUTO_STEPS)
+    saved_split = detector.VAEDetector._split
+    if "rsplit" in method.tags:  # random held-out rows instead of the end of each series
+
+        def random_split(self, prep, rng):
+            import dataclasses
+
+            return saved_split(self, dataclasses.replace(prep, starts=None), rng)
+
+        detector.VAEDetector._split = random_split
+    if "bsplit" in method.tags:  # the end of each of 5 equal stretches of each series is held out
+
+        def block_split(self, prep, rng, parts=5):
+            if prep.starts is None:
+                return saved_split(self, prep, rng)
+            n = len(prep.enc)
+            group = np.cumsum(prep.starts) - 1
+            sizes = np.bincount(group)
+            rank = np.arange(n) - np.flatnonzero(prep.starts)[group]
+            pos = rank * parts / sizes[group]  # position within the series, in stretches
+            held = (pos - np.floor(pos)) >= 1 - self.validation_fraction
+            if 0 < held.sum() < n:
+                return np.flatnonzero(held), np.flatnonzero(~held)
+            return saved_split(self, prep, rng)
+
+        detector.VAEDetector._split = block_split
+    if "floor" in method.tags:
+        base = saved[0]
+
+        def floored(values):
+            center, scale = base(values)
+            with np.errstate(all="ignore"):
+                std = np.nan_to_num(np.nanstd(values, axis=0))
+            return center, np.maximum(scale, std / 4)
+
+        preprocessing._robust_center_scale = floored
+    if "steps3" in method.tags:
+        detector._AUTO_STEPS = 3 * saved[1]
+    try:
+        yield
+    finally:
+        preprocessing._robust_center_scale, detector._AUTO_STEPS = saved
+        detector.VAEDetector._split = saved_split
+
+
+def _position_max(det, score: pd.DataFrame, context: pd.DataFrame | None) -> np.ndarray:
+    """Largest per-position excess (sum over channels of term - baseline) within each window."""
+    from vae_anomaly.encoding import missing_mask
+
+    prep = det._prepare(score, context)
+    _, terms = det._raw_scores(prep.enc, with_terms=True)
+    missing = missing_mask(prep.enc)
+    excess = np.where(missing, 0.0, terms - det.feature_baseline_)
+    size = det.window_spec_.size
+    d_num = prep.enc.num.shape[1] // size
+    per_pos = excess[:, :size * d_num].reshape(len(excess), size, d_num).sum(axis=2)
+    return per_pos.max(axis=1)[prep.back]
 
 
 def run_vae(method: Method, fit: pd.DataFrame, score: pd.DataFrame, context: pd.DataFrame | None,
@@ -209,21 +355,25 @@ def run_vae(method: Method, fit: pd.DataFrame, score: pd.DataFrame, context: pd.
     from vae_anomaly import VAEDetector
 
     params = dict(method.vae_params)
-    if method.window is None:
-        det = VAEDetector(random_state=seed, **params).fit(fit[channels])
-        details = det.score_details(score[channels])
-    else:
-        cols = [time_column, *channels]
-        det = VAEDetector(window=method.window, time_column=time_column, random_state=seed, **params)
-        det.fit(fit[cols])
-        details = det.score_details(score[cols], context=None if context is None else context[cols])
+    with _patched(method):
+        if method.window is None or method.feat:
+            det = VAEDetector(random_state=seed, **params).fit(fit[channels])
+            details = det.score_details(score[channels])
+        else:
+            cols = [time_column, *channels]
+            det = VAEDetector(window=method.window, time_column=time_column, random_state=seed, **params)
+            det.fit(fit[cols])
+            ctx = None if context is None else context[cols]
+            details = det.score_details(score[cols], context=ctx)
+            if "pmax" in method.tags:
+                return _position_max(det, score[cols], ctx), details.is_anomaly
     return details.anomaly_score, details.is_anomaly
 
 
 def run_iforest(method: Method, fit: pd.DataFrame, score: pd.DataFrame, context: pd.DataFrame | None,
                 channels: list[str], time_column: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """IsolationForest scores (-score_samples) and predict() flags on the same windows."""
-    size = method.window or 1
+    size = 1 if method.feat else (method.window or 1)
     fit_x = lagged(np.nan_to_num(fit[channels].to_numpy(np.float64)), size)
     full = score if context is None else pd.concat([context, score], ignore_index=True)
     score_x = lagged(np.nan_to_num(full[channels].to_numpy(np.float64)), size)[len(full) - len(score):]
@@ -262,9 +412,16 @@ def evaluate(y: np.ndarray, score: np.ndarray, flag: np.ndarray) -> dict:
 # ------------------------------------------------------------------------------------------
 # runs
 # ------------------------------------------------------------------------------------------
-def tasks(root: Path, s: Series, protocol: str, diff: bool):
-    """``(fit, score, context, y, channels)`` for one file under one protocol."""
+def tasks(root: Path, s: Series, protocol: str, diff: bool, feat_window: int | None = None,
+          stats: tuple[str, ...] | None = None):
+    """``(fit, score, context, y, channels)`` for one file under one protocol.
+
+    With ``feat_window`` the channels are replaced by their per-window
+    summary features (computed on the whole series, each from past rows only).
+    """
     frame, y, channels = load(root, s, diff)
+    if feat_window:
+        frame, channels = multi_scale(frame, channels, feat_window, stats)
     if protocol == "whole":
         return frame, frame, None, y, channels
     if protocol == "split400":
@@ -274,6 +431,8 @@ def tasks(root: Path, s: Series, protocol: str, diff: bool):
         return frame.iloc[:n], frame.iloc[n:].reset_index(drop=True), frame.iloc[:n], y[n:], channels
     if protocol == "free":
         free, _, free_channels = load(root, SKAB_FREE, diff)
+        if feat_window:
+            free, free_channels = multi_scale(free, free_channels, feat_window, stats)
         assert free_channels == channels, "anomaly-free and valve files must have the same channels"
         return free, frame, None, y, channels
     raise ValueError(f"unknown protocol {protocol!r}")
@@ -315,7 +474,8 @@ def run_all(root: Path, out: Path, methods: list[str], seeds: list[int], series:
                 continue
             for name in methods:
                 method = parse_method(name)
-                fit, score, context, y, channels = tasks(root, s, protocol, method.diff)
+                fit, score, context, y, channels = tasks(root, s, protocol, method.diff,
+                                                        method.window if method.feat else None, method.feat)
                 for seed in seeds:
                     key = (s.name, protocol, name, seed)
                     if key in cache:
@@ -358,7 +518,10 @@ def baseline_of(method: str) -> str | None:
     m = parse_method(method)
     if m.kind != "vae":
         return None
-    return f"if_{'row' if m.window is None else f'w{m.window}'}{'_diff' if m.diff else ''}"
+    tags = "".join(f"_{t}" for t in _INPUT_TAGS if t in m.tags)
+    if "summary" in m.tags:  # the library's window_features="summary" computes the _feat statistics
+        tags += "_feat"
+    return f"if_{'row' if m.window is None else f'w{m.window}'}{tags}"
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -447,7 +610,7 @@ def _seed_text(means: pd.DataFrame) -> str:
 
 def write_reports(means: pd.DataFrame, out: Path, methods: list[str]) -> str:
     means.to_csv(out / "results.csv", index=False, float_format="%.4f")
-    headline = [m for m in methods if not any(t in m for t in ("_diff", "_quantile", "_notrim"))]
+    headline = [m for m in methods if not parse_method(m).tags]
     variants = [m for m in methods if m not in headline]
     md = ["# Sensor-stream benchmark (NAB realKnownCause, SKAB valve1)", "",
           f"Generated by `benchmarks/sensors.py`; protocol in its docstring. Each cell is the mean over "

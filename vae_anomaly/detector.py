@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,11 +24,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import calibration, scoring, windows
-from .encoding import Prepared, missing_mask, prepare
+from .encoding import Prepared, missing_mask, prepare, summary_training_frame
 from .exceptions import InvalidInputError
 from .model import TabularVAE
-from .preprocessing import Encoded, TabularPreprocessor, as_frame
-from .scorer import ScoreDetails, Scorer, add_baseline
+from .preprocessing import NUMERIC, Encoded, TabularPreprocessor, as_frame, infer_schema
+from .scorer import ScoreDetails, Scorer, add_baseline, stacked_size
 from .training import TrainConfig, to_tensors, train
 from .windows import WindowSpec
 
@@ -40,6 +41,9 @@ _AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
 _AUTO_EPOCHS = (10, 100)  # ... within these bounds
 _AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
 _HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
+# window_features="summary": each series is cut into this many equal stretches and the end of each
+# is held out, so early stopping and calibration see every part of the series, not only its end.
+_HELD_STRETCHES = 5
 
 
 class VAEDetector(OutlierMixin, BaseEstimator):
@@ -122,6 +126,17 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     group_column : str, default=None
         With ``window``: the column naming independent series (machine,
         device); windows never cross series.
+    window_features : {"stack", "summary"}, default="stack"
+        With ``window``: what the network sees of each window. ``"stack"``
+        is the flattened window (``window x channels`` features, early
+        positions masked). ``"summary"`` describes each numeric channel by
+        its current value, its change from the previous row, and the
+        window's mean, standard deviation, minimum and maximum (6 features
+        per channel whatever ``window``; other channels pass through), so a
+        short fault is not diluted among many likelihood terms as the window
+        grows. Needs ``window >= 2``. The held-out rows are then the end
+        of each fifth of every series rather than the end of the series, so
+        a drifting series does not stop training early.
     device : str, default="auto"
         Torch device; "auto" uses CUDA when available. The resolved device is
         kept in ``device_``.
@@ -196,6 +211,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         "window": [Interval(Integral, 1, None, closed="left"), None],
         "time_column": [str, None],
         "group_column": [str, None],
+        "window_features": [StrOptions({"stack", "summary"})],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -226,6 +242,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         window=None,
         time_column=None,
         group_column=None,
+        window_features="stack",
         device="auto",
         random_state=None,
         verbose=False,
@@ -252,6 +269,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.window = window
         self.time_column = time_column
         self.group_column = group_column
+        self.window_features = window_features
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -291,7 +309,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             if self.time_column is not None or self.group_column is not None:
                 raise ValueError("time_column and group_column need window=<rows per window>")
             return None
-        return WindowSpec(int(self.window), self.time_column, self.group_column)
+        if self.window_features == "summary" and int(self.window) < 2:
+            raise ValueError("window_features='summary' needs window >= 2 (the change from the previous row)")
+        return WindowSpec(int(self.window), self.time_column, self.group_column, self.window_features)
 
     def _prepare(self, X, context=None) -> Prepared:
         """Checked, encoded (and windowed) rows of ``X`` for a fitted model."""
@@ -338,6 +358,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         features = frame.drop(columns=spec.key_columns()) if spec else frame
         if spec and features.shape[1] == 0:
             raise ValueError("no feature columns left besides the time and group columns")
+        if spec is not None and spec.features == "summary":
+            numeric = [c.name for c in infer_schema(features, self.max_categories) if c.kind == NUMERIC]
+            spec = replace(spec, channels=tuple(features.columns), summarised=tuple(numeric))
+            features = summary_training_frame(frame, spec)
         self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
         self.window_spec_ = spec
         prep = prepare(frame, self.preprocessor_, spec)
@@ -367,14 +391,19 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _split(self, prep: Prepared, rng) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out and training rows: random, or the end of each series for windows."""
+        """Held-out and training rows: random; for windows the end of each series, or with
+        ``window_features="summary"`` the end of each of ``_HELD_STRETCHES`` stretches of it."""
         n = len(prep.enc)
         n_held = min(n - 1, max(1, int(round(self.validation_fraction * n))))
         if prep.starts is not None:
             group = np.cumsum(prep.starts) - 1
             sizes = np.bincount(group)
             rank = np.arange(n) - np.flatnonzero(prep.starts)[group]
-            held_mask = rank >= sizes[group] - np.round(self.validation_fraction * sizes[group])
+            if self.window_spec_.features == "summary":
+                stretch = rank * _HELD_STRETCHES / sizes[group]  # position in stretches, [0, parts)
+                held_mask = stretch - np.floor(stretch) >= 1 - self.validation_fraction
+            else:
+                held_mask = rank >= sizes[group] - np.round(self.validation_fraction * sizes[group])
             if 0 < held_mask.sum() < n:
                 return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
         perm = rng.permutation(n)
@@ -382,7 +411,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     def _build_module(self, enc: Encoded, generator: torch.Generator) -> TabularVAE:
         indicator = np.flatnonzero(np.isnan(enc.num).any(axis=0))
-        cat_sizes = self.preprocessor_.cat_sizes_ * (1 if self.window_spec_ is None else self.window_spec_.size)
+        cat_sizes = self.preprocessor_.cat_sizes_ * stacked_size(self.window_spec_)
         d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
         hidden = self.hidden_layer_sizes
         if hidden is None:

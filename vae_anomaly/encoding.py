@@ -17,7 +17,7 @@ import pandas as pd
 from . import windows
 from .preprocessing import Encoded, TabularPreprocessor
 
-__all__ = ["Prepared", "prepare", "feature_owner", "aggregate", "missing_mask"]
+__all__ = ["Prepared", "prepare", "summary_training_frame", "feature_owner", "aggregate", "missing_mask"]
 
 
 @dataclass
@@ -71,11 +71,22 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
     sorted_frame = full.iloc[order].reset_index(drop=True)
     starts = windows.group_starts(sorted_frame, spec)
     idx = windows.window_index(starts, spec.size)
-    rows = pre.transform(sorted_frame.drop(columns=spec.key_columns()))
+    features = sorted_frame.drop(columns=spec.key_columns())
+    if spec.features == "summary":
+        enc = pre.transform(windows.summary_frame(features, idx, spec.summarised))
+    else:
+        enc = windows.stack_windows(pre.transform(features), idx)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(order.size)
-    return Prepared(windows.stack_windows(rows, idx), inverse[n_ctx:], windows.window_fill(idx),
-                    sorted_frame, starts)
+    return Prepared(enc, inverse[n_ctx:], windows.window_fill(idx), sorted_frame, starts)
+
+
+def summary_training_frame(frame: pd.DataFrame, spec: windows.WindowSpec) -> pd.DataFrame:
+    """The per-window statistics of ``frame`` (window order), to fit the preprocessor on."""
+    order = windows.order_rows(frame, spec)
+    sorted_frame = frame.iloc[order].reset_index(drop=True)
+    idx = windows.window_index(windows.group_starts(sorted_frame, spec), spec.size)
+    return windows.summary_frame(sorted_frame.drop(columns=spec.key_columns()), idx, spec.summarised)
 
 
 def feature_owner(pre: TabularPreprocessor, window_size: int = 1) -> np.ndarray:

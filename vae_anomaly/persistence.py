@@ -303,8 +303,7 @@ def _module(meta: dict, arrays: dict, device: str):
 
 def _window(meta: dict) -> WindowSpec | None:
     window = meta.get("window")
-    return None if window is None else WindowSpec(
-        int(window["size"]), window.get("time_column"), window.get("group_column"))
+    return None if window is None else WindowSpec.from_dict(window)
 
 
 def load_scorer(path, device: str = "cpu"):

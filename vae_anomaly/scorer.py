@@ -16,13 +16,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from . import calibration
+from . import calibration, windows
 from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
 from .exceptions import SchemaMismatchError
 from .preprocessing import Encoded, TabularPreprocessor
 from .windows import WindowSpec
 
-__all__ = ["Engine", "ScoreDetails", "Scorer", "add_baseline"]
+__all__ = ["Engine", "ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
 
 
 def add_baseline(scores: np.ndarray, missing: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -32,6 +32,11 @@ def add_baseline(scores: np.ndarray, missing: np.ndarray, baseline: np.ndarray) 
     missing value itself never enters the likelihood.
     """
     return scores + missing @ baseline if missing.any() else scores
+
+
+def stacked_size(spec: WindowSpec | None) -> int:
+    """Window positions laid side by side in a model row (1 without stacked windows)."""
+    return 1 if spec is None or spec.features != "stack" else spec.size
 
 
 class Engine(Protocol):
@@ -152,8 +157,12 @@ class Scorer:
             excess = np.where(missing, 0.0, terms - self.feature_baseline_)
         else:
             excess = np.subtract(terms, self.feature_baseline_, out=terms)
-        size = 1 if self.window_spec_ is None else self.window_spec_.size
+        spec = self.window_spec_
+        size = stacked_size(spec)
         owner = feature_owner(self.preprocessor_, size)
+        if spec is not None and spec.features == "summary":  # statistics back to the channel they describe
+            owner = windows.summary_owner(spec.channels, spec.summarised)[owner]
+            return aggregate(excess, owner, len(spec.channels))
         if size == 1:  # one model feature per column: a reordering, often none
             order = np.empty_like(owner)
             order[owner] = np.arange(owner.size)
@@ -161,6 +170,10 @@ class Scorer:
         return aggregate(excess, owner, len(self.preprocessor_.schema_))
 
     def feature_names(self) -> list[str]:
+        """Input columns (sensor channels for windowed models), as contributions name them."""
+        spec = self.window_spec_
+        if spec is not None and spec.features == "summary":
+            return list(spec.channels)
         return [s.name for s in self.preprocessor_.schema_]
 
     def details(self, prep: Prepared) -> ScoreDetails:

@@ -6,11 +6,19 @@ in time order, ending at the row it belongs to. Rows before a group has
 *masked*: they are encoded as missing values, left out of the likelihood, and
 the row's ``window_fill`` records how much of its window was real.
 
+With ``features="summary"`` the window is not stacked: each numeric
+channel is described by a few cheap statistics of its window instead (the
+current value, the change from the previous row, and the window's mean,
+standard deviation, minimum and maximum), so the model's width does not grow
+with the window and a short fault at one position is not diluted among
+``size x channels`` likelihood terms.
+
 Everything here works on plain arrays so it can be tested without a model.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +28,10 @@ from .exceptions import InvalidInputError
 from .preprocessing import Encoded
 
 __all__ = ["WindowSpec", "order_rows", "group_starts", "window_index", "stack_windows", "window_fill",
-           "median_step", "find_gaps"]
+           "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_owner"]
+
+# Statistics of each numeric channel with features="summary", in column order.
+SUMMARY_STATS = ("value", "diff", "mean", "std", "min", "max")
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,23 @@ class WindowSpec:
     group_column : str or None
         Column whose values separate independent series; windows never cross
         groups.
+    features : {"stack", "summary"}
+        ``"stack"`` models the flattened window (``size x channels``
+        features); ``"summary"`` models per-channel window statistics
+        (:data:`SUMMARY_STATS`) instead.
+    channels : tuple of str
+        With ``"summary"``: the feature columns in input order (set at fit).
+    summarised : tuple of str
+        With ``"summary"``: the numeric channels that get statistics; other
+        channels are passed through as they are (set at fit).
     """
 
     size: int
     time_column: str | None = None
     group_column: str | None = None
+    features: str = "stack"
+    channels: tuple = ()
+    summarised: tuple = ()
 
     def key_columns(self) -> list[str]:
         """Columns used for ordering and grouping, never modelled."""
@@ -48,7 +71,16 @@ class WindowSpec:
 
     def to_dict(self) -> dict:
         """JSON-able form, as stored in model files."""
-        return {"size": self.size, "time_column": self.time_column, "group_column": self.group_column}
+        out = {"size": self.size, "time_column": self.time_column, "group_column": self.group_column}
+        if self.features != "stack":
+            out.update(features=self.features, channels=list(self.channels), summarised=list(self.summarised))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WindowSpec:
+        """Inverse of :meth:`to_dict` (older files have no ``features`` key: stacked windows)."""
+        return cls(int(d["size"]), d.get("time_column"), d.get("group_column"), d.get("features", "stack"),
+                   tuple(d.get("channels", ())), tuple(d.get("summarised", ())))
 
 
 def _check_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
@@ -142,6 +174,64 @@ def stack_windows(enc: Encoded, idx: np.ndarray) -> Encoded:
     cat[pad] = -1
     n = idx.shape[0]
     return Encoded(num.reshape(n, -1), cat.reshape(n, -1))
+
+
+def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.DataFrame:
+    """Per-window statistics of each channel, one row per window.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Feature columns of the rows in window order (time and group columns
+        left out).
+    idx : ndarray of int (n, size)
+        From :func:`window_index`; -1 marks padding.
+    summarised : collection of str
+        Numeric channels that get :data:`SUMMARY_STATS` (named
+        ``"<stat>(<channel>)"``, the current value keeping the channel's own
+        name); other columns are passed through unchanged.
+
+    Returns
+    -------
+    DataFrame
+        Columns channel by channel in input order. Statistics use the real
+        rows of each window only (missing values and padding are skipped); a
+        window with one real value has standard deviation 0; ``diff`` is
+        missing on a series' first row.
+    """
+    pad = idx < 0
+    safe = np.where(pad, 0, idx)
+    prev = idx[:, -2] if idx.shape[1] > 1 else np.full(idx.shape[0], -1)
+    summarised = set(summarised)
+    cols = {}
+    for name in features.columns:
+        col = features[name]
+        if name not in summarised:
+            cols[name] = col.to_numpy()
+            continue
+        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+        win = v[safe]
+        win[pad] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing windows give NaN, as wanted
+            stats = {
+                "value": v,
+                "diff": np.where(prev >= 0, v - v[np.maximum(prev, 0)], np.nan),
+                "mean": np.nanmean(win, axis=1),
+                "std": np.nanstd(win, axis=1),
+                "min": np.nanmin(win, axis=1),
+                "max": np.nanmax(win, axis=1),
+            }
+        for stat in SUMMARY_STATS:
+            cols[name if stat == "value" else f"{stat}({name})"] = stats[stat]
+    return pd.DataFrame(cols, index=features.index)
+
+
+def summary_owner(channels, summarised) -> np.ndarray:
+    """Channel (index into ``channels``) behind each column of :func:`summary_frame`."""
+    summarised = set(summarised)
+    return np.array([j for j, c in enumerate(channels) for _ in (SUMMARY_STATS if c in summarised else (0,))],
+                    dtype=np.int64)
 
 
 def window_fill(idx: np.ndarray) -> np.ndarray:

@@ -1,0 +1,89 @@
+"""window_features="summary": per-channel window statistics instead of the stacked window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from vae_anomaly import VAEDetector
+from vae_anomaly import windows as W
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame({"t": np.arange(n), "g": np.repeat(["a", "b"], n // 2),
+                       "x": np.sin(np.arange(n) / 10) + rng.normal(0, 0.1, n), "y": rng.normal(size=n),
+                       "c": rng.choice(["p", "q"], n)})
+    df.loc[5, "x"] = np.nan
+    df.loc[300, "y"] = 9.0
+    return df.sample(frac=1.0, random_state=1).reset_index(drop=True)  # shuffled rows
+
+
+@pytest.fixture(scope="module")
+def det(frame) -> VAEDetector:
+    return VAEDetector(window=6, time_column="t", group_column="g", window_features="summary", max_iter=5,
+                       random_state=0).fit(frame)
+
+
+def test_statistics_match_pandas_rolling():
+    x = pd.DataFrame({"v": [1.0, 4.0, np.nan, 2.0, 8.0, 3.0]})
+    idx = W.window_index(np.array([True, False, False, True, False, False]), 3)
+    out = W.summary_frame(x, idx, ["v"])
+    assert list(out.columns) == ["v", "diff(v)", "mean(v)", "std(v)", "min(v)", "max(v)"]
+    for part in (slice(0, 3), slice(3, 6)):  # two series; windows never cross them
+        seg = x.v.iloc[part].reset_index(drop=True)
+        roll = seg.rolling(3, min_periods=1)
+        np.testing.assert_allclose(out["mean(v)"].iloc[part], roll.mean())
+        np.testing.assert_allclose(out["std(v)"].iloc[part], roll.std(ddof=0).fillna(0.0))
+        np.testing.assert_allclose(out["min(v)"].iloc[part], roll.min())
+        np.testing.assert_allclose(out["max(v)"].iloc[part], roll.max())
+        np.testing.assert_array_equal(out["diff(v)"].iloc[part], seg.diff())
+    assert W.summary_owner(["v", "c"], ["v"]).tolist() == [0] * 6 + [1]
+
+
+def test_width_does_not_grow_with_the_window(frame, det):
+    assert det.preprocessor_.num_names_[:6] == ["x", "diff(x)", "mean(x)", "std(x)", "min(x)", "max(x)"]
+    wide = VAEDetector(window=24, time_column="t", group_column="g", window_features="summary", max_iter=2,
+                       random_state=0).fit(frame)
+    assert wide.module_.n_numeric == det.module_.n_numeric == 12
+
+
+def test_scores_contributions_context_and_order(frame, det):
+    d = det.score_details(frame)
+    assert d.feature_names == ["x", "y", "c"] and d.contributions.shape == (len(frame), 3)
+    assert d.top_feature()[np.flatnonzero((frame.t == 300).to_numpy())[0]] == "y"
+    perm = np.random.default_rng(2).permutation(len(frame))
+    np.testing.assert_array_equal(det.score_samples(frame.iloc[perm]), det.score_samples(frame)[perm])
+    ordered = frame.sort_values(["g", "t"]).reset_index(drop=True)
+    whole = det.score_samples(ordered)
+    later = det.score_details(ordered.iloc[250:], context=ordered.iloc[200:250]).anomaly_score
+    np.testing.assert_allclose(-whole[250:], later, rtol=1e-12)
+
+
+def test_held_out_rows_spread_over_each_series(det, frame):
+    assert det.calibration_scores_.size == pytest.approx(0.2 * len(frame), abs=10)
+
+
+def test_save_and_load_keep_the_summary(tmp_path, frame, det):
+    path = tmp_path / "m.vae"
+    det.save(path)
+    back = VAEDetector.load(path)
+    assert back.window_spec_ == det.window_spec_
+    np.testing.assert_array_equal(back.score_samples(frame), det.score_samples(frame))
+
+
+def test_summary_needs_two_rows(frame):
+    with pytest.raises(ValueError, match="window >= 2"):
+        VAEDetector(window=1, time_column="t", window_features="summary").fit(frame[["t", "x"]])
