@@ -9,6 +9,7 @@ The library is imported inside the commands so ``--help`` stays quick.
 from __future__ import annotations
 
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+class WindowFeatures(str, Enum):
+    """What a windowed model sees of each window (VAEDetector's window_features)."""
+
+    summary = "summary"
+    stack = "stack"
+
 
 DEFAULT_BATCH_ROWS = 65_536  # same as vae_anomaly.io.DEFAULT_BATCH_ROWS, without importing it
 
@@ -101,6 +109,10 @@ def fit(
         "--seed", help="Random seed (random_state): the same data and seed give the same model on CPU.")] = 0,
     window: Annotated[int | None, typer.Option(
         "--window", min=1, help="Score sliding windows of this many rows instead of single rows.")] = None,
+    window_features: Annotated[WindowFeatures, typer.Option(
+        "--window-features",
+        help="With --window: per-channel window statistics (summary) or the whole window (stack).")
+    ] = WindowFeatures.summary,
     time_column: Annotated[str | None, typer.Option(
         "--time-column", help="With --window: the column that orders rows in a series.")] = None,
     group_column: Annotated[str | None, typer.Option(
@@ -125,7 +137,8 @@ def fit(
         "contamination": contamination if contamination == "auto" else float(contamination),
         "target_fpr": target_fpr,
         "random_state": seed,
-        **({"window": window, "time_column": time_column, "group_column": group_column} if window else {}),
+        **({"window": window, "time_column": time_column, "group_column": group_column,
+            "window_features": window_features.value} if window else {}),
         "device": device,
         "verbose": not quiet and sys.stderr.isatty(),
     }

@@ -84,6 +84,7 @@ def test_save_and_load_keep_the_summary(tmp_path, frame, det):
     np.testing.assert_array_equal(back.score_samples(frame), det.score_samples(frame))
 
 
-def test_summary_needs_two_rows(frame):
-    with pytest.raises(ValueError, match="window >= 2"):
-        VAEDetector(window=1, time_column="t", window_features="summary").fit(frame[["t", "x"]])
+def test_a_one_row_window_is_the_row_itself(frame):
+    det = VAEDetector(window=1, time_column="t", max_iter=2, random_state=0).fit(frame[["t", "x"]])
+    assert det.window_spec_.features == "stack"
+    assert det.score_details(frame[["t", "x"]]).contributions.shape == (len(frame), 1)

@@ -126,17 +126,19 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     group_column : str, default=None
         With ``window``: the column naming independent series (machine,
         device); windows never cross series.
-    window_features : {"stack", "summary"}, default="stack"
-        With ``window``: what the network sees of each window. ``"stack"``
-        is the flattened window (``window x channels`` features, early
-        positions masked). ``"summary"`` describes each numeric channel by
-        its current value, its change from the previous row, and the
-        window's mean, standard deviation, minimum and maximum (6 features
-        per channel whatever ``window``; other channels pass through), so a
-        short fault is not diluted among many likelihood terms as the window
-        grows. Needs ``window >= 2``. The held-out rows are then the end
-        of each fifth of every series rather than the end of the series, so
-        a drifting series does not stop training early.
+    window_features : {"summary", "stack"}, default="summary"
+        With ``window``: what the network sees of each window.
+        ``"summary"`` describes each numeric channel by its current value,
+        its change from the previous row, and the window's mean, standard
+        deviation, minimum and maximum (6 features per channel whatever
+        ``window``; other channels pass through), so a short fault is not
+        diluted among many likelihood terms as the window grows; the
+        held-out rows are the end of each fifth of every series, so a
+        drifting series does not stop training early. ``"stack"`` is the
+        flattened window (``window x channels`` features, early positions
+        masked; held out: the end of each series). A window of one row is
+        the row itself, whatever this says. See ``docs/sensors.md`` for how
+        the default was chosen.
     device : str, default="auto"
         Torch device; "auto" uses CUDA when available. The resolved device is
         kept in ``device_``.
@@ -242,7 +244,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         window=None,
         time_column=None,
         group_column=None,
-        window_features="stack",
+        window_features="summary",
         device="auto",
         random_state=None,
         verbose=False,
@@ -309,9 +311,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             if self.time_column is not None or self.group_column is not None:
                 raise ValueError("time_column and group_column need window=<rows per window>")
             return None
-        if self.window_features == "summary" and int(self.window) < 2:
-            raise ValueError("window_features='summary' needs window >= 2 (the change from the previous row)")
-        return WindowSpec(int(self.window), self.time_column, self.group_column, self.window_features)
+        features = "stack" if int(self.window) == 1 else self.window_features  # one row: nothing to summarise
+        return WindowSpec(int(self.window), self.time_column, self.group_column, features)
 
     def _prepare(self, X, context=None) -> Prepared:
         """Checked, encoded (and windowed) rows of ``X`` for a fitted model."""
