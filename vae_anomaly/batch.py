@@ -10,18 +10,17 @@ can call them without the command line:
 >>> det = batch.load_scorer("model.vae")                               # doctest: +SKIP
 >>> batch.score_table(det, TableReader("today.parquet"),
 ...                   batch.open_output("today.parquet"))               # doctest: +SKIP
+
+The pieces live in their own modules: column choice in
+:mod:`vae_anomaly.columns`, batch-by-batch scoring (thread pool, window
+context, time gaps) in :mod:`vae_anomaly.streaming`.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -29,19 +28,29 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import windows
+from .columns import ColumnChoice, choose_columns
 from .exceptions import InvalidInputError, SchemaMismatchError
 from .io import DEFAULT_BATCH_ROWS, AtomicTableWriter, StreamTableWriter, TableReader, check_output_path
-from .preprocessing import NUMERIC, infer_schema
+from .preprocessing import NUMERIC
 from .scorer import ScoreDetails, Scorer
-from .windows import WindowSpec
+from .streaming import (
+    GAP_TOLERANCE,
+    carry_context,
+    frames,
+    in_order,
+    model_columns,
+    ordered_with_context,
+    scored_batches,
+)
 
 if TYPE_CHECKING:
     from .detector import VAEDetector
 
+# ColumnChoice, choose_columns (from .columns) and model_columns, carry_context,
+# ordered_with_context, scored_batches (from .streaming) are re-exported: jobs call them from here.
 __all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_scorer",
-           "model_columns", "default_output_path", "open_output", "carry_context", "ordered_with_context", "scored_batches",
-           "output_batch", "score_table", "describe_model"]
+           "model_columns", "default_output_path", "open_output", "carry_context", "ordered_with_context",
+           "scored_batches", "output_batch", "score_table", "describe_model"]
 
 #: Columns appended to every scored table, in this order.
 OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "p_value", "top_feature")
@@ -50,115 +59,8 @@ RowCallback = Callable[[int], object]
 
 
 # ------------------------------------------------------------------------------------------
-# column choice and fitting
+# fitting
 # ------------------------------------------------------------------------------------------
-@dataclass
-class ColumnChoice:
-    """Which columns of a table a model is fitted on, and why the others are not.
-
-    Attributes
-    ----------
-    used : list of str
-        Columns given to the model, in table order.
-    ignored : dict of str to str
-        Columns left out automatically, each with the reason.
-    excluded : list of str
-        Columns the user left out.
-    """
-
-    used: list = field(default_factory=list)
-    ignored: dict = field(default_factory=dict)
-    excluded: list = field(default_factory=list)
-
-
-def _check_names(frame: pd.DataFrame, names: Iterable[str]) -> None:
-    have = [str(c) for c in frame.columns]
-    for name in names:
-        if name not in have:
-            shown = ", ".join(have[:12]) + (", ..." if len(have) > 12 else "")
-            raise InvalidInputError(f"column {name!r} is not in the data (it has: {shown})")
-
-
-def ignore_reason(col: pd.Series, max_categories: int = 50) -> str | None:
-    """Why a column cannot be modelled as it is, or ``None`` if it can.
-
-    Parameters
-    ----------
-    col : Series
-        One column of the training table.
-    max_categories : int, default=50
-        Text columns with more distinct values than this are left out.
-
-    Returns
-    -------
-    str or None
-        A short reason such as ``"all values are missing"``.
-    """
-    dtype = col.dtype
-    if len(col) and col.isna().all():
-        return "all values are missing"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        return f"dates or times ({dtype}) are not modelled"
-    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        values = col.dropna()
-        if all(isinstance(v, str) for v in values.head(1000)):
-            n_levels = values.nunique()
-            if n_levels > max_categories:
-                hint = "a distinct value in every row, an id?" if n_levels == len(values) else "an id?"
-                return f"text with {n_levels} distinct values, more than max_categories={max_categories} ({hint})"
-    try:
-        infer_schema(col.to_frame(), max_categories)
-    except InvalidInputError as exc:
-        return str(exc)
-    return None
-
-
-def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Sequence[str] = (),
-                   max_categories: int = 50, always: Sequence[str] = ()) -> ColumnChoice:
-    """Pick the columns to fit on.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        The training table.
-    columns : sequence of str, optional
-        Use exactly these columns (checked by the model, not auto-ignored).
-        By default every column the model can use.
-    exclude : sequence of str, optional
-        Leave these columns out (a label, a timestamp, ...).
-    max_categories : int, default=50
-        Text columns with more distinct values are left out automatically.
-    always : sequence of str, optional
-        Columns kept whatever they hold, such as a window's time and group
-        columns.
-
-    Returns
-    -------
-    ColumnChoice
-
-    Raises
-    ------
-    InvalidInputError
-        If a named column is not in ``frame`` or no column is left.
-    """
-    _check_names(frame, list(columns) + list(exclude) + list(always))
-    excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
-    choice = ColumnChoice(excluded=excluded)
-    wanted, always = set(columns), set(always)
-    for name in frame.columns:
-        name = str(name)
-        if name in excluded or (wanted and name not in wanted | always):
-            continue
-        reason = None if wanted or name in always else ignore_reason(frame[name], max_categories)
-        if reason is None:
-            choice.used.append(name)
-        else:
-            choice.ignored[name] = reason
-    if not choice.used:
-        raise InvalidInputError("no column is left to model; check --columns/--exclude and the ignored columns")
-    return choice
-
-
 def _check_device(device: str) -> str:
     """``device`` resolved ("auto" becomes "cuda" or "cpu"); "cpu" needs no torch import."""
     if device == "cpu":
@@ -235,15 +137,8 @@ def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:
 
 
 # ------------------------------------------------------------------------------------------
-# streaming scorer
+# scoring a table
 # ------------------------------------------------------------------------------------------
-def model_columns(det: Scorer | VAEDetector) -> list[str]:
-    """Columns a fitted detector reads, in fit order."""
-    if not hasattr(det, "feature_names_in_"):
-        raise InvalidInputError("the model was fitted without column names, so it cannot score a table")
-    return [str(c) for c in det.feature_names_in_]
-
-
 def csv_types(det: Scorer | VAEDetector) -> dict[str, pa.DataType]:
     """Arrow types for the model's columns in CSV input, from the dtypes seen at fit time."""
     types = {}
@@ -279,189 +174,6 @@ def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None
     if path.exists() and Path(data).exists() and path.resolve() == Path(data).resolve():
         raise InvalidInputError(f"output {path} is the input file; choose another output path")
     return AtomicTableWriter(path)
-
-
-# A step longer than this many fitted median steps is reported as a time gap.
-GAP_TOLERANCE = 3.0
-
-
-def _window_spec(det: Scorer | VAEDetector) -> WindowSpec | None:
-    return getattr(det, "window_spec_", None)
-
-
-def ordered_with_context(context: pd.DataFrame | None, frame: pd.DataFrame,
-                         spec: WindowSpec) -> tuple[pd.DataFrame, np.ndarray]:
-    """``context`` rows then ``frame`` rows in window order, and which of them came from ``context``."""
-    n_ctx = 0 if context is None else len(context)
-    full = frame if not n_ctx else pd.concat([context, frame], ignore_index=True)
-    order = windows.order_rows(full, spec)
-    return full.iloc[order].reset_index(drop=True), order < n_ctx
-
-
-def carry_context(ordered: pd.DataFrame, from_context: np.ndarray, spec: WindowSpec) -> pd.DataFrame | None:
-    """The last ``size - 1`` rows of each series, from :func:`ordered_with_context`.
-
-    Passed as ``context`` with the next record batch, these rows fill the
-    windows of its first rows exactly as scoring the whole table would.
-
-    Raises
-    ------
-    InvalidInputError
-        If a series goes back in time from one batch to the next, which
-        would make streamed results differ from whole-table results.
-    """
-    keep = spec.size - 1
-    if keep <= 0:
-        return None
-    if from_context.any():
-        _check_batches_in_order(ordered, from_context, spec)
-    if spec.group_column is None:
-        return ordered.tail(keep).reset_index(drop=True)
-    return ordered.groupby(spec.group_column, sort=False, dropna=False).tail(keep).reset_index(drop=True)
-
-
-def _check_batches_in_order(ordered: pd.DataFrame, from_context: np.ndarray, spec: WindowSpec) -> None:
-    """In window order, every carried row of a series must precede the batch's rows."""
-    groups = ordered[spec.group_column].to_numpy() if spec.group_column else np.zeros(len(ordered))
-    pos = pd.Series(np.arange(len(ordered)))
-    last_carried = pos[from_context].groupby(groups[from_context]).max()
-    first_new = pos[~from_context].groupby(groups[~from_context]).min()
-    late = (last_carried > first_new.reindex(last_carried.index)).to_numpy()
-    if late.any():
-        where = f" of series {last_carried.index[np.argmax(late)]!r}" if spec.group_column else ""
-        raise InvalidInputError(
-            f"rows{where} are not in {spec.time_column or 'time'} order from one record batch to the next; "
-            "sort the input, or raise --batch-size above its row count"
-        )
-
-
-def new_gaps(det: Scorer | VAEDetector, ordered: pd.DataFrame, from_context: np.ndarray,
-             tolerance: float = GAP_TOLERANCE) -> pd.DataFrame | None:
-    """Time gaps over ``tolerance`` times the fitted time step that end at a row not from context.
-
-    ``ordered`` and ``from_context`` come from :func:`ordered_with_context`:
-    with the carried rows in front, a gap at a batch boundary is seen once,
-    in the batch that holds the row after it. None for models without
-    windows or without a time column.
-    """
-    spec = _window_spec(det)
-    step = (getattr(det, "window_config_", None) or {}).get("median_step_s")
-    if spec is None or spec.time_column is None or not step:
-        return None
-    gaps = windows.find_gaps(ordered, spec, windows.group_starts(ordered, spec), step, tolerance)
-    return gaps[~from_context[gaps["row"].to_numpy(dtype=np.int64)]].reset_index(drop=True)
-
-
-def _frames(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None):
-    """Yield ``(batch, frame, context)`` for each non-empty batch, carrying window context.
-
-    Time gaps found in each batch are appended to ``gaps`` when it is given.
-    """
-    spec = _window_spec(det)
-    context = None
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        frame = batch.select(names).to_pandas(split_blocks=True)
-        if spec is not None:
-            ordered, from_context = ordered_with_context(context, frame, spec)
-            found = new_gaps(det, ordered, from_context) if gaps is not None else None
-            if found is not None and len(found):
-                gaps.append(found)
-        yield batch, frame, context
-        if spec is not None:
-            context = carry_context(ordered, from_context, spec)
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the previous count.
-
-    Does nothing when torch is not loaded: the NumPy engine scores without it.
-    """
-    torch = sys.modules.get("torch")
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run the block with the BLAS library (NumPy's matrix products) on one thread.
-
-    Batches are the unit of parallel work here. Left to itself, OpenBLAS
-    adds its own threads to each worker's small products, and with two
-    workers on two cores they spin against each other: scoring 5M rows took
-    40-55 s of CPU instead of 5.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
-    """Yield ``fn(*item)`` for each item, in order, with up to ``n_jobs`` calls running at once.
-
-    With ``n_jobs > 1`` each call runs in a worker thread with one torch
-    thread (restored afterwards), and at most ``n_jobs + 1`` results wait.
-    NumPy's BLAS runs on one thread throughout (restored afterwards).
-    """
-    if n_jobs <= 1:
-        with _one_blas_thread():
-            for item in items:
-                yield fn(*item)
-        return
-    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
-    pending: deque = deque()
-    try:
-        with _torch_threads(1), _one_blas_thread():
-            for item in items:
-                pending.append(pool.submit(fn, *item))
-                if len(pending) > n_jobs:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _details(det: Scorer | VAEDetector, frame: pd.DataFrame, context: pd.DataFrame | None) -> ScoreDetails:
-    return det.score_details(frame, context=context) if _window_spec(det) is not None else det.score_details(frame)
-
-
-def scored_batches(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: Sequence[str] | None = None,
-                   n_jobs: int = 1) -> Iterator[tuple[pa.RecordBatch, ScoreDetails]]:
-    """Yield each non-empty input batch with its :class:`ScoreDetails`, in input order.
-
-    For windowed models the tail of each series is carried to the next
-    batch as context, so results equal those of scoring all rows at once.
-
-    Parameters
-    ----------
-    det : Scorer or VAEDetector
-        Fitted model.
-    batches : iterable of pyarrow.RecordBatch
-        Input rows holding the model's columns.
-    names : sequence of str, optional
-        The model's columns (:func:`model_columns`).
-    n_jobs : int, default=1
-        Batches scored at the same time, each in its own thread with one
-        torch thread (torch's thread count is restored afterwards). Results
-        do not depend on it; memory grows with it.
-    """
-    names = model_columns(det) if names is None else list(names)
-
-    def score(batch: pa.RecordBatch, frame: pd.DataFrame, context: pd.DataFrame | None):
-        return batch, _details(det, frame, context)
-
-    yield from _in_order(score, _frames(det, batches, names), n_jobs)
 
 
 def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[str],
@@ -547,17 +259,17 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
     wanted = set(keep) | set(names)
     batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
                                   csv_types=csv_types(det))
-    window_fill = _window_spec(det) is not None
+    window_fill = getattr(det, "window_spec_", None) is not None
 
     def score(batch: pa.RecordBatch, frame: pd.DataFrame, context: pd.DataFrame | None):
         # The output batch is built in the worker too: the main thread only reads and writes.
-        details = _details(det, frame, context)
+        details = det.score_details(frame, context=context)
         return output_batch(batch, details, keep, window_fill), int(np.count_nonzero(details.is_anomaly))
 
     rows = anomalies = 0
     gaps: list[pd.DataFrame] = []
     with writer:
-        for out, n_flagged in _in_order(score, _frames(det, batches, names, gaps), n_jobs):
+        for out, n_flagged in in_order(score, frames(det, batches, names, gaps), n_jobs):
             writer.write(out)
             rows += out.num_rows
             anomalies += n_flagged

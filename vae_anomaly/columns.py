@@ -1,0 +1,125 @@
+"""Which columns of a training table a model is fitted on, and why the others are not.
+
+``vae-detect fit`` uses every column the model can use unless told
+otherwise; columns it cannot use (all missing, dates, id-like text) are
+left out with a reason that the fit summary prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .exceptions import InvalidInputError
+from .preprocessing import infer_schema
+
+__all__ = ["ColumnChoice", "choose_columns", "ignore_reason"]
+
+
+@dataclass
+class ColumnChoice:
+    """Which columns of a table a model is fitted on, and why the others are not.
+
+    Attributes
+    ----------
+    used : list of str
+        Columns given to the model, in table order.
+    ignored : dict of str to str
+        Columns left out automatically, each with the reason.
+    excluded : list of str
+        Columns the user left out.
+    """
+
+    used: list = field(default_factory=list)
+    ignored: dict = field(default_factory=dict)
+    excluded: list = field(default_factory=list)
+
+
+def _check_names(frame: pd.DataFrame, names: Iterable[str]) -> None:
+    have = [str(c) for c in frame.columns]
+    for name in names:
+        if name not in have:
+            shown = ", ".join(have[:12]) + (", ..." if len(have) > 12 else "")
+            raise InvalidInputError(f"column {name!r} is not in the data (it has: {shown})")
+
+
+def ignore_reason(col: pd.Series, max_categories: int = 50) -> str | None:
+    """Why a column cannot be modelled as it is, or ``None`` if it can.
+
+    Parameters
+    ----------
+    col : Series
+        One column of the training table.
+    max_categories : int, default=50
+        Text columns with more distinct values than this are left out.
+
+    Returns
+    -------
+    str or None
+        A short reason such as ``"all values are missing"``.
+    """
+    dtype = col.dtype
+    if len(col) and col.isna().all():
+        return "all values are missing"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return f"dates or times ({dtype}) are not modelled"
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        values = col.dropna()
+        if all(isinstance(v, str) for v in values.head(1000)):
+            n_levels = values.nunique()
+            if n_levels > max_categories:
+                hint = "a distinct value in every row, an id?" if n_levels == len(values) else "an id?"
+                return f"text with {n_levels} distinct values, more than max_categories={max_categories} ({hint})"
+    try:
+        infer_schema(col.to_frame(), max_categories)
+    except InvalidInputError as exc:
+        return str(exc)
+    return None
+
+
+def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Sequence[str] = (),
+                   max_categories: int = 50, always: Sequence[str] = ()) -> ColumnChoice:
+    """Pick the columns to fit on.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The training table.
+    columns : sequence of str, optional
+        Use exactly these columns (checked by the model, not auto-ignored).
+        By default every column the model can use.
+    exclude : sequence of str, optional
+        Leave these columns out (a label, a timestamp, ...).
+    max_categories : int, default=50
+        Text columns with more distinct values are left out automatically.
+    always : sequence of str, optional
+        Columns kept whatever they hold, such as a window's time and group
+        columns.
+
+    Returns
+    -------
+    ColumnChoice
+
+    Raises
+    ------
+    InvalidInputError
+        If a named column is not in ``frame`` or no column is left.
+    """
+    _check_names(frame, list(columns) + list(exclude) + list(always))
+    excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
+    choice = ColumnChoice(excluded=excluded)
+    wanted, always = set(columns), set(always)
+    for name in frame.columns:
+        name = str(name)
+        if name in excluded or (wanted and name not in wanted | always):
+            continue
+        reason = None if wanted or name in always else ignore_reason(frame[name], max_categories)
+        if reason is None:
+            choice.used.append(name)
+        else:
+            choice.ignored[name] = reason
+    if not choice.used:
+        raise InvalidInputError("no column is left to model; check --columns/--exclude and the ignored columns")
+    return choice
