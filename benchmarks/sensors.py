@@ -621,7 +621,8 @@ def _seed_text(means: pd.DataFrame) -> str:
     return f"{lo} seeds" if lo == hi else f"{lo} to {hi} seeds (some runs missing)"
 
 
-def write_reports(means: pd.DataFrame, out: Path, methods: list[str]) -> str:
+def write_reports(means: pd.DataFrame, out: Path, methods: list[str], hashes: str) -> str:
+    """Write results.csv and results.md; ``hashes``: library sources hash(es) of the runs reported."""
     means.to_csv(out / "results.csv", index=False, float_format="%.4f")
     # Our default methods, IsolationForest on the raw window and on the statistics our default model sees.
     headline = [m for m in methods if not parse_method(m).tags
@@ -635,7 +636,7 @@ def write_reports(means: pd.DataFrame, out: Path, methods: list[str]) -> str:
           "event recall and false alarms (FA) are at each method's own threshold: IsolationForest's "
           "`contamination=\"auto\"` flags far more rows than our 1 % target, so those columns compare different "
           "operating points and AUC-PR is the like-for-like comparison. Library: `vae_anomaly` "
-          f"sources hash {library_fingerprint()} (git HEAD {git_head()}).", "",
+          f"sources hash of the runs {hashes} (report written at git HEAD {git_head()}).", "",
           "## Target: mean AUC-PR of our windowed model above IsolationForest on the same windows", "",
           f"`vae_w{DEFAULT_W}` is the library's default window (`window_features=\"summary\"`): six statistics "
           "per channel. `if_w*_feat` gets exactly those statistics; `if_w*` gets the raw stacked window.", "",
@@ -686,13 +687,15 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
         records = list(read_cache(args.out / "runs.jsonl", None).values())
-        hashes = sorted({r["lib"] for r in records if r.get("lib")})
-        log(f"report from the cached runs; library sources hash(es) of our model's runs: {', '.join(hashes)}")
     else:
         records = run_all(args.data_dir, args.out, methods, seeds, series,
                           [p for p in args.protocols.split(",") if p], not args.no_cache)
+    reported = [r for r in records if r["method"] in methods and r["seed"] in seeds]
+    hashes = ", ".join(sorted({r["lib"] for r in reported if r.get("lib")})) or "none"
+    if args.report_only:
+        log(f"report from the cached runs; library sources hash(es) of our model's runs: {hashes}")
     means = summarise(records, methods, seeds)
-    text = write_reports(means, args.out, methods)
+    text = write_reports(means, args.out, methods, hashes)
     print(text.split("## All numbers")[0])
     return 0
 

@@ -23,7 +23,8 @@ def _rate(cal: dict) -> str:
 
 def _window(w: dict) -> str:
     keys = ", ".join(f"{k.split('_')[0]} column {w[k]!r}" for k in ("time_column", "group_column") if w.get(k))
-    return f"{w['size']} rows" + (f" ({keys})" if keys else "")
+    seen = "per-channel statistics" if w.get("features") == "summary" else "stacked rows"
+    return f"{w['size']} rows, {seen}" + (f" ({keys})" if keys else "")
 
 
 def fit_text(s: dict) -> str:

@@ -32,7 +32,7 @@ def test_docstring_examples(module):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", ["docs/quickstart.md", "README.md"])
+@pytest.mark.parametrize("doc", ["docs/quickstart.md", "README.md", "docs/sensors.md"])
 def test_python_examples_in_docs_run(doc, tmp_path, monkeypatch):
     blocks = _python_blocks(ROOT / doc)
     assert blocks
