@@ -88,3 +88,19 @@ def test_a_one_row_window_is_the_row_itself(frame):
     det = VAEDetector(window=1, time_column="t", max_iter=2, random_state=0).fit(frame[["t", "x"]])
     assert det.window_spec_.features == "stack"
     assert det.score_details(frame[["t", "x"]]).contributions.shape == (len(frame), 1)
+
+
+@pytest.mark.parametrize("features", ["summary", "stack"])
+def test_bad_readings_are_refused_naming_the_callers_row(frame, features):
+    from vae_anomaly.exceptions import InvalidInputError
+
+    det = VAEDetector(window=6, time_column="t", group_column="g", window_features=features, max_iter=2,
+                      random_state=0).fit(frame)
+    text = frame.astype({"y": object})
+    text.loc[3, "y"] = "oops"
+    with pytest.raises(InvalidInputError, match="'y' should be numeric but holds 'oops'"):
+        det.score_details(text)
+    infinite = frame.copy()
+    infinite.loc[7, "x"] = np.inf
+    with pytest.raises(InvalidInputError, match="'x' holds an infinite value .* at row 7;"):
+        det.score_details(infinite)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import windows
-from .preprocessing import Encoded, TabularPreprocessor
+from .preprocessing import Encoded, TabularPreprocessor, check_numeric
 
 __all__ = ["Prepared", "prepare", "summary_training_frame", "feature_owner", "aggregate", "missing_mask"]
 
@@ -65,6 +65,10 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
         enc = pre.transform(frame)
         n = len(enc)
         return Prepared(enc, np.arange(n), np.ones(n))
+    numeric = spec.summarised if spec.features == "summary" else pre.num_names_
+    for rows in (frame, context):  # before sorting, so an error names the caller's row
+        if rows is not None:
+            check_numeric(rows, numeric)
     n_ctx = 0 if context is None else len(context)
     full = frame if not n_ctx else pd.concat([context[frame.columns], frame], ignore_index=True)
     order = windows.order_rows(full, spec)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .exceptions import InvalidInputError, SchemaMismatchError
 
-__all__ = ["ColumnSpec", "Encoded", "TabularPreprocessor", "as_frame", "infer_schema"]
+__all__ = ["ColumnSpec", "Encoded", "TabularPreprocessor", "as_frame", "check_numeric", "infer_schema"]
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -229,6 +229,16 @@ def _numeric_columns(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
     if not all(_in_range(v) for v in cols):
         _refuse_out_of_range(np.column_stack(cols), names)
     return cols
+
+
+def check_numeric(frame: pd.DataFrame, names) -> None:
+    """Refuse text, infinite or too-large values in the named columns of ``frame``.
+
+    Errors name the column, the value, and for infinities the row position
+    in ``frame``; windowed models check the caller's rows this way before
+    sorting them into windows.
+    """
+    _numeric_columns(frame, list(names))
 
 
 def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
