@@ -73,7 +73,7 @@ Named variants (reported separately, never as the default):
   instead of the default.
 * ``_standard``: ``scaler="standard"`` (mean and standard deviation, no
   asinh on heavy tails); ``_iw8``: ``n_samples=8`` (importance-weighted
-  score).
+  score); ``_recon``: ``score_type="reconstruction"``.
 * ``_stack``: our model with ``window_features="stack"`` (the flattened
   window, the default before the summary statistics); its IsolationForest
   baseline is ``if_w{W}``. ``_summary`` names the default explicitly.
@@ -272,15 +272,15 @@ class Method:
 
 
 _TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor", "steps3",
-         "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8")
+         "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8", "recon")
 _METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:" + "|".join(_TAGS) + r"))*)$")
 _VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0),
                    "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary"),
                    "stack": ("window_features", "stack"), "standard": ("scaler", "standard"),
-                   "iw8": ("n_samples", 8),
+                   "iw8": ("n_samples", 8), "recon": ("score_type", "reconstruction"),
                    "lv2": ("min_log_var", -2.0)}
 _VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "stack", "rsplit", "bsplit",
-             "lv2", "standard", "iw8")
+             "lv2", "standard", "iw8", "recon")
 _INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")  # tags that change the inputs (IsolationForest gets them too)
 
 
