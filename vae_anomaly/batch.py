@@ -31,7 +31,7 @@ import pyarrow as pa
 from .columns import ColumnChoice, choose_columns
 from .exceptions import InvalidInputError, SchemaMismatchError
 from .io import DEFAULT_BATCH_ROWS, AtomicTableWriter, StreamTableWriter, TableReader, check_output_path
-from .preprocessing import NUMERIC
+from .schema import NUMERIC
 from .scorer import ScoreDetails, Scorer
 from .streaming import (
     GAP_TOLERANCE,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .exceptions import InvalidInputError
-from .preprocessing import infer_schema
+from .schema import infer_schema
 
 __all__ = ["ColumnChoice", "choose_columns", "ignore_reason"]
 

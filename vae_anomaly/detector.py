@@ -27,7 +27,8 @@ from . import calibration, scoring, windows
 from .encoding import Prepared, missing_mask, prepare, summary_training_frame
 from .exceptions import InvalidInputError
 from .model import TabularVAE
-from .preprocessing import NUMERIC, Encoded, TabularPreprocessor, as_frame, infer_schema
+from .preprocessing import Encoded, TabularPreprocessor
+from .schema import NUMERIC, as_frame, infer_schema
 from .scorer import ScoreDetails, Scorer, add_baseline, stacked_size
 from .training import TrainConfig, to_tensors, train
 from .windows import WindowSpec

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from . import windows
-from .preprocessing import Encoded, TabularPreprocessor, check_numeric
+from .preprocessing import Encoded, TabularPreprocessor
+from .schema import check_numeric
 
 __all__ = ["Prepared", "prepare", "summary_training_frame", "feature_owner", "aggregate", "missing_mask"]
 

@@ -1,0 +1,252 @@
+"""What the columns of a user's table are, and reading them safely.
+
+Each column is numeric or categorical (:class:`ColumnSpec`, from
+:func:`infer_schema`). Numeric columns are read as float64 with ``NaN`` for
+missing values; text, infinities and values too large to model are refused
+with an error that names the column and the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import InvalidInputError
+
+__all__ = ["NUMERIC", "CATEGORICAL", "ColumnSpec", "as_frame", "infer_schema", "numeric_block", "check_numeric"]
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+# Numeric values larger than this in size are refused (see numeric_block).
+_MAX_ABS = 1e150
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What one input column is and how it is modelled.
+
+    Parameters
+    ----------
+    name : str
+        Column name (``"x0"``, ``"x1"``, ... for array input).
+    kind : {"numeric", "categorical"}
+        Numeric columns get a Gaussian likelihood, categorical ones a
+        categorical likelihood over ``categories``.
+    dtype : str
+        The column's dtype at fit time, used to restore it in :meth:`sample`
+        and to detect a changed dtype at score time.
+    categories : tuple or None
+        The levels seen at fit time, for categorical columns.
+    """
+
+    name: str
+    kind: str
+    dtype: str
+    categories: tuple | None = None
+
+    def to_dict(self) -> dict:
+        """Return a JSON-able description of the column."""
+        cats = None if self.categories is None else [_json_scalar(c) for c in self.categories]
+        return {"name": self.name, "kind": self.kind, "dtype": self.dtype, "categories": cats}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ColumnSpec:
+        """Rebuild a column description written by :meth:`to_dict`."""
+        cats = None if d.get("categories") is None else tuple(d["categories"])
+        return cls(name=str(d["name"]), kind=str(d["kind"]), dtype=str(d["dtype"]), categories=cats)
+
+
+def _json_scalar(value):
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def as_frame(X, feature_names=None) -> pd.DataFrame:
+    """View ``X`` as a DataFrame with string column names.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        The input table.
+    feature_names : sequence of str, optional
+        Names to give the columns of a plain array; ``x0``, ``x1``, ... if not
+        given.
+
+    Returns
+    -------
+    DataFrame
+        ``X`` itself for a DataFrame, otherwise a DataFrame wrapping it.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise InvalidInputError(f"expected a 2-D table, got an array of shape {arr.shape}")
+    names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(arr.shape[1])]
+    return pd.DataFrame(arr, columns=names, copy=False)
+
+
+def _kind_of(col: pd.Series, max_categories: int) -> tuple[str, tuple | None]:
+    """Decide how a column is modelled, or raise naming why it cannot be."""
+    name = col.name
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return CATEGORICAL, (False, True)
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        return NUMERIC, None
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise InvalidInputError(
+            f"column {name!r} holds dates or times ({dtype}); drop it, or use it as a time column"
+        )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise InvalidInputError(f"column {name!r} holds complex numbers, which cannot be modelled")
+    if isinstance(dtype, pd.CategoricalDtype):
+        levels = tuple(_json_scalar(c) for c in dtype.categories)
+        if len(levels) > max_categories:
+            raise InvalidInputError(
+                f"column {name!r} has {len(levels)} categories, more than max_categories={max_categories}"
+            )
+        return CATEGORICAL, levels
+    values = col.dropna()
+    types = {type(v) for v in values}
+    if not types:
+        raise InvalidInputError(f"column {name!r} has no observed values")
+    if types <= {int, float, np.int64, np.float64, np.int32, np.float32}:
+        return NUMERIC, None
+    if types <= {bool, np.bool_}:
+        return CATEGORICAL, (False, True)
+    if types <= {str}:
+        levels = tuple(sorted(values.unique()))
+        if len(levels) > max_categories:
+            raise InvalidInputError(
+                f"column {name!r} has {len(levels)} distinct text values, more than "
+                f"max_categories={max_categories}; drop it (an id?) or raise max_categories"
+            )
+        return CATEGORICAL, levels
+    names = ", ".join(sorted(t.__name__ for t in types))
+    raise InvalidInputError(f"column {name!r} mixes value types ({names}); give it one type")
+
+
+def infer_schema(frame: pd.DataFrame, max_categories: int = 50) -> list[ColumnSpec]:
+    """Describe how each column of ``frame`` will be modelled.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Training data.
+    max_categories : int, default=50
+        Text columns with more distinct values than this are refused.
+
+    Returns
+    -------
+    list of ColumnSpec
+        One entry per column, in order.
+
+    Raises
+    ------
+    InvalidInputError
+        If a column cannot be modelled; the message names it.
+    """
+    specs = []
+    for name in frame.columns:
+        col = frame[name]
+        kind, cats = _kind_of(col, max_categories)
+        specs.append(ColumnSpec(str(name), kind, str(col.dtype), cats))
+    return specs
+
+
+def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Read the named columns as float64, refusing text and infinities.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table.
+    names : list of str
+        Columns to read, all expected to be numeric.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, len(names)), float64
+        ``NaN`` where a value is missing.
+    """
+    cols = _numeric_columns(frame, names)
+    out = np.empty((len(frame), len(names)), dtype=np.float64)
+    for j, v in enumerate(cols):
+        out[:, j] = v
+    return out
+
+
+def _numeric_columns(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
+    """The named columns as 1-D float64 arrays (views where possible), checked as in :func:`numeric_block`."""
+    cols = [_numeric_column(frame[name], name) for name in names]
+    if not all(_in_range(v) for v in cols):
+        _refuse_out_of_range(np.column_stack(cols), names)
+    return cols
+
+
+def check_numeric(frame: pd.DataFrame, names) -> None:
+    """Refuse text, infinite or too-large values in the named columns of ``frame``.
+
+    Errors name the column, the value, and for infinities the row position
+    in ``frame``; windowed models check the caller's rows this way before
+    sorting them into windows.
+    """
+    _numeric_columns(frame, list(names))
+
+
+def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
+    """One column as float64, ``NaN`` where a value is missing; refuses text."""
+    if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+        try:
+            col = pd.to_numeric(col, errors="raise")
+        except (ValueError, TypeError):
+            bad = _first_non_numeric(col)
+            raise InvalidInputError(
+                f"column {name!r} should be numeric but holds {bad!r}"
+            ) from None
+    try:
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"column {name!r} should be numeric but has dtype {col.dtype}") from None
+
+
+def _in_range(v: np.ndarray) -> bool:
+    """Whether every non-missing value is finite and at most ``_MAX_ABS`` in size (two passes, no copy)."""
+    if v.size == 0:
+        return True
+    lo, hi = np.fmin.reduce(v), np.fmax.reduce(v)  # NaN only when the whole column is missing
+    return bool(np.isnan(hi) or (-_MAX_ABS <= lo and hi <= _MAX_ABS))
+
+
+def _refuse_out_of_range(out: np.ndarray, names: list[str]) -> None:
+    """Raise naming the first column with an infinite value, else the one with the largest value."""
+    finite = np.isfinite(out) | np.isnan(out)
+    if not finite.all():
+        j = int(np.argmin(finite.all(axis=0)))
+        i = int(np.argmin(finite[:, j]))
+        raise InvalidInputError(
+            f"column {names[j]!r} holds an infinite value ({out[i, j]}) at row {i}; "
+            "replace it with a finite value or NaN"
+        )
+    if np.abs(np.nan_to_num(out)).max(initial=0.0) > _MAX_ABS:
+        j = int(np.argmax(np.abs(np.nan_to_num(out)).max(axis=0)))
+        raise InvalidInputError(
+            f"column {names[j]!r} holds a value too large to model ({np.nanmax(np.abs(out[:, j])):.3g})"
+        )
+
+
+def _first_non_numeric(col: pd.Series):
+    for v in col.dropna():
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            return v
+    return col.dtype
