@@ -25,7 +25,7 @@ from threadpoolctl import ThreadpoolController
 
 from .preprocessing import Encoded
 
-__all__ = ["CHUNK", "Network", "NumpyEngine"]
+__all__ = ["CHUNK", "Network", "NumpyEngine", "scores_in_numpy"]
 
 # Rows per evaluation: hidden activations of a chunk (4096 x 64 float32, 1 MB) stay in cache.
 CHUNK = 4096
@@ -43,11 +43,13 @@ class Network:
     ----------
     encoder, to_latent, decoder : tuple of (weight, bias)
         Linear layers in order; ``weight`` is (in, out) float32, so a layer
-        is ``h @ weight + bias``. ReLU follows every layer but the last of
-        ``to_latent`` and of ``decoder``.
+        is ``h @ weight + bias``. A ReLU follows every encoder layer and
+        every decoder layer but the last; none follows ``to_latent``, whose
+        output is the latent mean and log-variance side by side.
     log_var : ndarray (d_num,)
         Per-feature decoder log-variance, already bounded below.
     n_numeric : int
+        Numeric features (Gaussian likelihood); they come first in the output.
     cat_sizes : tuple of int
         Fitted levels per categorical feature (each has one more logit).
     indicator_cols : ndarray of int
@@ -117,8 +119,7 @@ class Network:
         for what, (got, want) in expected.items():
             if got != want:
                 raise ValueError(f"the weights do not match the stored network ({what}: {got} vs {want})")
-        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes,
-                   indicator_cols)
+        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols)
 
     @property
     def n_inputs(self) -> int:
@@ -127,6 +128,15 @@ class Network:
     @property
     def latent_dim(self) -> int:
         return self.to_latent[-1][0].shape[1] // 2
+
+
+def scores_in_numpy(kind: str, n_samples: int, device) -> bool:
+    """Whether rows are scored here rather than in torch: on CPU, at the latent mean.
+
+    The importance-weighted bound (``kind="elbo"`` with ``n_samples > 1``)
+    and GPU scoring stay in torch (:mod:`vae_anomaly.scoring`).
+    """
+    return str(device) == "cpu" and not (kind == "elbo" and n_samples > 1)
 
 
 def _mlp(h: np.ndarray, layers: Layers, relu_last: bool) -> np.ndarray:

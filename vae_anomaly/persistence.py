@@ -325,14 +325,14 @@ def load_scorer(path, device: str = "cpu"):
     ModelFileError
         As :func:`load_model`.
     """
-    from .inference import Network, NumpyEngine
+    from .inference import Network, NumpyEngine, scores_in_numpy
     from .scorer import Scorer
 
     meta, arrays = _read_verified(path)
     try:
         params, net, cal = meta["params"], meta["network"], meta["calibration"]
         kind, n_samples = params.get("score_type", "elbo"), int(params.get("n_samples", 1))
-        if device == "cpu" and not (kind == "elbo" and n_samples > 1):
+        if scores_in_numpy(kind, n_samples, device):
             state = {k[7:]: v for k, v in arrays.items() if k.startswith("module.")}
             engine = NumpyEngine(Network.from_state(state, net["n_numeric"], net["cat_sizes"], net["indicator_cols"],
                                                     net["min_log_var"], net["hidden"], net["latent_dim"]), kind)

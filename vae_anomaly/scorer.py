@@ -200,9 +200,10 @@ class Scorer:
     def score_details(self, X: pd.DataFrame, context: pd.DataFrame | None = None) -> ScoreDetails:
         """Results for a DataFrame holding the model's columns (extra columns are ignored).
 
-        See :meth:`VAEDetector.score_details`; unlike it, no estimator input
-        checks run here, so ``X`` must come from a table reader or another
-        trusted source of DataFrames.
+        See :meth:`VAEDetector.score_details`. scikit-learn's input
+        validation does not run here; the fitted preprocessor still checks
+        every column (missing columns, changed kinds, text in numeric
+        columns, infinities) and raises with the column named.
         """
         frame = self.model_columns(X)
         if context is not None:

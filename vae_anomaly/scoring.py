@@ -280,10 +280,10 @@ def engine_for(module: TabularVAE, kind: str, n_samples: int, noise_seed: int):
     estimator, ``vae-detect score``) uses the NumPy one, so their scores are
     equal to the last bit.
     """
-    from .inference import NumpyEngine
+    from .inference import NumpyEngine, scores_in_numpy
 
-    iw = kind == "elbo" and n_samples > 1
-    if not iw and next(module.parameters()).device.type == "cpu":
+    if scores_in_numpy(kind, n_samples, next(module.parameters()).device.type):
         return NumpyEngine(numpy_network(module), kind)
+    iw = kind == "elbo" and n_samples > 1
     noise = importance_noise(n_samples, module.latent_dim, noise_seed) if iw else None
     return TorchEngine(module, kind, noise)
