@@ -156,7 +156,9 @@ def _one_blas_thread() -> Iterator[None]:
     Batches are the unit of parallel work here. Left to itself, OpenBLAS
     adds its own threads to each worker's small products, and with two
     workers on two cores they spin against each other: scoring 5M rows took
-    40-55 s of CPU instead of 5.
+    43 to 57 s instead of about 5. The NumPy engine limits BLAS itself
+    while it scores; setting the limit once around the whole pool means no
+    worker restores the old setting while another is still scoring.
     """
     from threadpoolctl import threadpool_limits
 
@@ -167,9 +169,10 @@ def _one_blas_thread() -> Iterator[None]:
 def in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
     """Yield ``fn(*item)`` for each item, in order, with up to ``n_jobs`` calls running at once.
 
-    With ``n_jobs > 1`` each call runs in a worker thread with one torch
-    thread (restored afterwards), and at most ``n_jobs + 1`` results wait.
-    NumPy's BLAS runs on one thread throughout (restored afterwards).
+    With ``n_jobs > 1`` each call runs in a worker thread, and at most
+    ``n_jobs + 1`` results wait. Meanwhile NumPy's BLAS, and torch when it
+    is loaded (GPU or importance-weighted scoring), run on one thread each;
+    both settings are restored afterwards.
     """
     if n_jobs <= 1:
         with _one_blas_thread():
@@ -206,9 +209,8 @@ def scored_batches(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch],
     names : sequence of str, optional
         The model's columns (:func:`model_columns`).
     n_jobs : int, default=1
-        Batches scored at the same time, each in its own thread with one
-        torch thread (torch's thread count is restored afterwards). Results
-        do not depend on it; memory grows with it.
+        Batches scored at the same time, each in its own thread (see
+        :func:`in_order`). Results do not depend on it; memory grows with it.
     """
     names = model_columns(det) if names is None else list(names)
 
