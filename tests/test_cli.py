@@ -415,3 +415,13 @@ def test_refitting_the_same_data_gives_the_same_scores_by_default(work, fitted):
     rows = pd.read_parquet(work / "new.parquet")
     first, second = (load_scorer(m).score_details(rows).anomaly_score for m in (model, again))
     assert np.array_equal(first, second)
+
+
+def test_info_of_a_windowed_model_lists_the_channels_not_the_statistics(windowed):
+    model, _ = windowed
+    info = json.loads(invoke("info", model, "--json").stdout)
+    channels = ["temperature", "vibration", "pressure", "flow", "current", "rpm"]
+    assert [c["name"] for c in info["columns"]] == channels
+    assert info["window"]["features"] == "summary" and info["window"]["size"] == 4
+    text = invoke("info", model).stdout
+    assert "4 rows, per-channel statistics" in text and "mean(" not in text

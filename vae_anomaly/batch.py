@@ -294,6 +294,17 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
 # ------------------------------------------------------------------------------------------
 # model description
 # ------------------------------------------------------------------------------------------
+def _input_columns(meta: dict) -> list[dict]:
+    """The modelled input columns. A summary-window model's schema also lists the statistics
+    it derives from each channel (``mean(x)``, ...); only the channels themselves are shown."""
+    schema = meta.get("preprocessing", {}).get("schema", [])
+    window = meta.get("window") or {}
+    if window.get("features") != "summary":
+        return schema
+    channels = set(window.get("channels", []))
+    return [c for c in schema if c.get("name") in channels]
+
+
 def describe_model(model: str | os.PathLike) -> dict:
     """What a model file holds, from its verified metadata (the network is not built).
 
@@ -315,7 +326,7 @@ def describe_model(model: str | os.PathLike) -> dict:
         "model": str(model),
         "format_version": meta.get("format_version"),
         "params": meta.get("params", {}),
-        "columns": meta.get("preprocessing", {}).get("schema", []),
+        "columns": _input_columns(meta),
         "threshold": cal.get("threshold"),
         "calibration": {k: cal.get(k) for k in ("method", "rate", "n_calibration", "score_type")},
         "training": {
