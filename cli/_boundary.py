@@ -173,7 +173,7 @@ def reuse_freed_memory() -> None:
 
     Scoring allocates the same few arrays of several MB for every record
     batch. By default glibc maps each one fresh and unmaps it when freed,
-    and the page faults cost as much system time as the scoring itself
+    and the page faults cost 1 to 3 s of system time per 5M rows scored
     (``benchmarks/score_speed.py``). Raising the mmap and trim thresholds
     keeps them in the heap for the next batch; peak memory stays bounded by
     the batch size. Only for glibc on Linux; elsewhere nothing changes.

@@ -26,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
 class WindowFeatures(str, Enum):
     """What a windowed model sees of each window (VAEDetector's window_features)."""
 
