@@ -353,7 +353,7 @@ def _position_max(det, score: pd.DataFrame, context: pd.DataFrame | None) -> np.
     from vae_anomaly.encoding import missing_mask
 
     prep = det._prepare(score, context)
-    _, terms = det._raw_scores(prep.enc, with_terms=True)
+    _, terms = det._engine().raw_scores(prep.enc, with_terms=True)
     missing = missing_mask(prep.enc)
     excess = np.where(missing, 0.0, terms - det.feature_baseline_)
     size = det.window_spec_.size

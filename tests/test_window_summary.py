@@ -9,6 +9,7 @@ import torch
 
 from vae_anomaly import VAEDetector
 from vae_anomaly import windows as W
+from vae_anomaly.exceptions import InvalidInputError, SchemaMismatchError
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -69,7 +70,7 @@ def test_scores_contributions_context_and_order(frame, det):
     ordered = frame.sort_values(["g", "t"]).reset_index(drop=True)
     whole = det.score_samples(ordered)
     later = det.score_details(ordered.iloc[250:], context=ordered.iloc[200:250]).anomaly_score
-    np.testing.assert_allclose(-whole[250:], later, rtol=1e-12)
+    np.testing.assert_array_equal(-whole[250:], later)
 
 
 def test_held_out_rows_spread_over_each_series(det, frame):
@@ -92,8 +93,6 @@ def test_a_one_row_window_is_the_row_itself(frame):
 
 @pytest.mark.parametrize("features", ["summary", "stack"])
 def test_bad_readings_are_refused_naming_the_callers_row(frame, features):
-    from vae_anomaly.exceptions import InvalidInputError
-
     det = VAEDetector(window=6, time_column="t", group_column="g", window_features=features, max_iter=2,
                       random_state=0).fit(frame)
     text = frame.astype({"y": object})
@@ -104,3 +103,82 @@ def test_bad_readings_are_refused_naming_the_callers_row(frame, features):
     infinite.loc[7, "x"] = np.inf
     with pytest.raises(InvalidInputError, match="'x' holds an infinite value .* at row 7;"):
         det.score_details(infinite)
+
+
+def test_channels_read_on_alternate_rows_still_get_a_change(frame):
+    """A channel with a reading every other row: its change is from the last reading in the window."""
+    even = (frame["t"] % 2 == 0).to_numpy()
+    alternate = frame.assign(x=frame["x"].where(even), y=frame["y"].where(~even))
+    det = VAEDetector(window=6, time_column="t", group_column="g", max_iter=2, random_state=0).fit(alternate)
+    assert np.isfinite(det.score_samples(alternate)).all()
+    lone = pd.DataFrame({"t": np.arange(20), "g": np.arange(20), "x": np.arange(20.0)})  # one row per series
+    with pytest.raises(InvalidInputError, match="channel 'x' never has two readings within one window"):
+        VAEDetector(window=6, time_column="t", group_column="g", max_iter=2).fit(lone)
+
+
+def test_held_out_rows_are_the_validation_fraction_even_for_short_series():
+    rng = np.random.default_rng(0)
+    short = pd.DataFrame({"t": np.tile(np.arange(40), 15), "g": np.repeat(np.arange(15), 40),
+                          "x": rng.normal(size=600)})
+    det = VAEDetector(window=4, time_column="t", group_column="g", max_iter=2, random_state=0).fit(short)
+    assert det.calibration_scores_.size == 15 * 8  # 20 % of each 40-row series
+
+
+def test_fit_names_the_callers_row_and_refuses_clashing_names(frame):
+    infinite = frame.copy()
+    infinite.loc[11, "y"] = np.inf
+    with pytest.raises(InvalidInputError, match="'y' holds an infinite value .* at row 11;"):
+        VAEDetector(window=6, time_column="t", group_column="g", max_iter=2).fit(infinite)
+    with pytest.raises(InvalidInputError, match="column 'mean\\(x\\)' has the name of the window mean"):
+        VAEDetector(window=6, time_column="t", group_column="g", max_iter=2).fit(frame.assign(**{"mean(x)": 1.0}))
+
+
+def test_channel_kinds_are_kept_and_checked(frame, det):
+    coded = frame.assign(k=pd.Categorical(frame["t"] % 3))  # integer levels: still a category
+    with_codes = VAEDetector(window=6, time_column="t", group_column="g", max_iter=2, random_state=0).fit(coded)
+    kinds = {s.name: s.kind for s in with_codes.preprocessor_.schema_}
+    assert kinds["k"] == "categorical" and "mean(k)" not in kinds
+    with pytest.raises(SchemaMismatchError, match="'x' was numeric at fit time but is"):
+        det.score_details(frame.assign(x=frame["x"].astype("string")))
+    huge = frame.assign(x=np.where(frame["t"] % 2 == 0, 1e150, -1e150))  # each reading within the limit
+    assert np.isfinite(det.score_details(huge).anomaly_score).all()
+
+
+def test_a_scorer_takes_arrays_for_models_fitted_on_arrays():
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    det = VAEDetector(max_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.scorer().score_details(X).anomaly_score, -det.score_samples(X))
+
+
+def test_blas_threads_are_restored_after_concurrent_scoring(det, frame):
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas()
+    workers = [threading.Thread(target=det.score_samples, args=(frame,)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert blas() == before
+
+
+def test_model_files_from_before_window_features_keep_stacked_windows(frame, tmp_path, monkeypatch):
+    from sklearn.base import clone
+
+    from vae_anomaly import persistence
+
+    old = VAEDetector(window=6, time_column="t", group_column="g", window_features="stack", max_iter=2,
+                      random_state=0).fit(frame)
+    params = persistence._json_params
+    monkeypatch.setattr(persistence, "_json_params",
+                        lambda det: {k: v for k, v in params(det).items() if k != "window_features"})
+    old.save(tmp_path / "old.vae")
+    monkeypatch.undo()
+    loaded = VAEDetector.load(tmp_path / "old.vae")
+    assert loaded.window_features == "stack" and clone(loaded).window_features == "stack"
+    np.testing.assert_array_equal(loaded.score_samples(frame), old.score_samples(frame))

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 # ColumnChoice, choose_columns (from .columns) and model_columns, carry_context,
 # ordered_with_context, scored_batches (from .streaming) are re-exported: jobs call them from here.
-__all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_scorer",
+__all__ = ["OUTPUT_COLUMNS", "ColumnChoice", "choose_columns", "fit_file", "load_detector", "load_scorer",
            "model_columns", "default_output_path", "open_output", "carry_context", "ordered_with_context",
            "scored_batches", "output_batch", "score_table", "describe_model"]
 
@@ -123,6 +123,17 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         "device": str(det.device_),
         "window": getattr(det, "window_config_", None),
     }
+
+
+def load_detector(model: str | os.PathLike, device: str = "cpu") -> VAEDetector:
+    """Load a model file as a :class:`~vae_anomaly.VAEDetector` (imports torch and scikit-learn).
+
+    For scoring only, :func:`load_scorer` gives the same scores and starts
+    faster. Errors are :class:`~vae_anomaly.VAEAnomalyError`.
+    """
+    from .detector import VAEDetector
+
+    return VAEDetector.load(model, device=_check_device(device))
 
 
 def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:

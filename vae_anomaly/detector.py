@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -118,8 +117,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     window : int, default=None
         Score sliding windows instead of single rows: each row is modelled
         together with the ``window - 1`` rows before it in its series, and
-        gets one score. The first rows of a series have shorter windows whose
-        empty positions are masked (see ``ScoreDetails.window_fill``).
+        gets one score. The first rows of a series have shorter windows:
+        their statistics use the rows there are (with ``"stack"``, the empty
+        positions are masked); see ``ScoreDetails.window_fill``.
     time_column : str, default=None
         With ``window``: the column that orders rows within a series (rows
         are sorted by it; results come back in the caller's order). None
@@ -362,8 +362,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             raise ValueError("no feature columns left besides the time and group columns")
         if spec is not None and spec.features == "summary":
             numeric = [c.name for c in infer_schema(features, self.max_categories) if c.kind == NUMERIC]
-            spec = replace(spec, channels=tuple(features.columns), summarised=tuple(numeric))
+            spec = windows.summary_spec(features, spec, numeric)
             features = summary_training_frame(frame, spec)
+            windows.check_summary_frame(features, spec)
         self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
         self.window_spec_ = spec
         prep = prepare(frame, self.preprocessor_, spec)
@@ -401,11 +402,16 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             group = np.cumsum(prep.starts) - 1
             sizes = np.bincount(group)
             rank = np.arange(n) - np.flatnonzero(prep.starts)[group]
+            size, n_held = sizes[group], np.round(self.validation_fraction * sizes[group])
             if self.window_spec_.features == "summary":
-                stretch = rank * _HELD_STRETCHES / sizes[group]  # position in stretches, [0, parts)
-                held_mask = stretch - np.floor(stretch) >= 1 - self.validation_fraction
+                # The series' n_held rows, spread over the ends of _HELD_STRETCHES equal stretches.
+                k = _HELD_STRETCHES
+                stretch = np.floor(rank * k / size)
+                end = np.ceil((stretch + 1) * size / k)  # first rank of the next stretch
+                held_here = np.floor((stretch + 1) * n_held / k) - np.floor(stretch * n_held / k)
+                held_mask = rank >= end - held_here
             else:
-                held_mask = rank >= sizes[group] - np.round(self.validation_fraction * sizes[group])
+                held_mask = rank >= size - n_held
             if 0 < held_mask.sum() < n:
                 return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
         perm = rng.permutation(n)

@@ -66,10 +66,13 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
         enc = pre.transform(frame)
         n = len(enc)
         return Prepared(enc, np.arange(n), np.ones(n))
-    numeric = spec.summarised if spec.features == "summary" else pre.num_names_
     for rows in (frame, context):  # before sorting, so an error names the caller's row
-        if rows is not None:
-            check_numeric(rows, numeric)
+        if rows is None:
+            continue
+        if spec.features == "summary":
+            windows.check_channels(rows, spec.summarised)
+        else:
+            check_numeric(rows, pre.num_names_)
     n_ctx = 0 if context is None else len(context)
     full = frame if not n_ctx else pd.concat([context[frame.columns], frame], ignore_index=True)
     order = windows.order_rows(full, spec)

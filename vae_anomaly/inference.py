@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from .preprocessing import Encoded
 
-__all__ = ["CHUNK", "Network", "NumpyEngine", "scores_in_numpy"]
+__all__ = ["CHUNK", "Network", "NumpyEngine", "scores_in_numpy", "ONE_BLAS_THREAD"]
 
 # Rows per evaluation: hidden activations of a chunk (4096 x 64 float32, 1 MB) stay in cache.
 CHUNK = 4096
@@ -130,6 +130,45 @@ class Network:
         return self.to_latent[-1][0].shape[1] // 2
 
 
+class _OneBlasThread:
+    """Context manager: BLAS on one thread while any scoring runs in this process.
+
+    The thread count of the BLAS library is a process-wide setting. The
+    first thread to enter sets it to one and the last to leave restores it,
+    so threads scoring at the same time never restore it under each other.
+    Entering costs a lock and a counter; the library is looked up once.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._controller = None
+        self._limits = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limits = self._controller.limit(limits=1, user_api="blas")
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._limits.restore_original_limits()
+                self._limits = None
+
+
+# The products here are small (a chunk times a layer): BLAS threads add nothing, and under
+# CPU load OpenBLAS's spinning threads made scoring 10x slower.
+ONE_BLAS_THREAD = _OneBlasThread()
+
+
 def scores_in_numpy(kind: str, n_samples: int, device) -> bool:
     """Whether rows are scored here rather than in torch: on CPU, at the latent mean.
 
@@ -161,8 +200,8 @@ class NumpyEngine:
 
     Notes
     -----
-    While it scores, the BLAS library runs on one thread (the previous
-    setting is restored afterwards); callers parallelise over batches.
+    While it scores, the BLAS library runs on one thread (see
+    :data:`ONE_BLAS_THREAD`); callers parallelise over batches.
     """
 
     def __init__(self, net: Network, kind: str):
@@ -172,9 +211,6 @@ class NumpyEngine:
         self.kind = kind
         self._inv_var = np.exp(-net.log_var)
         self._offset = np.float32(_LOG_2PI) + net.log_var
-        # The products are small (a chunk times a layer): BLAS threads add nothing, and
-        # under CPU load OpenBLAS's spinning threads made scoring 10x slower.
-        self._blas = ThreadpoolController()
         offsets = np.cumsum([0, *net.cat_sizes])[:-1]
         self._onehot_base = net.n_numeric + net.indicator_cols.size + offsets  # input column of level 0
         self._logit_base = np.cumsum([0, *(k + 1 for k in net.cat_sizes)])[:-1]
@@ -191,7 +227,7 @@ class NumpyEngine:
                              f"the network expects {self.net.n_numeric} and {d_cat}")
         scores = np.empty(n)
         terms = np.empty((n, d_num + d_cat)) if with_terms else None
-        with self._blas.limit(limits=1, user_api="blas"):
+        with ONE_BLAS_THREAD:
             for start in range(0, n, CHUNK):
                 stop = min(start + CHUNK, n)
                 s, t = self._chunk(enc.num[start:stop], enc.cat[start:stop])

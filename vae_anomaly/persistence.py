@@ -349,7 +349,8 @@ def load_scorer(path, device: str = "cpu"):
 
 
 def _rebuild(cls, meta: dict, arrays: dict, device: str):
-    det = cls(**meta["params"])
+    # Files written before window_features existed used stacked windows; keep that on refit.
+    det = cls(**{"window_features": "stack", **meta["params"]})
     det.preprocessor_ = _preprocessor(meta, arrays)
     net = meta["network"]
     det.module_ = _module(meta, arrays, device)

@@ -15,12 +15,13 @@ import pandas as pd
 
 from .exceptions import InvalidInputError
 
-__all__ = ["NUMERIC", "CATEGORICAL", "ColumnSpec", "as_frame", "infer_schema", "numeric_block", "check_numeric"]
+__all__ = ["NUMERIC", "CATEGORICAL", "MAX_ABS", "ColumnSpec", "as_frame", "infer_schema", "numeric_block",
+           "check_numeric"]
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 # Numeric values larger than this in size are refused (see numeric_block).
-_MAX_ABS = 1e150
+MAX_ABS = 1e150
 
 
 @dataclass(frozen=True)
@@ -219,11 +220,11 @@ def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
 
 
 def _in_range(v: np.ndarray) -> bool:
-    """Whether every non-missing value is finite and at most ``_MAX_ABS`` in size (two passes, no copy)."""
+    """Whether every non-missing value is finite and at most ``MAX_ABS`` in size (two passes, no copy)."""
     if v.size == 0:
         return True
     lo, hi = np.fmin.reduce(v), np.fmax.reduce(v)  # NaN only when the whole column is missing
-    return bool(np.isnan(hi) or (-_MAX_ABS <= lo and hi <= _MAX_ABS))
+    return bool(np.isnan(hi) or (-MAX_ABS <= lo and hi <= MAX_ABS))
 
 
 def _refuse_out_of_range(out: np.ndarray, names: list[str]) -> None:
@@ -236,7 +237,7 @@ def _refuse_out_of_range(out: np.ndarray, names: list[str]) -> None:
             f"column {names[j]!r} holds an infinite value ({out[i, j]}) at row {i}; "
             "replace it with a finite value or NaN"
         )
-    if np.abs(np.nan_to_num(out)).max(initial=0.0) > _MAX_ABS:
+    if np.abs(np.nan_to_num(out)).max(initial=0.0) > MAX_ABS:
         j = int(np.argmax(np.abs(np.nan_to_num(out)).max(axis=0)))
         raise InvalidInputError(
             f"column {names[j]!r} holds a value too large to model ({np.nanmax(np.abs(out[:, j])):.3g})"

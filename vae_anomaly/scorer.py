@@ -20,6 +20,7 @@ from . import calibration, windows
 from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
 from .exceptions import SchemaMismatchError
 from .preprocessing import Encoded, TabularPreprocessor
+from .schema import as_frame
 from .windows import WindowSpec
 
 __all__ = ["Engine", "ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
@@ -197,15 +198,18 @@ class Scorer:
             window_fill=fill,
         )
 
-    def score_details(self, X: pd.DataFrame, context: pd.DataFrame | None = None) -> ScoreDetails:
+    def score_details(self, X, context: pd.DataFrame | None = None) -> ScoreDetails:
         """Results for a DataFrame holding the model's columns (extra columns are ignored).
+
+        A model fitted on an unnamed array also takes an array with the same
+        columns.
 
         See :meth:`VAEDetector.score_details`. scikit-learn's input
         validation does not run here; the fitted preprocessor still checks
         every column (missing columns, changed kinds, text in numeric
         columns, infinities) and raises with the column named.
         """
-        frame = self.model_columns(X)
+        frame = self.model_columns(X) if isinstance(X, pd.DataFrame) else as_frame(np.asarray(X))
         if context is not None:
             context = self.model_columns(context)
         return self.details(self.prepare(frame, context))

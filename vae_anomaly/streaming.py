@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from . import windows
 from .exceptions import InvalidInputError
+from .inference import ONE_BLAS_THREAD
 from .scorer import ScoreDetails, Scorer
 from .windows import WindowSpec
 
@@ -149,40 +150,25 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run the block with the BLAS library (NumPy's matrix products) on one thread.
-
-    Batches are the unit of parallel work here. Left to itself, OpenBLAS
-    adds its own threads to each worker's small products, and with two
-    workers on two cores they spin against each other: scoring 5M rows took
-    43 to 57 s instead of about 5. The NumPy engine limits BLAS itself
-    while it scores; setting the limit once around the whole pool means no
-    worker restores the old setting while another is still scoring.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
     """Yield ``fn(*item)`` for each item, in order, with up to ``n_jobs`` calls running at once.
 
     With ``n_jobs > 1`` each call runs in a worker thread, and at most
     ``n_jobs + 1`` results wait. Meanwhile NumPy's BLAS, and torch when it
     is loaded (GPU or importance-weighted scoring), run on one thread each;
-    both settings are restored afterwards.
+    both settings are restored afterwards. (The NumPy engine keeps BLAS on
+    one thread while it scores in any case.)
     """
     if n_jobs <= 1:
-        with _one_blas_thread():
-            for item in items:
-                yield fn(*item)
+        for item in items:
+            yield fn(*item)
         return
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
     pending: deque = deque()
     try:
-        with _torch_threads(1), _one_blas_thread():
+        # BLAS on one thread for the whole pool, not per call: OpenBLAS's own threads spun
+        # against two workers on two cores (5M rows took 43 to 57 s instead of about 5).
+        with _torch_threads(1), ONE_BLAS_THREAD:
             for item in items:
                 pending.append(pool.submit(fn, *item))
                 if len(pending) > n_jobs:

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .exceptions import InvalidInputError
+from .exceptions import InvalidInputError, SchemaMismatchError
 from .preprocessing import Encoded
+from .schema import MAX_ABS, check_numeric
 
 __all__ = ["WindowSpec", "order_rows", "group_starts", "window_index", "stack_windows", "window_fill",
-           "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_owner"]
+           "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner",
+           "summary_spec", "check_summary_frame", "check_channels"]
 
 # Statistics of each numeric channel with features="summary", in column order.
 SUMMARY_STATS = ("value", "diff", "mean", "std", "min", "max")
@@ -196,35 +198,48 @@ def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.Dat
     DataFrame
         Columns channel by channel in input order. Statistics use the real
         rows of each window only (missing values and padding are skipped); a
-        window with one real value has standard deviation 0; ``diff`` is
-        missing on a series' first row.
+        window with one real value has standard deviation 0; ``diff`` is the
+        change from the last reading earlier in the window, missing when
+        there is none (a series' first row).
     """
     pad = idx < 0
     safe = np.where(pad, 0, idx)
-    prev = idx[:, -2] if idx.shape[1] > 1 else np.full(idx.shape[0], -1)
+    rows = np.arange(idx.shape[0])
+    earlier = np.arange(idx.shape[1] - 1)
     summarised = set(summarised)
     cols = {}
     for name in features.columns:
         col = features[name]
         if name not in summarised:
-            cols[name] = col.to_numpy()
+            cols[name] = col  # passed through with its dtype (a categorical stays categorical)
             continue
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
         win = v[safe]
         win[pad] = np.nan
+        # The change from the last reading earlier in the window, so channels sampled on
+        # alternate rows still have one; missing when there is none.
+        seen = np.where(np.isnan(win[:, :-1]), -1, earlier)
+        last = np.maximum.accumulate(seen, axis=1)[:, -1] if seen.shape[1] else np.full(len(rows), -1)
+        previous = np.where(last >= 0, win[rows, np.maximum(last, 0)], np.nan)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing windows give NaN, as wanted
             stats = {
                 "value": v,
-                "diff": np.where(prev >= 0, v - v[np.maximum(prev, 0)], np.nan),
+                # Two readings within the size limit can differ by more than it: clip, they are extreme anyway.
+                "diff": np.clip(v - previous, -MAX_ABS, MAX_ABS),
                 "mean": np.nanmean(win, axis=1),
                 "std": np.nanstd(win, axis=1),
                 "min": np.nanmin(win, axis=1),
                 "max": np.nanmax(win, axis=1),
             }
         for stat in SUMMARY_STATS:
-            cols[name if stat == "value" else f"{stat}({name})"] = stats[stat]
+            cols[summary_name(stat, name)] = stats[stat]
     return pd.DataFrame(cols, index=features.index)
+
+
+def summary_name(stat: str, channel: str) -> str:
+    """Column name of one statistic of a channel (the current value keeps the channel's name)."""
+    return channel if stat == "value" else f"{stat}({channel})"
 
 
 def summary_owner(channels, summarised) -> np.ndarray:
@@ -279,3 +294,59 @@ def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, 
         "group": groups[big + 1], "before": times[big], "after": times[big + 1], "seconds": steps[big],
         "row": big + 1,
     }, columns=cols)
+
+
+def summary_spec(features: pd.DataFrame, spec: WindowSpec, numeric) -> WindowSpec:
+    """``spec`` with the channels to summarise, after checking the training rows.
+
+    Parameters
+    ----------
+    features : DataFrame
+        The feature columns of the training rows, in the caller's order.
+    spec : WindowSpec
+        With ``features="summary"``.
+    numeric : sequence of str
+        The numeric feature columns: they get :data:`SUMMARY_STATS`.
+
+    Raises
+    ------
+    InvalidInputError
+        If a numeric channel holds text or an infinity (naming the caller's
+        row), or a column is named like a statistic of a channel
+        (``mean(x)`` beside ``x``).
+    """
+    check_channels(features, numeric)
+    taken = set(features.columns)
+    for channel in numeric:
+        for stat in SUMMARY_STATS[1:]:
+            if summary_name(stat, channel) in taken:
+                raise InvalidInputError(
+                    f"column {summary_name(stat, channel)!r} has the name of the window {stat} of channel "
+                    f"{channel!r}; rename it"
+                )
+    return WindowSpec(spec.size, spec.time_column, spec.group_column, spec.features,
+                      tuple(features.columns), tuple(numeric))
+
+
+def check_summary_frame(summary: pd.DataFrame, spec: WindowSpec) -> None:
+    """Refuse a channel whose change from the previous reading is never seen in training."""
+    for channel in spec.summarised:
+        if summary[summary_name("diff", channel)].isna().all():
+            raise InvalidInputError(
+                f"channel {channel!r} never has two readings within one window of {spec.size} rows, so its "
+                "change between readings is never seen; use a longer window or window_features='stack'"
+            )
+
+
+def check_channels(frame: pd.DataFrame, summarised) -> None:
+    """Refuse what the statistics would hide: text in a numeric channel, or an infinite reading.
+
+    A channel that now has a text dtype is a :class:`SchemaMismatchError`;
+    text values or infinities are :class:`InvalidInputError` naming the
+    column (and for infinities the row of ``frame``).
+    """
+    for name in summarised:
+        dtype = frame[name].dtype
+        if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+            raise SchemaMismatchError(f"column {name!r} was numeric at fit time but is {dtype} now")
+    check_numeric(frame, summarised)
