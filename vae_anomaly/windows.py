@@ -331,6 +331,8 @@ def summary_spec(features: pd.DataFrame, spec: WindowSpec, numeric) -> WindowSpe
 def check_summary_frame(summary: pd.DataFrame, spec: WindowSpec) -> None:
     """Refuse a channel whose change from the previous reading is never seen in training."""
     for channel in spec.summarised:
+        if summary[channel].isna().all():
+            continue  # no readings at all: the preprocessor refuses the column by name
         if summary[summary_name("diff", channel)].isna().all():
             raise InvalidInputError(
                 f"channel {channel!r} never has two readings within one window of {spec.size} rows, so its "
