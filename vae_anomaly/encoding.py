@@ -75,10 +75,7 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
             check_numeric(rows, pre.num_names_)
     n_ctx = 0 if context is None else len(context)
     full = frame if not n_ctx else pd.concat([context[frame.columns], frame], ignore_index=True)
-    order = windows.order_rows(full, spec)
-    sorted_frame = full.iloc[order].reset_index(drop=True)
-    starts = windows.group_starts(sorted_frame, spec)
-    idx = windows.window_index(starts, spec.size)
+    order, sorted_frame, starts, idx = _in_window_order(full, spec)
     features = sorted_frame.drop(columns=spec.key_columns())
     if spec.features == "summary":
         enc = pre.transform(windows.summary_frame(features, idx, spec.summarised))
@@ -89,11 +86,18 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
     return Prepared(enc, inverse[n_ctx:], windows.window_fill(idx), sorted_frame, starts)
 
 
-def summary_training_frame(frame: pd.DataFrame, spec: windows.WindowSpec) -> pd.DataFrame:
-    """The per-window statistics of ``frame`` (window order), to fit the preprocessor on."""
+def _in_window_order(frame: pd.DataFrame, spec: windows.WindowSpec):
+    """``(order, sorted_frame, starts, idx)``: the rows sorted by group and time, where each
+    series starts, and the rows of each window (:func:`windows.window_index`)."""
     order = windows.order_rows(frame, spec)
     sorted_frame = frame.iloc[order].reset_index(drop=True)
-    idx = windows.window_index(windows.group_starts(sorted_frame, spec), spec.size)
+    starts = windows.group_starts(sorted_frame, spec)
+    return order, sorted_frame, starts, windows.window_index(starts, spec.size)
+
+
+def summary_training_frame(frame: pd.DataFrame, spec: windows.WindowSpec) -> pd.DataFrame:
+    """The per-window statistics of ``frame`` (window order), to fit the preprocessor on."""
+    _, sorted_frame, _, idx = _in_window_order(frame, spec)
     return windows.summary_frame(sorted_frame.drop(columns=spec.key_columns()), idx, spec.summarised)
 
 
