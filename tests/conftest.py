@@ -17,6 +17,18 @@ SAMPLE = ROOT / "sample_data"
 SHARED = ROOT.parent / "shared" / "datasets"
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's fits: small MLP steps run several times faster so
+    when other jobs share the cores. The previous count is restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tabular() -> pd.DataFrame:
     """The bundled tabular sample (5,000 rows, with ``id`` and ``label``)."""
