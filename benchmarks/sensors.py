@@ -94,7 +94,11 @@ Named variants (reported separately, never as the default):
   ``_trim30`` sets ``trim_fraction=0.3``; ``_rsplit`` holds out random rows
   instead of the end of each series; ``_bsplit`` holds out the end of each
   fifth of each series (what ``_summary`` does by itself); ``_lv2`` sets
-  ``min_log_var=-2``.
+  ``min_log_var=-2``; ``_lv0`` sets ``min_log_var=0``; ``_lat6`` sets
+  ``latent_dim=6``; ``_trim5`` sets ``trim_fraction=0.05``; ``_logstd``
+  replaces each channel's window standard deviation by
+  ``log(std + 0.01 * s)``, ``s`` the channel's standard deviation in the
+  training rows (a scale statistic modelled on a log scale).
 
 Metrics (per file, protocol, method; mean over seeds 0, 1, 2)
 -------------------------------------------------------------
@@ -272,15 +276,17 @@ class Method:
 
 
 _TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor", "steps3",
-         "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8", "recon")
+         "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8", "recon", "lv0", "lat6",
+         "trim5", "logstd")
 _METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:" + "|".join(_TAGS) + r"))*)$")
 _VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0),
                    "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary"),
                    "stack": ("window_features", "stack"), "standard": ("scaler", "standard"),
                    "iw8": ("n_samples", 8), "recon": ("score_type", "reconstruction"),
-                   "lv2": ("min_log_var", -2.0)}
+                   "lv2": ("min_log_var", -2.0), "lv0": ("min_log_var", 0.0), "lat6": ("latent_dim", 6),
+                   "trim5": ("trim_fraction", 0.05)}
 _VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "stack", "rsplit", "bsplit",
-             "lv2", "standard", "iw8", "recon")
+             "lv2", "standard", "iw8", "recon", "lv0", "lat6", "trim5", "logstd")
 _INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")  # tags that change the inputs (IsolationForest gets them too)
 
 
@@ -299,11 +305,26 @@ def parse_method(name: str) -> Method:
 
 
 @contextmanager
-def _patched(method: Method):
-    """Library constants swapped for the duration of one run (``_floor``, ``_steps3``)."""
-    from vae_anomaly import detector, preprocessing
+def _patched(method: Method, fit: pd.DataFrame | None = None):
+    """Library constants swapped for the duration of one run (``_floor``, ``_steps3``, ``_logstd``, ...)."""
+    from vae_anomaly import detector, preprocessing, windows
 
     saved = (preprocessing._robust_center_scale, detector._AUTO_STEPS)
+    saved_summary = windows.summary_frame
+    if "logstd" in method.tags:  # fit: the training rows, whose spread sets each channel's offset
+        offsets = {}
+        for c in fit.columns:
+            values = pd.to_numeric(fit[c], errors="coerce").to_numpy(np.float64)
+            offsets[c] = 0.01 * (float(np.nanstd(values)) or 1.0)
+
+        def log_std(features, idx, summarised):
+            out = saved_summary(features, idx, summarised)
+            for c in summarised:
+                col = windows.summary_name("std", c)
+                out[col] = np.log(out[col] + offsets[c])
+            return out
+
+        windows.summary_frame = log_std
     saved_split = detector.VAEDetector._split
     if "rsplit" in method.tags:  # random held-out rows instead of the end of each series
 
@@ -346,6 +367,7 @@ def _patched(method: Method):
     finally:
         preprocessing._robust_center_scale, detector._AUTO_STEPS = saved
         detector.VAEDetector._split = saved_split
+        windows.summary_frame = saved_summary
 
 
 def _position_max(det, score: pd.DataFrame, context: pd.DataFrame | None) -> np.ndarray:
@@ -368,7 +390,7 @@ def run_vae(method: Method, fit: pd.DataFrame, score: pd.DataFrame, context: pd.
     from vae_anomaly import VAEDetector
 
     params = dict(method.vae_params)
-    with _patched(method):
+    with _patched(method, fit[channels]):
         if method.window is None or method.feat:
             det = VAEDetector(random_state=seed, **params).fit(fit[channels])
             details = det.score_details(score[channels])
