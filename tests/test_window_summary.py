@@ -47,6 +47,22 @@ def test_statistics_match_pandas_rolling():
     assert W.summary_owner(["v", "c"], ["v"]).tolist() == [0] * 6 + [1]
 
 
+def test_training_rows_are_encoded_as_scoring_encodes_them(frame, det):
+    # fit reuses the statistics it fitted the preprocessor on; they must be exactly the
+    # ones scoring computes, in the same (window) order, or the model learns other rows.
+    from vae_anomaly.encoding import prepare, summary_training_frame
+
+    spec = det.window_spec_
+    reused = prepare(frame, det.preprocessor_, spec, summary=summary_training_frame(frame, spec))
+    scored = det._prepare(frame)
+    np.testing.assert_array_equal(reused.enc.num, scored.enc.num)
+    np.testing.assert_array_equal(reused.enc.cat, scored.enc.cat)
+    np.testing.assert_array_equal(reused.back, scored.back)
+    head = summary_training_frame(frame.head(50), spec)  # with context the statistics are recomputed
+    with_context = prepare(frame.iloc[50:], det.preprocessor_, spec, context=frame.head(50), summary=head)
+    np.testing.assert_array_equal(with_context.enc.num, det._prepare(frame.iloc[50:], frame.head(50)).enc.num)
+
+
 def test_width_does_not_grow_with_the_window(frame, det):
     assert det.preprocessor_.num_names_[:6] == ["x", "diff(x)", "mean(x)", "std(x)", "min(x)", "max(x)"]
     wide = VAEDetector(window=24, time_column="t", group_column="g", window_features="summary", max_iter=2,

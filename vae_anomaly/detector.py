@@ -360,14 +360,15 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         features = frame.drop(columns=spec.key_columns()) if spec else frame
         if spec and features.shape[1] == 0:
             raise ValueError("no feature columns left besides the time and group columns")
+        summary = None
         if spec is not None and spec.features == "summary":
             numeric = [c.name for c in infer_schema(features, self.max_categories) if c.kind == NUMERIC]
             spec = windows.summary_spec(features, spec, numeric)
-            features = summary_training_frame(frame, spec)
+            features = summary = summary_training_frame(frame, spec)
             windows.check_summary_frame(features, spec)
         self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
         self.window_spec_ = spec
-        prep = prepare(frame, self.preprocessor_, spec)
+        prep = prepare(frame, self.preprocessor_, spec, summary=summary)
         self.window_config_ = None if spec is None else {
             **spec.to_dict(),
             "median_step_s": windows.median_step(prep.sorted_frame, spec, prep.starts),

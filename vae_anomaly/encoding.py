@@ -48,7 +48,7 @@ class Prepared:
 
 
 def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowSpec | None,
-            context: pd.DataFrame | None = None) -> Prepared:
+            context: pd.DataFrame | None = None, summary: pd.DataFrame | None = None) -> Prepared:
     """Encode ``frame`` (after optional ``context`` rows) into model rows.
 
     Parameters
@@ -61,6 +61,10 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
         Windowing, or None for row-wise models.
     context : DataFrame, optional
         Earlier rows of the same series (windowed models only).
+    summary : DataFrame, optional
+        Summary windows without ``context`` only: the statistics of
+        ``frame`` as :func:`summary_training_frame` returned them, so that
+        fitting does not compute them twice.
     """
     if spec is None:
         enc = pre.transform(frame)
@@ -78,7 +82,9 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
     order, sorted_frame, starts, idx = _in_window_order(full, spec)
     features = sorted_frame.drop(columns=spec.key_columns())
     if spec.features == "summary":
-        enc = pre.transform(windows.summary_frame(features, idx, spec.summarised))
+        if summary is None or n_ctx:
+            summary = windows.summary_frame(features, idx, spec.summarised)
+        enc = pre.transform(summary)
     else:
         enc = windows.stack_windows(pre.transform(features), idx)
     inverse = np.empty_like(order)
