@@ -219,19 +219,25 @@ def test_hostile_table_is_refused_in_one_line(name, case, fmt, message, base, mo
     assert line.isprintable() and len(line) <= 410
 
 
+def fit_leaves_out_a(data, out, model, inp, before) -> tuple[dict, str]:
+    """``fit`` succeeds without ``--columns`` (its JSON summary is returned) and, once that
+    model is removed, refuses ``-c a -c b`` (its one error line is returned, nothing written)."""
+    fitted = invoke(*command("fit", data, out, model, "--json", "-q"))
+    assert fitted.exit_code == 0, fitted.output
+    (out / "model.vae").unlink()
+    line = assert_refused(invoke(*command("fit", data, out, model, "-c", "a", "-c", "b")), inp, before, out)
+    return json.loads(fitted.stdout), line
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_text_in_a_numeric_column(fmt, base, model, dirs, detector):
     """fit: the column is left out, with the reason; with --columns, refused. score/evaluate: refused."""
     inp, out = dirs
     data = make_input("text_in_numeric", fmt, inp, base)
     before = snapshot(inp)
-    fitted = invoke(*command("fit", data, out, model, "--json", "-q"))
-    assert fitted.exit_code == 0, fitted.output
-    summary = json.loads(fitted.stdout)
+    summary, line = fit_leaves_out_a(data, out, model, inp, before)
     assert summary["columns_used"] == ["b", "d", "c"]
     assert "300 distinct values" in summary["columns_ignored"]["a"]
-    (out / "model.vae").unlink()
-    line = assert_refused(invoke(*command("fit", data, out, model, "-c", "a", "-c", "b")), inp, before, out)
     assert line.startswith("error: column 'a' has 300 distinct text values")
     for name in ("score", "evaluate"):
         line = assert_refused(invoke(*command(name, data, out, model)), inp, before, out)
@@ -277,12 +283,8 @@ def test_all_nan_column(fmt, base, model, dirs, detector):
     inp, out = dirs
     data = make_input("all_nan_column", fmt, inp, base)
     before = snapshot(inp)
-    fitted = invoke(*command("fit", data, out, model, "--json", "-q"))
-    assert fitted.exit_code == 0, fitted.output
-    summary = json.loads(fitted.stdout)
+    summary, line = fit_leaves_out_a(data, out, model, inp, before)
     assert summary["columns_ignored"] == {"a": "all values are missing"}
-    (out / "model.vae").unlink()
-    line = assert_refused(invoke(*command("fit", data, out, model, "-c", "a", "-c", "b")), inp, before, out)
     assert line == "error: column 'a' has no observed values"
     scored = invoke(*command("score", data, out, model, "-q"))
     assert scored.exit_code == 0, scored.output

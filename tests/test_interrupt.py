@@ -155,17 +155,12 @@ def test_signal_during_training_leaves_no_model(big, tmp_path, sig, existing):
                                  "--seed", "0"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=child_fd, env=ENV, preexec_fn=_default_sigint)
         os.close(child_fd)
-        try:
-            seen = _wait_for(main_fd, b"training:", proc)
+
+        def still_training():
             time.sleep(0.3)
             assert proc.poll() is None, "training ended before the signal; give it more work"
-            proc.send_signal(sig)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        stderr = (seen + _drain(main_fd)).decode(errors="replace")
+
+        stderr = _signal_after(proc, b"training:", sig, still_training, fd=main_fd)
     finally:
         os.close(main_fd)
     _check_stopped(proc, sig, stderr)
@@ -191,10 +186,12 @@ def _hooked(hook: str, *args: str) -> subprocess.Popen:
                             preexec_fn=_default_sigint)
 
 
-def _signal_after(proc: subprocess.Popen, marker: bytes, sig: int, check_before=None) -> str:
-    """Wait for ``marker`` on stderr, run ``check_before``, send ``sig``; return all of stderr."""
+def _signal_after(proc: subprocess.Popen, marker: bytes, sig: int, check_before=None, fd: int | None = None) -> str:
+    """Wait for ``marker`` on the child's stderr (its pipe, or ``fd``: a terminal it writes to),
+    run ``check_before``, send ``sig``; return all of stderr."""
+    fd = proc.stderr.fileno() if fd is None else fd
     try:
-        seen = _wait_for(proc.stderr.fileno(), marker, proc)
+        seen = _wait_for(fd, marker, proc)
         if check_before is not None:
             check_before()
         proc.send_signal(sig)
@@ -203,7 +200,7 @@ def _signal_after(proc: subprocess.Popen, marker: bytes, sig: int, check_before=
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return (seen + proc.stderr.read()).decode(errors="replace")
+    return (seen + _drain(fd)).decode(errors="replace")
 
 
 @POSIX_ONLY
