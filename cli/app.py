@@ -34,6 +34,13 @@ class WindowFeatures(str, Enum):
     stack = "stack"
 
 
+class Likelihood(str, Enum):
+    """Distribution of each numeric feature around the decoder mean (VAEDetector's likelihood)."""
+
+    gaussian = "gaussian"
+    student_t = "student-t"
+
+
 DEFAULT_BATCH_ROWS = 65_536  # same as vae_anomaly.io.DEFAULT_BATCH_ROWS, without importing it
 
 Data = Annotated[Path, typer.Argument(
@@ -100,6 +107,10 @@ def fit(
         "--epochs", min=1, help="Maximum training epochs (max_iter); default: automatic.")] = None,
     latent_dim: Annotated[int | None, typer.Option(
         "--latent-dim", min=1, help="Size of the latent space; default: from the column count.")] = None,
+    likelihood: Annotated[Likelihood, typer.Option(
+        "--likelihood",
+        help="Noise model of numeric columns: gaussian, or heavy-tailed student-t (for training data "
+             "that hold anomalies).")] = Likelihood.gaussian,
     contamination: Annotated[str, typer.Option(
         "--contamination", callback=_contamination,
         help="'auto' (threshold from --target-fpr) or the expected share of anomalies.")] = "auto",
@@ -135,6 +146,7 @@ def fit(
     params = {
         "max_iter": "auto" if epochs is None else epochs,
         "latent_dim": latent_dim,
+        "likelihood": likelihood.value,
         "contamination": contamination if contamination == "auto" else float(contamination),
         "target_fpr": target_fpr,
         "random_state": seed,

@@ -375,6 +375,7 @@ def test_failure_mid_stream_keeps_the_previous_output(work, fitted):
     ["fit", "x.parquet", "--target-fpr", "0"],
     ["score", "x.parquet", "--batch-size", "0"],
     ["fit", "x.parquet", "--time-column", "t"],
+    ["fit", "x.parquet", "--likelihood", "cauchy"],
 ])
 def test_usage_errors_exit_2(args):
     assert invoke(*args).exit_code == 2
@@ -425,3 +426,17 @@ def test_info_of_a_windowed_model_lists_the_channels_not_the_statistics(windowed
     assert info["window"]["features"] == "summary" and info["window"]["size"] == 4
     text = invoke("info", model).stdout
     assert "4 rows, per-channel statistics" in text and "mean(" not in text
+
+
+def test_info_of_a_windowed_student_t_model_shows_its_likelihood_and_channel_dtypes(tmp_path):
+    sensors = pd.read_parquet(SENSORS).iloc[:600].drop(columns="label")
+    sensors["rpm"] = sensors["rpm"].round().astype("int64")
+    sensors.to_parquet(tmp_path / "train.parquet", index=False)
+    model = tmp_path / "w.vae"
+    result = invoke("fit", tmp_path / "train.parquet", "-m", model, "--window", 4, "--time-column", "timestamp",
+                    "--group-column", "machine", "--epochs", 1, "--likelihood", "student-t", "-q")
+    assert result.exit_code == 0, result.output
+    info = json.loads(invoke("info", model, "--json").stdout)
+    dtypes = {c["name"]: c["dtype"] for c in info["columns"]}
+    assert dtypes["rpm"] == "int64" and dtypes["temperature"] == "float64"
+    assert info["params"]["likelihood"] == "student-t"

@@ -290,3 +290,50 @@ def test_reconstruction_score_is_an_option():
     det = VAEDetector(score_type="reconstruction", **FAST).fit(X)
     far = X[:5] + 10
     assert np.all(det.score_samples(far) < det.score_samples(X[:5]))
+
+
+# ------------------------------------------------------------------------------------------
+# numeric likelihood
+# ------------------------------------------------------------------------------------------
+def test_numeric_terms_are_the_named_log_densities():
+    from scipy import stats
+
+    from vae_anomaly.model import gaussian_nll, student_t_nll
+
+    x = torch.tensor([[0.3, 5.0, -40.0]])
+    mu = torch.tensor([[0.0, 1.0, 2.0]])
+    log_var = torch.tensor([0.5, -1.0, 2.0])
+    seen = torch.ones_like(x, dtype=torch.bool)
+    scale = np.exp(0.5 * log_var.numpy())
+    np.testing.assert_allclose(student_t_nll(x, mu, log_var, seen, 4.0).numpy(),
+                               -stats.t.logpdf(x.numpy(), 4, loc=mu.numpy(), scale=scale), rtol=1e-5)
+    np.testing.assert_allclose(gaussian_nll(x, mu, log_var, seen).numpy(),
+                               -stats.norm.logpdf(x.numpy(), loc=mu.numpy(), scale=scale), rtol=1e-5)
+
+
+@pytest.mark.parametrize("likelihood", ["student-t", "gaussian"])
+def test_one_wild_value_adds_log_or_square_of_its_distance(likelihood):
+    # A broken reading k scales out: its column's share of the score grows by about
+    # 2.5 * log(4) per doubling of k under the Student-t, four-fold under the Gaussian.
+    X = correlated_normal(1500)
+    det = VAEDetector(likelihood=likelihood, **FAST).fit(X)
+    spread = np.subtract(*np.percentile(X[:, 0], [75, 25]))
+    probe = np.repeat(np.median(X, axis=0, keepdims=True), 4, axis=0)
+    probe[:, 0] += spread * np.array([20.0, 40.0, 80.0, 160.0])
+    wild = det.feature_contributions(probe)[:, 0]
+    if likelihood == "student-t":
+        np.testing.assert_allclose(np.diff(wild), 2.5 * np.log(4.0), rtol=0.1)
+        assert wild[-1] < 50
+    else:
+        np.testing.assert_allclose(wild[1:] / wild[:-1], 4.0, rtol=0.1)
+        assert wild[-1] > 1e4
+
+
+def test_student_t_samples_have_heavier_tails_than_gaussian_ones():
+    X = correlated_normal(1500)
+    draws = {lik: VAEDetector(likelihood=lik, **FAST).fit(X).sample(20000, random_state=0)
+             for lik in ("student-t", "gaussian")}
+    from scipy import stats
+
+    kurt = {lik: stats.kurtosis(d[:, 0]) for lik, d in draws.items()}
+    assert kurt["student-t"] > kurt["gaussian"] + 1.0, kurt

@@ -127,3 +127,36 @@ def test_failed_save_keeps_the_existing_model(fitted, tmp_path, monkeypatch):
         det.save(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.vae"]
+
+
+def test_version_1_file_loads_as_the_gaussian_model_it_was(tabular_features, tmp_path):
+    # Files written before the likelihood was recorded hold Gaussian models: no
+    # `likelihood` parameter, no `student_df`, format version 1.
+    df = tabular_features.head(800)
+    det = VAEDetector(likelihood="gaussian", max_iter=5, random_state=0).fit(df)
+    det.save(tmp_path / "new.vae")
+
+    def as_version_1(meta):
+        meta["format_version"] = 1
+        del meta["params"]["likelihood"], meta["network"]["student_df"]
+
+    (tmp_path / "old.vae").write_bytes(repack_model((tmp_path / "new.vae").read_bytes(), as_version_1))
+    old = VAEDetector.load(tmp_path / "old.vae")
+    assert old.likelihood == "gaussian" and old.module_.student_df is None
+    assert np.array_equal(old.score_samples(df), det.score_samples(df))
+    scorer = persistence.load_scorer(tmp_path / "old.vae")
+    assert np.array_equal(scorer.score_details(df).anomaly_score, det.score_details(df).anomaly_score)
+
+
+def test_likelihood_is_recorded_and_a_bad_one_is_refused(tabular_features, tmp_path):
+    df = tabular_features.head(800)
+    det = VAEDetector(likelihood="student-t", max_iter=5, random_state=0).fit(df)
+    det.save(tmp_path / "m.vae")
+    assert np.array_equal(VAEDetector.load(tmp_path / "m.vae").score_samples(df), det.score_samples(df))
+    meta = persistence.read_metadata(tmp_path / "m.vae")
+    assert meta["params"]["likelihood"] == "student-t" and meta["network"]["student_df"] == 4.0
+    bad = repack_model((tmp_path / "m.vae").read_bytes(), lambda m: m["network"].update(student_df=-1))
+    (tmp_path / "bad.vae").write_bytes(bad)
+    for load in (VAEDetector.load, persistence.load_scorer):
+        with pytest.raises(ModelFileError, match="corrupt.*degrees of freedom"):
+            load(tmp_path / "bad.vae")

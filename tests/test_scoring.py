@@ -48,11 +48,12 @@ def mixed():
     return frame
 
 
-@pytest.mark.parametrize("kind", ["elbo", "reconstruction"])
+@pytest.mark.parametrize("kind,likelihood", [("elbo", "student-t"), ("elbo", "gaussian"),
+                                             ("reconstruction", "student-t")])
 @pytest.mark.parametrize("missing", [True, False])
-def test_chunked_in_place_pass_equals_the_module(mixed, kind, missing):
+def test_chunked_in_place_pass_equals_the_module(mixed, kind, likelihood, missing):
     frame = mixed if missing else mixed.fillna({"b": 0.0, "kind": "x"})
-    det = VAEDetector(score_type=kind, max_iter=3, random_state=0).fit(frame)
+    det = VAEDetector(score_type=kind, likelihood=likelihood, max_iter=3, random_state=0).fit(frame)
     data = det._tensors(det.preprocessor_.transform(frame))
     ref_scores, ref_terms = _reference(det.module_, data, kind)
     for chunk in (scoring.CHUNK, 500, 100):  # tails of 200 and 100 rows are padded
@@ -86,9 +87,10 @@ def test_column_wise_transform_equals_block_scaling(mixed, scaler):
 # ------------------------------------------------------------------------------------------
 # The NumPy engine (CPU scoring, and all of `vae-detect score`)
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["elbo", "reconstruction"])
-def test_numpy_engine_matches_the_torch_network(mixed, kind):
-    det = VAEDetector(score_type=kind, max_iter=3, random_state=0).fit(mixed)
+@pytest.mark.parametrize("kind,likelihood", [("elbo", "student-t"), ("elbo", "gaussian"),
+                                             ("reconstruction", "student-t")])
+def test_numpy_engine_matches_the_torch_network(mixed, kind, likelihood):
+    det = VAEDetector(score_type=kind, likelihood=likelihood, max_iter=3, random_state=0).fit(mixed)
     probe = mixed.copy()
     probe.loc[:20, "kind"] = "never seen"  # the extra "unseen level" logit
     probe.loc[30:40, ["a", "e"]] = np.nan

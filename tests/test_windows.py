@@ -171,7 +171,7 @@ def test_windowed_model_round_trips_through_a_model_file(det, X, details, tmp_pa
 def test_window_config_records_the_settings_and_median_step(det):
     assert det.window_config_ == {"size": SIZE, "time_column": "timestamp", "group_column": "machine",
                                   "features": "summary", "channels": CHANNELS, "summarised": CHANNELS,
-                                  "median_step_s": 60.0}
+                                  "median_step_s": 60.0, "channel_dtypes": {c: "float64" for c in CHANNELS}}
 
 
 # ------------------------------------------------------------------------------------------

@@ -307,13 +307,16 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
 # ------------------------------------------------------------------------------------------
 def _input_columns(meta: dict) -> list[dict]:
     """The modelled input columns. A summary-window model's schema also lists the statistics
-    it derives from each channel (``mean(x)``, ...); only the channels themselves are shown."""
+    it derives from each channel (``mean(x)``, ...); only the channels themselves are shown,
+    each with the dtype it had in the training data (its statistics are float64)."""
     schema = meta.get("preprocessing", {}).get("schema", [])
     window = meta.get("window") or {}
     if window.get("features") != "summary":
         return schema
     channels = set(window.get("channels", []))
-    return [c for c in schema if c.get("name") in channels]
+    dtypes = window.get("channel_dtypes")  # absent from files written before it was recorded
+    dtypes = dtypes if isinstance(dtypes, dict) else {}
+    return [{**c, "dtype": dtypes.get(c["name"], c.get("dtype"))} for c in schema if c.get("name") in channels]
 
 
 def describe_model(model: str | os.PathLike) -> dict:

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import calibration, scoring, windows
 from .encoding import Prepared, missing_mask, prepare, summary_training_frame
 from .exceptions import InvalidInputError
+from .likelihood import LIKELIHOODS, degrees_of_freedom
 from .model import TabularVAE
 from .preprocessing import Encoded, TabularPreprocessor
 from .schema import NUMERIC, as_frame, infer_schema
@@ -58,7 +59,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     score_type : {"elbo", "reconstruction"}, default="elbo"
         What the anomaly score measures (named ``score_type`` because
         ``score`` is a method name in scikit-learn). ``"elbo"`` is the negative evidence
-        lower bound, where each numeric feature has a learned noise level;
+        lower bound, where each numeric feature has a learned noise level
+        (see ``likelihood``);
         ``"reconstruction"`` is the squared error in scaled space (plus the
         categorical negative log-probabilities).
     n_samples : int, default=1
@@ -109,6 +111,15 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         mostly constant); rank-Gaussian (each column's empirical distribution
         mapped to a standard normal, continued linearly past the fitted
         range); or mean and standard deviation.
+    likelihood : {"gaussian", "student-t"}, default="gaussian"
+        Distribution of each numeric feature around the decoder's mean, with
+        a learned scale per feature. ``"gaussian"`` is the classic VAE
+        decoder: a value ``r`` scales out adds ``r**2 / 2`` to the score.
+        ``"student-t"`` (4 degrees of freedom) has heavy tails and adds about
+        ``2.5 * log(r**2)``, so one wild column cannot drown the others and
+        outlying training rows pull less on the fit. It helped when the
+        training data hold the anomalies (unsupervised fits) and hurt when
+        they are clean; see docs/concepts.md.
     min_log_var : float, default=-4.0
         Lower bound on each numeric feature's decoder log-variance, in scaled
         units, which stops one column from dominating the score.
@@ -209,6 +220,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
         "scaler": [StrOptions({"quantile", "robust", "standard"})],
+        "likelihood": [StrOptions(set(LIKELIHOODS))],
         "min_log_var": [Interval(Real, None, None, closed="neither")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
         "window": [Interval(Integral, 1, None, closed="left"), None],
@@ -240,6 +252,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         tol=1e-4,
         trim_fraction=0.15,
         scaler="robust",
+        likelihood="gaussian",
         min_log_var=-4.0,
         max_categories=50,
         window=None,
@@ -267,6 +280,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.tol = tol
         self.trim_fraction = trim_fraction
         self.scaler = scaler
+        self.likelihood = likelihood
         self.min_log_var = min_log_var
         self.max_categories = max_categories
         self.window = window
@@ -360,9 +374,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         features = frame.drop(columns=spec.key_columns()) if spec else frame
         if spec and features.shape[1] == 0:
             raise ValueError("no feature columns left besides the time and group columns")
-        summary = None
+        summary, channel_dtypes = None, {}
         if spec is not None and spec.features == "summary":
             numeric = [c.name for c in infer_schema(features, self.max_categories) if c.kind == NUMERIC]
+            channel_dtypes = {name: str(features[name].dtype) for name in numeric}  # the statistics are float64
             spec = windows.summary_spec(features, spec, numeric)
             features = summary = summary_training_frame(frame, spec)
             windows.check_summary_frame(features, spec)
@@ -372,6 +387,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.window_config_ = None if spec is None else {
             **spec.to_dict(),
             "median_step_s": windows.median_step(prep.sorted_frame, spec, prep.starts),
+            **({"channel_dtypes": channel_dtypes} if channel_dtypes else {}),
         }
         enc = prep.enc
 
@@ -429,7 +445,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         latent = self.latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
         self.hidden_sizes_ = [int(h) for h in hidden]
         return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), list(hidden), latent,
-                          self.min_log_var, generator, device=self.device_)
+                          self.min_log_var, generator, device=self.device_,
+                          student_df=degrees_of_freedom(self.likelihood))
 
     def _train_config(self, n_train: int) -> TrainConfig:
         if self.batch_size == "auto":
@@ -621,7 +638,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             z = torch.randn(int(n_samples), self.module_.latent_dim, generator=gen).to(device)
             mean, _ = self.module_.decode(z)
             std = torch.exp(0.5 * self.module_.feature_log_var())
-            noise = torch.randn(mean.shape, generator=gen).to(device)
+            noise = _noise(mean.shape, self.module_.student_df, gen).to(device)
             num = (mean + std * noise).double().cpu().numpy()
             cat = self.module_.sample_codes(z, gen.manual_seed(int(rng.randint(2**31 - 1)))).cpu().numpy()
         return self._as_output(self.preprocessor_.decode(num, cat), None)
@@ -674,6 +691,17 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             state = dict(state)
             state["module_"] = _cpu_copy(module)
         return state
+
+
+def _noise(shape, df: float | None, gen: torch.Generator) -> torch.Tensor:
+    """Standard Gaussian draws, or Student-t ones with integer ``df``: ``g / sqrt(chi2_df / df)``."""
+    g = torch.randn(shape, generator=gen)
+    if df is None:
+        return g
+    if df != int(df):
+        raise ValueError(f"sampling needs integer Student-t degrees of freedom, got {df}")
+    chi2 = torch.randn((int(df), *shape), generator=gen).pow(2).sum(dim=0)
+    return g * torch.rsqrt(chi2 / df)
 
 
 def _resolve_device(device: str) -> str:

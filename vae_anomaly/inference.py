@@ -3,7 +3,7 @@
 CPU scoring runs here rather than in torch: a scoring job (``vae-detect
 score``) then needs neither torch nor scikit-learn, which took most of its
 start-up time, and the arithmetic is no slower. The formulas are those of
-:mod:`vae_anomaly.model` (encoder at the latent mean, Gaussian and
+:mod:`vae_anomaly.model` (encoder at the latent mean, Student-t or Gaussian and
 categorical negative log-likelihoods, KL to the prior), in float32 with
 float64 sums; the torch versions agree to float32 rounding.
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .likelihood import student_t_log_norm
 from .preprocessing import Encoded
 
 __all__ = ["CHUNK", "Network", "NumpyEngine", "scores_in_numpy", "ONE_BLAS_THREAD"]
@@ -47,13 +48,16 @@ class Network:
         every decoder layer but the last; none follows ``to_latent``, whose
         output is the latent mean and log-variance side by side.
     log_var : ndarray (d_num,)
-        Per-feature decoder log-variance, already bounded below.
+        Per-feature decoder log-variance (log squared scale), already bounded below.
     n_numeric : int
-        Numeric features (Gaussian likelihood); they come first in the output.
+        Numeric features; they come first in the output.
     cat_sizes : tuple of int
         Fitted levels per categorical feature (each has one more logit).
     indicator_cols : ndarray of int
         Numeric features with a 0/1 "missing" input channel.
+    student_df : float or None
+        Degrees of freedom of the numeric features' Student-t likelihood;
+        None for a Gaussian one.
     """
 
     encoder: Layers
@@ -63,14 +67,17 @@ class Network:
     n_numeric: int
     cat_sizes: tuple[int, ...]
     indicator_cols: np.ndarray
+    student_df: float | None = None
 
     @classmethod
     def from_state(cls, state: Mapping[str, np.ndarray], n_numeric: int, cat_sizes, indicator_cols,
-                   min_log_var: float, hidden=None, latent_dim: int | None = None) -> Network:
+                   min_log_var: float, hidden=None, latent_dim: int | None = None,
+                   student_df: float | None = None) -> Network:
         """Build from a ``TabularVAE`` state dict held as NumPy arrays.
 
         ``hidden`` and ``latent_dim``, when given (as stored in a model
-        file), must match the weights' shapes.
+        file), must match the weights' shapes. ``student_df`` is None for a
+        Gaussian likelihood.
 
         Raises
         ------
@@ -84,6 +91,9 @@ class Network:
                 found[m.group(1)].setdefault(int(m.group(2)), {})[m.group(3)] = np.asarray(value, np.float32)
         if "log_var" not in state:
             raise ValueError("the network has no 'log_var'")
+        if student_df is not None and (isinstance(student_df, bool) or not isinstance(student_df, (int, float))
+                                       or not math.isfinite(student_df) or student_df <= 0):
+            raise ValueError(f"the Student-t degrees of freedom must be a positive number, got {student_df!r}")
 
         def layers(part: str) -> Layers:
             if not found[part]:
@@ -119,7 +129,8 @@ class Network:
         for what, (got, want) in expected.items():
             if got != want:
                 raise ValueError(f"the weights do not match the stored network ({what}: {got} vs {want})")
-        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols)
+        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols,
+                   None if student_df is None else float(student_df))
 
     @property
     def n_inputs(self) -> int:
@@ -209,8 +220,14 @@ class NumpyEngine:
             raise ValueError(f"unknown score kind {kind!r}")
         self.net = net
         self.kind = kind
-        self._inv_var = np.exp(-net.log_var)
-        self._offset = np.float32(_LOG_2PI) + net.log_var
+        df = net.student_df
+        if df is None:
+            self._inv_var = np.exp(-net.log_var)
+            self._offset = np.float32(_LOG_2PI) + net.log_var
+        else:  # the constants of vae_anomaly.model.student_t_nll, in float32 as there
+            self._inv_var = np.exp(-net.log_var) / np.float32(df)
+            self._offset = np.float32(0.5) * net.log_var + np.float32(student_t_log_norm(df))
+            self._half_power = np.float32(0.5 * (df + 1.0))
         offsets = np.cumsum([0, *net.cat_sizes])[:-1]
         self._onehot_base = net.n_numeric + net.indicator_cols.size + offsets  # input column of level 0
         self._logit_base = np.cumsum([0, *(k + 1 for k in net.cat_sizes)])[:-1]
@@ -256,10 +273,15 @@ class NumpyEngine:
         out = _mlp(np.ascontiguousarray(mu), net.decoder, False)
         t = x - out[:, : net.n_numeric]
         t *= t
-        if self.kind == "elbo":
+        if self.kind == "elbo" and self.net.student_df is None:
             t *= self._inv_var
             t += self._offset
             t *= np.float32(0.5)
+        elif self.kind == "elbo":
+            t *= self._inv_var
+            np.log1p(t, out=t)
+            t *= self._half_power
+            t += self._offset
         if has_missing:
             t[~observed] = 0.0
         num64 = t.astype(np.float64)

@@ -16,7 +16,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["TabularVAE", "gaussian_nll", "categorical_nll", "kl_to_standard_normal"]
+from .likelihood import student_t_log_norm
+
+__all__ = ["TabularVAE", "gaussian_nll", "student_t_nll", "categorical_nll", "kl_to_standard_normal"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -55,7 +57,7 @@ class TabularVAE(nn.Module):
     Parameters
     ----------
     n_numeric : int
-        Number of numeric features (Gaussian likelihood).
+        Number of numeric features (Student-t or Gaussian likelihood).
     cat_sizes : sequence of int
         Number of fitted levels of each categorical feature. The decoder
         gives each one an extra logit for levels never seen in training.
@@ -71,11 +73,19 @@ class TabularVAE(nn.Module):
         Source of the initial weights.
     device : str or torch.device
         Where the parameters live.
+    student_df : float or None, default=None
+        Degrees of freedom of a Student-t likelihood for the numeric
+        features; None for a Gaussian one. ``log_var`` is then the log of
+        the squared scale.
     """
 
     def __init__(self, n_numeric, cat_sizes, indicator_cols, hidden, latent_dim, min_log_var,
-                 generator, device="cpu"):
+                 generator, device="cpu", student_df=None):
         super().__init__()
+        if student_df is not None and (isinstance(student_df, bool) or not isinstance(student_df, (int, float))
+                                       or not math.isfinite(student_df) or student_df <= 0):
+            raise ValueError(f"the Student-t degrees of freedom must be a positive number, got {student_df!r}")
+        self.student_df = None if student_df is None else float(student_df)
         self.n_numeric = int(n_numeric)
         self.cat_sizes = [int(k) for k in cat_sizes]
         self.latent_dim = int(latent_dim)
@@ -140,7 +150,10 @@ class TabularVAE(nn.Module):
             Zero where the code is missing.
         """
         mu, logits = self.decode(z)
-        num_nll = gaussian_nll(x, mu, self.feature_log_var(), observed)
+        if self.student_df is None:
+            num_nll = gaussian_nll(x, mu, self.feature_log_var(), observed)
+        else:
+            num_nll = student_t_nll(x, mu, self.feature_log_var(), observed, self.student_df)
         cat_nll = categorical_nll(codes, logits, self.cat_sizes)
         return num_nll, cat_nll
 
@@ -193,6 +206,29 @@ def gaussian_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
     Tensor (n, d)
     """
     nll = 0.5 * (_LOG_2PI + log_var + (x - mu).pow(2) * torch.exp(-log_var))
+    return torch.where(observed, nll, torch.zeros_like(nll))
+
+
+def student_t_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor, observed: torch.Tensor,
+                  df: float) -> torch.Tensor:
+    """Per-feature Student-t negative log-density, zero where not observed.
+
+    Parameters
+    ----------
+    x, mu : Tensor (n, d)
+    log_var : Tensor (d,)
+        Log of each feature's squared scale.
+    observed : bool Tensor (n, d)
+    df : float
+        Degrees of freedom.
+
+    Returns
+    -------
+    Tensor (n, d)
+    """
+    inv_scale = torch.exp(-log_var) / df
+    offset = 0.5 * log_var + student_t_log_norm(df)
+    nll = ((x - mu).pow(2) * inv_scale).log1p() * (0.5 * (df + 1.0)) + offset
     return torch.where(observed, nll, torch.zeros_like(nll))
 
 

@@ -41,7 +41,9 @@ from .windows import WindowSpec
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_scorer", "read_metadata", "atomic_write_bytes"]
 
 FORMAT_NAME = "vae-anomaly-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# 2: the numeric likelihood is recorded (``network.student_df``, null for Gaussian). Files of
+#    version 1 have no such entry and were all Gaussian; they load and score as before.
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -94,6 +96,7 @@ def _state(det) -> tuple[dict, dict]:
             "hidden": det.hidden_sizes_,
             "latent_dim": module.latent_dim,
             "min_log_var": module.min_log_var,
+            "student_df": module.student_df,
         },
         "calibration": {
             "threshold": float(det.threshold_),
@@ -295,7 +298,8 @@ def _module(meta: dict, arrays: dict, device: str):
     net = meta["network"]
     gen = torch.Generator().manual_seed(0)
     module = TabularVAE(net["n_numeric"], net["cat_sizes"], net["indicator_cols"], net["hidden"],
-                        net["latent_dim"], net["min_log_var"], gen, device="cpu")
+                        net["latent_dim"], net["min_log_var"], gen, device="cpu",
+                        student_df=net.get("student_df"))
     state = {k[7:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("module.")}
     module.load_state_dict(state, strict=True)
     return module.to(device).eval()
@@ -335,7 +339,8 @@ def load_scorer(path, device: str = "cpu"):
         if scores_in_numpy(kind, n_samples, device):
             state = {k[7:]: v for k, v in arrays.items() if k.startswith("module.")}
             engine = NumpyEngine(Network.from_state(state, net["n_numeric"], net["cat_sizes"], net["indicator_cols"],
-                                                    net["min_log_var"], net["hidden"], net["latent_dim"]), kind)
+                                                    net["min_log_var"], net["hidden"], net["latent_dim"],
+                                                    net.get("student_df")), kind)
         else:
             from .scoring import engine_for
 
@@ -349,8 +354,8 @@ def load_scorer(path, device: str = "cpu"):
 
 
 def _rebuild(cls, meta: dict, arrays: dict, device: str):
-    # Files written before window_features existed used stacked windows; keep that on refit.
-    det = cls(**{"window_features": "stack", **meta["params"]})
+    # Files written before window_features and likelihood existed: stacked windows, Gaussian.
+    det = cls(**{"window_features": "stack", "likelihood": "gaussian", **meta["params"]})
     det.preprocessor_ = _preprocessor(meta, arrays)
     net = meta["network"]
     det.module_ = _module(meta, arrays, device)

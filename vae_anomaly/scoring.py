@@ -12,7 +12,7 @@ caller's batch size.
 
 The chunks are small enough (:data:`CHUNK` rows) for the network's
 intermediate arrays to stay in the CPU cache, and the decoder and the
-Gaussian terms are evaluated in place. The arithmetic is exactly that of
+likelihood terms are evaluated in place. The arithmetic is exactly that of
 :meth:`TabularVAE.feature_terms`, operation by operation, so the results are
 the same to the last bit.
 """
@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .likelihood import student_t_log_norm
 from .model import _LOG_2PI, TabularVAE, categorical_nll, kl_to_standard_normal, log_normal
 from .training import Tensors
 
@@ -79,24 +80,33 @@ class _Terms:
     """Per-feature terms of chunks at the latent mean, with the constants computed once.
 
     ``numeric(x, mean, observed)`` returns the same values as
-    :func:`vae_anomaly.model.gaussian_nll` (``kind="elbo"``) or the masked
-    squared error (``kind="reconstruction"``), by the same operations in the
-    same order, done in place on one new array.
+    :func:`vae_anomaly.model.gaussian_nll` or
+    :func:`vae_anomaly.model.student_t_nll` (``kind="elbo"``, as the module's
+    likelihood) or the masked squared error (``kind="reconstruction"``), by
+    the same operations in the same order, done in place on one new array.
     """
 
     def __init__(self, module: TabularVAE, kind: str, has_missing: bool):
         self.kind = kind
         self.has_missing = has_missing
+        self.df = module.student_df
         log_var = module.feature_log_var()
-        self.inv_var = torch.exp(-log_var)
-        self.offset = _LOG_2PI + log_var
+        if self.df is None:
+            self.inv_var = torch.exp(-log_var)
+            self.offset = _LOG_2PI + log_var
+        else:
+            self.inv_var = torch.exp(-log_var) / self.df
+            self.offset = 0.5 * log_var + student_t_log_norm(self.df)
+            self.half_power = 0.5 * (self.df + 1.0)
 
     def numeric(self, x: torch.Tensor, mean: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         t = x - mean
         t.pow_(2)
-        if self.kind != "reconstruction":
+        if self.kind != "reconstruction" and self.df is None:
             # 0.5 * (_LOG_2PI + log_var + (x - mu).pow(2) * exp(-log_var)); addition commutes exactly.
             t.mul_(self.inv_var).add_(self.offset).mul_(0.5)
+        elif self.kind != "reconstruction":
+            t.mul_(self.inv_var).log1p_().mul_(self.half_power).add_(self.offset)
         if self.has_missing:
             t.masked_fill_(~observed, 0.0)
         return t
@@ -270,7 +280,7 @@ def numpy_network(module: TabularVAE):
 
     state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
     return Network.from_state(state, module.n_numeric, module.cat_sizes, module.indicator_cols.tolist(),
-                              module.min_log_var)
+                              module.min_log_var, student_df=module.student_df)
 
 
 def engine_for(module: TabularVAE, kind: str, n_samples: int, noise_seed: int):
