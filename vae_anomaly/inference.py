@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .likelihood import student_t_log_norm
+from .likelihood import check_degrees_of_freedom, student_t_constants
 from .preprocessing import Encoded
 
 __all__ = ["CHUNK", "Network", "NumpyEngine", "scores_in_numpy", "ONE_BLAS_THREAD"]
@@ -91,9 +91,7 @@ class Network:
                 found[m.group(1)].setdefault(int(m.group(2)), {})[m.group(3)] = np.asarray(value, np.float32)
         if "log_var" not in state:
             raise ValueError("the network has no 'log_var'")
-        if student_df is not None and (isinstance(student_df, bool) or not isinstance(student_df, (int, float))
-                                       or not math.isfinite(student_df) or student_df <= 0):
-            raise ValueError(f"the Student-t degrees of freedom must be a positive number, got {student_df!r}")
+        student_df = check_degrees_of_freedom(student_df)
 
         def layers(part: str) -> Layers:
             if not found[part]:
@@ -129,8 +127,7 @@ class Network:
         for what, (got, want) in expected.items():
             if got != want:
                 raise ValueError(f"the weights do not match the stored network ({what}: {got} vs {want})")
-        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols,
-                   None if student_df is None else float(student_df))
+        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols, student_df)
 
     @property
     def n_inputs(self) -> int:
@@ -220,14 +217,12 @@ class NumpyEngine:
             raise ValueError(f"unknown score kind {kind!r}")
         self.net = net
         self.kind = kind
-        df = net.student_df
-        if df is None:
-            self._inv_var = np.exp(-net.log_var)
+        self._inv_var = np.exp(-net.log_var)
+        if net.student_df is None:
             self._offset = np.float32(_LOG_2PI) + net.log_var
-        else:  # the constants of vae_anomaly.model.student_t_nll, in float32 as there
-            self._inv_var = np.exp(-net.log_var) / np.float32(df)
-            self._offset = np.float32(0.5) * net.log_var + np.float32(student_t_log_norm(df))
-            self._half_power = np.float32(0.5 * (df + 1.0))
+        else:  # the constants of vae_anomaly.model.student_t_nll; Python floats keep the arrays float32
+            self._inv_var, self._offset, self._half_power = student_t_constants(
+                net.log_var, self._inv_var, net.student_df)
         offsets = np.cumsum([0, *net.cat_sizes])[:-1]
         self._onehot_base = net.n_numeric + net.indicator_cols.size + offsets  # input column of level 0
         self._logit_base = np.cumsum([0, *(k + 1 for k in net.cat_sizes)])[:-1]

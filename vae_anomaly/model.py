@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .likelihood import student_t_log_norm
+from .likelihood import check_degrees_of_freedom, student_t_constants
 
 __all__ = ["TabularVAE", "gaussian_nll", "student_t_nll", "categorical_nll", "kl_to_standard_normal"]
 
@@ -82,10 +82,7 @@ class TabularVAE(nn.Module):
     def __init__(self, n_numeric, cat_sizes, indicator_cols, hidden, latent_dim, min_log_var,
                  generator, device="cpu", student_df=None):
         super().__init__()
-        if student_df is not None and (isinstance(student_df, bool) or not isinstance(student_df, (int, float))
-                                       or not math.isfinite(student_df) or student_df <= 0):
-            raise ValueError(f"the Student-t degrees of freedom must be a positive number, got {student_df!r}")
-        self.student_df = None if student_df is None else float(student_df)
+        self.student_df = check_degrees_of_freedom(student_df)
         self.n_numeric = int(n_numeric)
         self.cat_sizes = [int(k) for k in cat_sizes]
         self.latent_dim = int(latent_dim)
@@ -226,9 +223,8 @@ def student_t_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor, obse
     -------
     Tensor (n, d)
     """
-    inv_scale = torch.exp(-log_var) / df
-    offset = 0.5 * log_var + student_t_log_norm(df)
-    nll = ((x - mu).pow(2) * inv_scale).log1p() * (0.5 * (df + 1.0)) + offset
+    inv_scale, offset, half_power = student_t_constants(log_var, torch.exp(-log_var), df)
+    nll = ((x - mu).pow(2) * inv_scale).log1p() * half_power + offset
     return torch.where(observed, nll, torch.zeros_like(nll))
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .likelihood import student_t_log_norm
+from .likelihood import student_t_constants
 from .model import _LOG_2PI, TabularVAE, categorical_nll, kl_to_standard_normal, log_normal
 from .training import Tensors
 
@@ -91,13 +91,11 @@ class _Terms:
         self.has_missing = has_missing
         self.df = module.student_df
         log_var = module.feature_log_var()
+        self.inv_var = torch.exp(-log_var)
         if self.df is None:
-            self.inv_var = torch.exp(-log_var)
             self.offset = _LOG_2PI + log_var
         else:
-            self.inv_var = torch.exp(-log_var) / self.df
-            self.offset = 0.5 * log_var + student_t_log_norm(self.df)
-            self.half_power = 0.5 * (self.df + 1.0)
+            self.inv_var, self.offset, self.half_power = student_t_constants(log_var, self.inv_var, self.df)
 
     def numeric(self, x: torch.Tensor, mean: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         t = x - mean
