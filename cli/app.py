@@ -8,6 +8,7 @@ The library is imported inside the commands so ``--help`` stays quick.
 
 from __future__ import annotations
 
+import math
 import os
 from enum import Enum
 from pathlib import Path
@@ -42,6 +43,7 @@ class Likelihood(str, Enum):
 
 
 DEFAULT_BATCH_ROWS = 65_536  # same as vae_anomaly.io.DEFAULT_BATCH_ROWS, without importing it
+GAP_TOLERANCE = 3.0  # same as vae_anomaly.streaming.GAP_TOLERANCE
 
 Data = Annotated[Path, typer.Argument(
     help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files.",
@@ -76,6 +78,12 @@ def _contamination(value: str) -> str:
         raise typer.BadParameter(f"must be 'auto' or a number in (0, 0.5], got {value!r}") from None
     if not 0.0 < rate <= 0.5:
         raise typer.BadParameter(f"must be 'auto' or a number in (0, 0.5], got {value}")
+    return value
+
+
+def _gap_tolerance(value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a positive number of time steps, got {value}")
     return value
 
 
@@ -188,6 +196,10 @@ def score(
     batch_size: BatchSize = DEFAULT_BATCH_ROWS,
     jobs: Jobs = DEFAULT_JOBS,
     device: Device = "cpu",
+    gap_tolerance: Annotated[float, typer.Option(
+        "--gap-tolerance", callback=_gap_tolerance,
+        help="Windowed models: warn about steps between rows of a series longer than this many "
+             "fitted time steps.")] = GAP_TOLERANCE,
     quiet: Quiet = False,
 ) -> None:
     """Score every row of a table and write the input columns plus the results.
@@ -207,7 +219,8 @@ def score(
         det = batch.load_scorer(model, device=device)
         with progress(reader.num_rows, quiet, "scoring") as bar:
             summary = batch.score_table(det, reader, writer, columns_out=columns_out or None,
-                                        batch_size=batch_size, n_jobs=jobs, on_rows=bar.update)
+                                        batch_size=batch_size, n_jobs=jobs, on_rows=bar.update,
+                                        gap_tolerance=gap_tolerance)
     if not quiet:
         typer.echo(_render.score_text(summary), err=True)
 

@@ -224,6 +224,21 @@ def test_score_reports_each_time_gap_once(windowed, tmp_path, batch_size):
     assert "M3 2024-03-04 23:19:00 -> 2024-03-04 23:50:00 (1860 s)" in warning[0]
 
 
+def test_gap_tolerance_sets_which_gaps_are_reported(windowed, tmp_path):
+    """The 31-minute gap is 31 fitted steps of one minute: reported under 20x, not under 40x."""
+    model, _ = windowed
+    sensors = pd.read_parquet(SENSORS)
+    data = tmp_path / "gap.parquet"
+    sensors[sensors["machine"] == "M3"].to_parquet(data, index=False)
+    for tolerance, expected in ((20, 1), (40, 0)):
+        result = invoke("score", data, "-m", model, "-o", tmp_path / "out.parquet", "--gap-tolerance", tolerance)
+        assert result.exit_code == 0, result.output
+        warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warning) == expected, result.stderr
+        if expected:
+            assert warning[0].startswith(f"warning: 1 time gap(s) longer than {tolerance}x"), warning[0]
+
+
 def test_windowed_model_refuses_batches_that_go_back_in_time(windowed, tmp_path):
     model, new = windowed
     shuffled = tmp_path / "shuffled.parquet"
@@ -376,6 +391,8 @@ def test_failure_mid_stream_keeps_the_previous_output(work, fitted):
     ["score", "x.parquet", "--batch-size", "0"],
     ["fit", "x.parquet", "--time-column", "t"],
     ["fit", "x.parquet", "--likelihood", "cauchy"],
+    ["score", "x.parquet", "--gap-tolerance", "0"],
+    ["score", "x.parquet", "--gap-tolerance", "nan"],
 ])
 def test_usage_errors_exit_2(args):
     assert invoke(*args).exit_code == 2

@@ -230,7 +230,8 @@ def require_model_columns(reader: TableReader, names: Sequence[str]) -> None:
 
 def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
                 columns_out: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
-                n_jobs: int = 1, on_rows: RowCallback | None = None) -> dict:
+                n_jobs: int = 1, on_rows: RowCallback | None = None,
+                gap_tolerance: float = GAP_TOLERANCE) -> dict:
     """Stream ``reader`` through ``det`` into ``writer``, one record batch at a time.
 
     Memory is bounded by the batch size, and each row's results equal those
@@ -253,16 +254,22 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
         Batches scored in parallel (see :func:`scored_batches`).
     on_rows : callable, optional
         Called with the number of rows after each batch (for progress).
+    gap_tolerance : float, default=GAP_TOLERANCE
+        A step between consecutive rows of a series that is longer than this
+        many fitted time steps is reported as a time gap. Must be finite
+        and positive.
 
     Returns
     -------
     dict
         ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``, and
         for windowed models with a time column ``time_gaps`` (steps longer
-        than ``GAP_TOLERANCE`` times the fitted time step; windows run
+        than ``time_gap_tolerance`` times the fitted time step; windows run
         across them as if the series were continuous) with up to three
         ``time_gap_examples``.
     """
+    if not (np.isfinite(gap_tolerance) and gap_tolerance > 0):
+        raise InvalidInputError(f"gap_tolerance must be a positive number of time steps, got {gap_tolerance!r}")
     start = time.perf_counter()
     names = model_columns(det)
     require_model_columns(reader, names)
@@ -280,7 +287,7 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
     rows = anomalies = 0
     gaps: list[pd.DataFrame] = []
     with writer:
-        for out, n_flagged in in_order(score, frames(det, batches, names, gaps), n_jobs):
+        for out, n_flagged in in_order(score, frames(det, batches, names, gaps, gap_tolerance), n_jobs):
             writer.write(out)
             rows += out.num_rows
             anomalies += n_flagged
@@ -295,7 +302,7 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
             "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
             "output": "-" if target is None else str(target),
             "time_gaps": 0 if found is None else len(found),
-            "time_gap_tolerance": GAP_TOLERANCE,
+            "time_gap_tolerance": gap_tolerance,
             "time_gap_examples": [] if found is None else [
                 f"{g.group} {g.before} -> {g.after} ({g.seconds:g} s)" if g.group is not None
                 else f"{g.before} -> {g.after} ({g.seconds:g} s)"

@@ -111,10 +111,12 @@ def new_gaps(det: Scorer | VAEDetector, ordered: pd.DataFrame, from_context: np.
     return gaps[~from_context[gaps["row"].to_numpy(dtype=np.int64)]].reset_index(drop=True)
 
 
-def frames(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None):
+def frames(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None,
+           gap_tolerance: float = GAP_TOLERANCE):
     """Yield ``(batch, frame, context)`` for each non-empty batch, carrying window context.
 
-    Time gaps found in each batch are appended to ``gaps`` when it is given.
+    Time gaps (steps over ``gap_tolerance`` times the fitted time step) found
+    in each batch are appended to ``gaps`` when it is given.
     """
     spec = _window_spec(det)
     context = None
@@ -124,7 +126,7 @@ def frames(det: Scorer | VAEDetector, batches: Iterable[pa.RecordBatch], names: 
         frame = batch.select(names).to_pandas(split_blocks=True)
         if spec is not None:
             ordered, from_context = ordered_with_context(context, frame, spec)
-            found = new_gaps(det, ordered, from_context) if gaps is not None else None
+            found = new_gaps(det, ordered, from_context, gap_tolerance) if gaps is not None else None
             if found is not None and len(found):
                 gaps.append(found)
         yield batch, frame, context
