@@ -24,6 +24,9 @@ def _rate(cal: dict) -> str:
 def _window(w: dict) -> str:
     keys = ", ".join(f"{k.split('_')[0]} column {w[k]!r}" for k in ("time_column", "group_column") if w.get(k))
     seen = "per-channel statistics" if w.get("features") == "summary" else "stacked rows"
+    step = w.get("median_step_s")
+    if step is not None:  # numeric time columns: the column's own units
+        keys += f", time step {step:g}{'' if w.get('time_kind') == 'number' else ' s'}"
     return f"{w['size']} rows, {seen}" + (f" ({keys})" if keys else "")
 
 

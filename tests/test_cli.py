@@ -239,6 +239,71 @@ def test_gap_tolerance_sets_which_gaps_are_reported(windowed, tmp_path):
             assert warning[0].startswith(f"warning: 1 time gap(s) longer than {tolerance}x"), warning[0]
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["-x", "timestamp"], "'timestamp' is the window's time or group column; it cannot also be excluded"),
+    (["-c", "timestamp", "-c", "machine"], "no column is left to model besides the time and group columns"),
+    (["--group-column", "timestamp"], "time_column and group_column are both 'timestamp'"),
+])
+def test_windowed_fit_refuses_contradictory_key_columns(extra, message, tmp_path):
+    model = tmp_path / "k.vae"
+    args = ["fit", SENSORS, "-m", model, "--window", 4, "--time-column", "timestamp", "-x", "label", "--epochs", 1]
+    if "--group-column" not in extra:
+        args += ["--group-column", "machine"]
+    assert message in assert_user_error(invoke(*args, *extra), model)
+
+
+def test_time_column_of_another_kind_is_refused_at_score_time(windowed, tmp_path):
+    """Times as text would sort as text; times as numbers would be read in other units than at fit."""
+    model, new = windowed
+    frame = pd.read_parquet(new)
+    out = tmp_path / "o.parquet"
+    text = tmp_path / "text.parquet"
+    frame.assign(timestamp=frame["timestamp"].dt.strftime("%m/%d/%Y %H:%M")).to_parquet(text, index=False)
+    assert "holds text, not datetimes or numbers" in assert_user_error(
+        invoke("score", text, "-m", model, "-o", out), out)
+    numbers = tmp_path / "numbers.parquet"
+    frame.assign(timestamp=frame["timestamp"].astype("int64")).to_parquet(numbers, index=False)
+    assert "holds numbers, but the model was fitted on datetimes" in assert_user_error(
+        invoke("score", numbers, "-m", model, "-o", out), out)
+
+
+def test_dates_and_aware_times_order_like_datetimes(windowed, tmp_path):
+    """A UTC-aware time column is refused by a model fitted on naive times, and scores like them when
+    fitted on it; Arrow dates (Python date objects in pandas) are datetimes too."""
+    model, new = windowed
+    frame = pd.read_parquet(new)
+    aware = tmp_path / "aware.parquet"
+    frame.assign(timestamp=frame["timestamp"].dt.tz_localize("UTC")).to_parquet(aware, index=False)
+    out = tmp_path / "o.parquet"
+    assert "holds time-zone-aware datetimes, but the model was fitted on datetimes" in assert_user_error(
+        invoke("score", aware, "-m", model, "-o", out), out)
+    det = VAEDetector(window=4, time_column="timestamp", group_column="machine", max_iter=1, random_state=0)
+    naive = frame.drop(columns="label")
+    in_utc = naive.assign(timestamp=naive["timestamp"].dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo"))
+    np.testing.assert_array_equal(det.fit(naive).score_samples(naive), det.fit(in_utc).score_samples(in_utc))
+    assert det.window_config_["time_kind"] == "datetime-tz" and det.window_config_["median_step_s"] == 60.0
+    days = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=60, freq="D").date, "x": np.arange(60.0)})
+    fitted = VAEDetector(window=4, time_column="day", max_iter=1).fit(days.iloc[::-1])
+    assert fitted.window_config_["time_kind"] == "datetime" and fitted.window_config_["median_step_s"] == 86400.0
+
+
+def test_repeated_timestamps_do_not_hide_gaps(tmp_path):
+    """Every reading twice: the time step is still one minute, so a half-hour gap is reported."""
+    sensors = pd.read_parquet(SENSORS)
+    m3 = sensors[sensors["machine"] == "M3"].drop(columns=["label", "machine"])
+    doubled = tmp_path / "doubled.parquet"
+    pd.concat([m3.iloc[:2000], m3.iloc[:2000]]).to_parquet(doubled, index=False)
+    model = tmp_path / "d.vae"
+    assert invoke("fit", doubled, "-m", model, "--window", 4, "--time-column", "timestamp", "--epochs", 1,
+                  "-q").exit_code == 0
+    data = tmp_path / "m3.parquet"
+    m3.to_parquet(data, index=False)
+    result = invoke("score", data, "-m", model, "-o", tmp_path / "out.parquet")
+    assert result.exit_code == 0, result.output
+    assert "1 time gap(s) longer than 3x" in result.stderr and "(1860 s)" in result.stderr, result.stderr
+    assert "time step 60 s" in invoke("info", model).stdout
+
+
 def test_windowed_model_refuses_batches_that_go_back_in_time(windowed, tmp_path):
     model, new = windowed
     shuffled = tmp_path / "shuffled.parquet"

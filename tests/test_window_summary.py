@@ -120,8 +120,12 @@ def test_channels_read_on_alternate_rows_still_get_a_change(frame):
     alternate = frame.assign(x=frame["x"].where(even), y=frame["y"].where(~even))
     det = VAEDetector(window=6, time_column="t", group_column="g", max_iter=2, random_state=0).fit(alternate)
     assert np.isfinite(det.score_samples(alternate)).all()
+    sparse = pd.DataFrame({"t": np.arange(40), "x": np.where(np.arange(40) % 7 == 0, 1.0, np.nan),
+                           "y": np.arange(40.0)})  # x read every 7th row: never twice in 6 rows
+    with pytest.raises(InvalidInputError, match="channel 'x' never has two readings within one window of 6"):
+        VAEDetector(window=6, time_column="t", max_iter=2).fit(sparse)
     lone = pd.DataFrame({"t": np.arange(20), "g": np.arange(20), "x": np.arange(20.0)})  # one row per series
-    with pytest.raises(InvalidInputError, match="channel 'x' never has two readings within one window"):
+    with pytest.raises(InvalidInputError, match="every series has a single row"):
         VAEDetector(window=6, time_column="t", group_column="g", max_iter=2).fit(lone)
 
 

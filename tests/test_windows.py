@@ -171,7 +171,8 @@ def test_windowed_model_round_trips_through_a_model_file(det, X, details, tmp_pa
 def test_window_config_records_the_settings_and_median_step(det):
     assert det.window_config_ == {"size": SIZE, "time_column": "timestamp", "group_column": "machine",
                                   "features": "summary", "channels": CHANNELS, "summarised": CHANNELS,
-                                  "median_step_s": 60.0, "channel_dtypes": {c: "float64" for c in CHANNELS}}
+                                  "time_kind": "datetime", "median_step_s": 60.0,
+                                  "channel_dtypes": {c: "float64" for c in CHANNELS}}
 
 
 # ------------------------------------------------------------------------------------------
@@ -212,6 +213,20 @@ def _gaps(frame: pd.DataFrame, spec: W.WindowSpec, tolerance: float = 3.0) -> pd
     ordered = frame.iloc[W.order_rows(frame, spec)].reset_index(drop=True)
     starts = W.group_starts(ordered, spec)
     return W.find_gaps(ordered, spec, starts, W.median_step(ordered, spec, starts), tolerance)
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_key_columns_and_channels_are_checked_by_name(det, X):
+    """A bare array has no time or group column; a missing channel is named, not a KeyError."""
+    from vae_anomaly.exceptions import InvalidInputError, SchemaMismatchError
+
+    with pytest.raises(InvalidInputError, match="'machine' .*group column.* missing"):
+        det.score_details(X.assign(timestamp=X["timestamp"].astype("int64"),
+                                   machine=X["machine"].astype("category").cat.codes).to_numpy(dtype=float))
+    with pytest.raises(SchemaMismatchError, match="column 'rpm' is missing"):
+        det.score_details(X.drop(columns="rpm"))
+    with pytest.raises(InvalidInputError, match="'timestamp' .*time column.* missing"):
+        VAEDetector(window=SIZE, **KEYS).fit(X.drop(columns="timestamp"))
 
 
 def test_find_gaps_finds_the_missing_half_hour_of_m3(X):

@@ -91,8 +91,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     Returns
     -------
     dict
-        Rows, columns used, ignored (with reasons) and excluded, epochs, best
-        epoch, fit time, threshold and its calibration, device.
+        Rows, columns used (modelled; a window's time and group columns are
+        listed under ``window``), ignored (with reasons) and excluded,
+        epochs, best epoch, fit time, threshold and its calibration, device.
     """
     params = dict(params or {})
     check_output_path(model)
@@ -108,7 +109,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         "data": str(data),
         "model": str(model),
         "rows": int(len(frame)),
-        "columns_used": choice.used,
+        "columns_used": [c for c in choice.used if c not in keys],  # modelled: not the time and group columns
         "columns_ignored": choice.ignored,
         "columns_excluded": choice.excluded,
         "epochs": int(det.n_iter_),
@@ -298,14 +299,16 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
     seconds = time.perf_counter() - start
     target = getattr(writer, "path", None)
     found = pd.concat(gaps, ignore_index=True) if gaps else None
+    spec = getattr(det, "window_spec_", None)
+    unit = " units" if spec is not None and spec.time_kind == "number" else " s"  # numbers: the column's own units
     return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
             "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
             "output": "-" if target is None else str(target),
             "time_gaps": 0 if found is None else len(found),
             "time_gap_tolerance": gap_tolerance,
             "time_gap_examples": [] if found is None else [
-                f"{g.group} {g.before} -> {g.after} ({g.seconds:g} s)" if g.group is not None
-                else f"{g.before} -> {g.after} ({g.seconds:g} s)"
+                f"{g.group} {g.before} -> {g.after} ({g.seconds:g}{unit})" if g.group is not None
+                else f"{g.before} -> {g.after} ({g.seconds:g}{unit})"
                 for g in found.head(3).itertuples()]}
 
 

@@ -105,9 +105,14 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
     Raises
     ------
     InvalidInputError
-        If a named column is not in ``frame`` or no column is left.
+        If a named column is not in ``frame``, a column of ``always`` is
+        also excluded, or no column is left to model besides ``always``.
     """
     _check_names(frame, list(columns) + list(exclude) + list(always))
+    for name in always:
+        if name in set(exclude):
+            raise InvalidInputError(f"column {name!r} is the window's time or group column; it cannot also be "
+                                    "excluded")
     excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
     choice = ColumnChoice(excluded=excluded)
     wanted, always = set(columns), set(always)
@@ -120,6 +125,8 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
             choice.used.append(name)
         else:
             choice.ignored[name] = reason
-    if not choice.used:
-        raise InvalidInputError("no column is left to model; check --columns/--exclude and the ignored columns")
+    if not [name for name in choice.used if name not in always]:
+        besides = " besides the time and group columns" if always else ""
+        raise InvalidInputError(f"no column is left to model{besides}; check --columns/--exclude and the "
+                                "ignored columns")
     return choice

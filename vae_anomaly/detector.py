@@ -9,6 +9,7 @@ Data flows one way: the input table is checked and encoded
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -326,6 +327,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             if self.time_column is not None or self.group_column is not None:
                 raise ValueError("time_column and group_column need window=<rows per window>")
             return None
+        if self.time_column is not None and self.time_column == self.group_column:
+            raise InvalidInputError(f"time_column and group_column are both {self.time_column!r}; "
+                                    "a series cannot be ordered by the column that defines it")
         features = "stack" if int(self.window) == 1 else self.window_features  # one row: nothing to summarise
         return WindowSpec(int(self.window), self.time_column, self.group_column, features)
 
@@ -371,16 +375,21 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         spec = self._window_spec()
         rng = check_random_state(self.random_state)
         self.device_ = _resolve_device(self.device)
+        if spec is not None:
+            windows.check_key_columns(frame, spec)
+            if spec.time_column is not None:
+                spec = dataclasses.replace(spec, time_kind=windows.time_kind(frame[spec.time_column]))
         features = frame.drop(columns=spec.key_columns()) if spec else frame
         if spec and features.shape[1] == 0:
-            raise ValueError("no feature columns left besides the time and group columns")
+            raise InvalidInputError("no feature columns left besides the time and group columns")
         summary, channel_dtypes = None, {}
         if spec is not None and spec.features == "summary":
             numeric = [c.name for c in infer_schema(features, self.max_categories) if c.kind == NUMERIC]
             channel_dtypes = {name: str(features[name].dtype) for name in numeric}  # the statistics are float64
             spec = windows.summary_spec(features, spec, numeric)
             features = summary = summary_training_frame(frame, spec)
-            windows.check_summary_frame(features, spec)
+            single = spec.group_column is not None and not frame[spec.group_column].astype(str).duplicated().any()
+            windows.check_summary_frame(features, spec, single_row_series=single)
         self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
         self.window_spec_ = spec
         prep = prepare(frame, self.preprocessor_, spec, summary=summary)

@@ -73,6 +73,7 @@ def prepare(frame: pd.DataFrame, pre: TabularPreprocessor, spec: windows.WindowS
     for rows in (frame, context):  # before sorting, so an error names the caller's row
         if rows is None:
             continue
+        windows.check_key_columns(rows, spec)
         if spec.features == "summary":
             windows.check_channels(rows, spec.summarised)
         else:

@@ -28,7 +28,7 @@ from .exceptions import InvalidInputError, SchemaMismatchError
 from .preprocessing import Encoded
 from .schema import MAX_ABS, check_numeric
 
-__all__ = ["WindowSpec", "order_rows", "group_starts", "window_index", "stack_windows", "window_fill",
+__all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows", "group_starts", "window_index", "stack_windows", "window_fill",
            "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner",
            "summary_spec", "check_summary_frame", "check_channels"]
 
@@ -58,6 +58,10 @@ class WindowSpec:
     summarised : tuple of str
         With ``"summary"``: the numeric channels that get statistics; other
         channels are passed through as they are (set at fit).
+    time_kind : {"datetime", "datetime-tz", "number"} or None
+        What the time column held at fit (see :func:`time_kind`); a column of
+        another kind is refused at score time. None: not recorded (no time
+        column, or a file written before it was).
     """
 
     size: int
@@ -66,6 +70,7 @@ class WindowSpec:
     features: str = "stack"
     channels: tuple = ()
     summarised: tuple = ()
+    time_kind: str | None = None
 
     def key_columns(self) -> list[str]:
         """Columns used for ordering and grouping, never modelled."""
@@ -76,21 +81,82 @@ class WindowSpec:
         out = {"size": self.size, "time_column": self.time_column, "group_column": self.group_column}
         if self.features != "stack":
             out.update(features=self.features, channels=list(self.channels), summarised=list(self.summarised))
+        if self.time_kind is not None:
+            out["time_kind"] = self.time_kind
         return out
 
     @classmethod
     def from_dict(cls, d: dict) -> WindowSpec:
         """Inverse of :meth:`to_dict` (older files have no ``features`` key: stacked windows)."""
         return cls(int(d["size"]), d.get("time_column"), d.get("group_column"), d.get("features", "stack"),
-                   tuple(d.get("channels", ())), tuple(d.get("summarised", ())))
+                   tuple(d.get("channels", ())), tuple(d.get("summarised", ())), d.get("time_kind"))
 
 
-def _check_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
+TIME_KINDS = {"datetime": "datetimes", "datetime-tz": "time-zone-aware datetimes", "number": "numbers"}
+
+
+def _as_datetimes(col: pd.Series) -> pd.Series | None:
+    """``col`` as datetime64 when it holds datetimes or dates (pandas keeps Arrow dates as
+    Python ``date`` objects), else None."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return col
+    if pd.api.types.is_object_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime"):
+        try:
+            return pd.to_datetime(col)
+        except (ValueError, TypeError) as exc:  # e.g. time zones mixed within the column
+            raise InvalidInputError(f"column {col.name!r} (the window's time column) cannot be read as "
+                                    f"datetimes: {exc}") from None
+    return None
+
+
+def time_kind(col: pd.Series) -> str:
+    """What a time column holds: ``"datetime"``, ``"datetime-tz"`` or ``"number"``.
+
+    Raises
+    ------
+    InvalidInputError
+        If it holds anything else (text, booleans): text would be ordered
+        as text, so ``"10:00"`` would come before ``"9:00"``.
+    """
+    dt = _as_datetimes(col)
+    if dt is not None:
+        return "datetime-tz" if isinstance(dt.dtype, pd.DatetimeTZDtype) else "datetime"
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return "number"
+    text = pd.api.types.is_string_dtype(col.dtype) or pd.api.types.is_object_dtype(col.dtype)
+    raise InvalidInputError(
+        f"column {col.name!r} (the window's time column) holds {'text' if text else f'{col.dtype} values'}, "
+        "not datetimes or numbers; convert it first (for example with pandas.to_datetime), since text "
+        "would be ordered as text"
+    )
+
+
+def time_values(col: pd.Series) -> np.ndarray:
+    """A time column as numbers that order like it: int64 nanoseconds since the epoch (UTC for
+    time-zone-aware datetimes) for datetimes, the values themselves for numbers."""
+    dt = _as_datetimes(col)
+    if dt is not None:
+        if isinstance(dt.dtype, pd.DatetimeTZDtype):
+            dt = dt.dt.tz_convert("UTC").dt.tz_localize(None)
+        return dt.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    time_kind(col)  # refuses what is neither
+    return col.to_numpy()
+
+
+def check_key_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
+    """Refuse a missing time or group column, missing keys, or a time column of another kind than at fit."""
     for col in spec.key_columns():
         if col not in frame.columns:
             raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) is missing")
         if frame[col].isna().any():
             raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) has missing values")
+    if spec.time_column is not None:
+        kind = time_kind(frame[spec.time_column])
+        if spec.time_kind is not None and kind != spec.time_kind:
+            raise SchemaMismatchError(
+                f"column {spec.time_column!r} (the window's time column) holds {TIME_KINDS[kind]}, but the "
+                f"model was fitted on {TIME_KINDS[spec.time_kind]}"
+            )
 
 
 def _role(spec: WindowSpec, col: str) -> str:
@@ -105,14 +171,15 @@ def order_rows(frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
     ndarray of int (n,)
         ``frame.iloc[order]`` is in window order.
     """
-    _check_columns(frame, spec)
+    check_key_columns(frame, spec)
     keys = spec.key_columns()
     if not keys:
         return np.arange(len(frame))
-    return np.lexsort([_sort_key(frame[c]) for c in reversed(keys)])
+    return np.lexsort([time_values(frame[c]) if c == spec.time_column else _group_key(frame[c])
+                       for c in reversed(keys)])
 
 
-def _sort_key(col: pd.Series) -> np.ndarray:
+def _group_key(col: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
         return col.to_numpy()
     return pd.factorize(col.astype(str), sort=True)[0]
@@ -255,21 +322,26 @@ def window_fill(idx: np.ndarray) -> np.ndarray:
 
 
 def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray) -> float | None:
-    """Median time step within groups, in seconds (None without a time column)."""
+    """Median time step within groups, in seconds for datetimes, else in the time column's units.
+
+    Steps of zero (rows that share a timestamp) are left out, so repeated
+    timestamps do not make every later step look like a gap. None without a
+    time column, or when no two rows of a group have different times.
+    """
     if spec.time_column is None or len(frame_sorted) < 2:
         return None
-    steps = _steps_seconds(frame_sorted[spec.time_column])
+    steps = _steps(frame_sorted[spec.time_column])
     within = steps[~starts[1:]]
-    within = within[np.isfinite(within)]
+    within = within[np.isfinite(within) & (within > 0)]
     return float(np.median(within)) if within.size else None
 
 
-def _steps_seconds(times: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(times.dtype):
-        values = times.to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
-    else:
-        values = pd.to_numeric(times, errors="coerce").to_numpy(dtype=np.float64)
-    return np.diff(values)
+def _steps(times: pd.Series) -> np.ndarray:
+    """Steps between consecutive rows: seconds for datetimes, the column's own units for numbers."""
+    values = time_values(times)
+    if time_kind(times) == "number":
+        return np.diff(values.astype(np.float64))
+    return np.diff(values) / 1e9  # nanoseconds to seconds
 
 
 def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, step: float | None,
@@ -280,13 +352,13 @@ def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, 
     -------
     DataFrame
         One row per gap: group, the time before and after it, its length in
-        seconds, and ``row``, the position in ``frame_sorted`` of the row
-        after the gap.
+        seconds (in the time column's units for a numeric time column), and
+        ``row``, the position in ``frame_sorted`` of the row after the gap.
     """
     cols = ["group", "before", "after", "seconds", "row"]
     if step is None or step <= 0 or len(frame_sorted) < 2:
         return pd.DataFrame(columns=cols)
-    steps = _steps_seconds(frame_sorted[spec.time_column])
+    steps = _steps(frame_sorted[spec.time_column])
     big = np.flatnonzero((steps > tolerance * step) & ~starts[1:])
     times = frame_sorted[spec.time_column].to_numpy()
     groups = (frame_sorted[spec.group_column].to_numpy() if spec.group_column else np.full(len(times), None))
@@ -325,18 +397,28 @@ def summary_spec(features: pd.DataFrame, spec: WindowSpec, numeric) -> WindowSpe
                     f"{channel!r}; rename it"
                 )
     return WindowSpec(spec.size, spec.time_column, spec.group_column, spec.features,
-                      tuple(features.columns), tuple(numeric))
+                      tuple(features.columns), tuple(numeric), spec.time_kind)
 
 
-def check_summary_frame(summary: pd.DataFrame, spec: WindowSpec) -> None:
-    """Refuse a channel whose change from the previous reading is never seen in training."""
+def check_summary_frame(summary: pd.DataFrame, spec: WindowSpec, single_row_series: bool = False) -> None:
+    """Refuse a channel whose change from the previous reading is never seen in training.
+
+    ``single_row_series`` (every series of the training rows is one row)
+    makes the message say so.
+    """
     for channel in spec.summarised:
         if summary[channel].isna().all():
             continue  # no readings at all: the preprocessor refuses the column by name
         if summary[summary_name("diff", channel)].isna().all():
+            if single_row_series:
+                raise InvalidInputError(
+                    f"every series has a single row, so no window holds two readings of {channel!r}; windows "
+                    "need series of several rows (check the group column)"
+                )
             raise InvalidInputError(
                 f"channel {channel!r} never has two readings within one window of {spec.size} rows, so its "
-                "change between readings is never seen; use a longer window or window_features='stack'"
+                "change between readings is never seen; use a longer window, or stacked windows "
+                "(window_features='stack', --window-features stack)"
             )
 
 
@@ -348,6 +430,8 @@ def check_channels(frame: pd.DataFrame, summarised) -> None:
     column (and for infinities the row of ``frame``).
     """
     for name in summarised:
+        if name not in frame.columns:
+            raise SchemaMismatchError(f"column {name!r} is missing (it was present at fit time)")
         dtype = frame[name].dtype
         if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
             raise SchemaMismatchError(f"column {name!r} was numeric at fit time but is {dtype} now")
