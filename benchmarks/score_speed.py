@@ -14,10 +14,18 @@ the children's resource usage. Every figure is the median of ``--repeats``
 runs; the runs of the floor and of the CLI alternate so that a change in
 machine load hits both. Data are seeded, so runs are repeatable.
 
+With ``--window W`` the file is a sensor fleet instead: ``--machines``
+series interleaved in time order (a ``timestamp`` column one minute apart
+within each machine and a ``machine`` column) and the same float channels,
+and the model scored is a windowed one (``window=W`` with the default
+per-channel statistics), so the CLI also carries each machine's last rows
+from one record batch to the next.
+
 Usage::
 
     python benchmarks/score_speed.py                      # 5M and 2.5M rows x 20 floats, 3 repeats
     python benchmarks/score_speed.py --rows 200000 --repeats 1   # quick check
+    python benchmarks/score_speed.py --window 16 --columns 6 --rows 2000000 1000000   # sensor fleet
 """
 
 from __future__ import annotations
@@ -65,26 +73,39 @@ print(f"floor {rows} rows in {time.perf_counter() - start:.3f} s", file=sys.stde
 # ------------------------------------------------------------------------------------------
 # data
 # ------------------------------------------------------------------------------------------
-def make_file(path: Path, rows: int, columns: int, row_group: int, seed: int = 0) -> None:
-    """Write ``rows`` x ``columns`` correlated float64 readings in row groups (seeded)."""
+def make_file(path: Path, rows: int, columns: int, row_group: int, seed: int = 0, machines: int | None = None) -> None:
+    """Write ``rows`` x ``columns`` correlated float64 readings in row groups (seeded).
+
+    With ``machines``, row ``i`` belongs to machine ``i % machines`` and is
+    read ``i // machines`` minutes after the start: a fleet extract sorted by
+    time, with ``timestamp`` and ``machine`` columns first.
+    """
     rng = np.random.default_rng(seed)
     mixing = rng.normal(size=(4, columns))
     names = [f"x{i:02d}" for i in range(columns)]
-    schema = pa.schema([(n, pa.float64()) for n in names])
-    with pq.ParquetWriter(path, schema, compression="snappy", use_dictionary=False) as writer:
+    keys = [("timestamp", pa.timestamp("us")), ("machine", pa.string())] if machines else []
+    schema = pa.schema([*keys, *((n, pa.float64()) for n in names)])
+    ids = np.array([f"M{m:03d}" for m in range(machines or 1)], dtype=object)
+    with pq.ParquetWriter(path, schema, compression="snappy",
+                          use_dictionary=["machine"] if machines else False) as writer:
         for start in range(0, rows, row_group):
             n = min(row_group, rows - start)
             values = rng.normal(size=(n, 4)) @ mixing + 0.3 * rng.normal(size=(n, columns))
-            writer.write_table(pa.table(dict(zip(names, values.T, strict=True)), schema=schema))
+            cols = dict(zip(names, values.T, strict=True))
+            if machines:
+                i = np.arange(start, start + n)
+                cols = {"timestamp": (i // machines) * 60_000_000, "machine": ids[i % machines], **cols}
+            writer.write_table(pa.table(cols, schema=schema))
 
 
-def fit_model(data: Path, model: Path, sample_rows: int, epochs: int, scaler: str) -> float:
+def fit_model(data: Path, model: Path, sample_rows: int, epochs: int, scaler: str, window: int | None = None) -> float:
     """Fit a small model on the first ``sample_rows`` rows with the library; seconds taken."""
     from vae_anomaly import VAEDetector
 
     start = time.perf_counter()
     sample = next(pq.ParquetFile(data).iter_batches(batch_size=sample_rows)).to_pandas()
-    VAEDetector(max_iter=epochs, scaler=scaler, random_state=0).fit(sample).save(model)
+    windowed = {"window": window, "time_column": "timestamp", "group_column": "machine"} if window else {}
+    VAEDetector(max_iter=epochs, scaler=scaler, random_state=0, **windowed).fit(sample).save(model)
     return time.perf_counter() - start
 
 
@@ -206,6 +227,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--scaler", default="robust", help="VAEDetector scaler of the model scored (default: "
                         "the library's default)")
+    parser.add_argument("--window", type=int, default=None, help="score a windowed model of this many rows "
+                        "on a sensor-fleet file (default: a row-wise model on a plain table)")
+    parser.add_argument("--machines", type=int, default=100, help="series in the fleet file, with --window")
     parser.add_argument("--workdir", type=Path, default=None, help="where data go (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -213,14 +237,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="score_speed_"))
     work.mkdir(parents=True, exist_ok=True)
     files = {}
+    machines = args.machines if args.window else None
+    fleet = f"_fleet{machines}" if machines else ""
     for rows in args.rows:
-        files[rows] = work / f"data_{rows}x{args.columns}.parquet"
+        files[rows] = work / f"data_{rows}x{args.columns}{fleet}.parquet"
         if not files[rows].exists():
             t = time.perf_counter()
-            make_file(files[rows], rows, args.columns, args.row_group)
+            make_file(files[rows], rows, args.columns, args.row_group, machines=machines)
             print(f"wrote {files[rows]} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    model = work / f"model_{args.scaler}.vae"
-    fit_s = fit_model(files[max(args.rows)], model, args.sample_rows, args.epochs, args.scaler)
+    model = work / f"model_{args.scaler}{fleet}{f'_w{args.window}' if args.window else ''}.vae"
+    fit_s = fit_model(files[max(args.rows)], model, args.sample_rows, args.epochs, args.scaler, args.window)
     print(f"fitted {model} on {args.sample_rows:,} rows in {fit_s:.1f} s", file=sys.stderr)
 
     rounds: dict[int, list] = {rows: [] for rows in args.rows}
@@ -235,7 +261,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = [summarise(rounds[rows]) for rows in args.rows]
     print(_table(results))
     meta = {"cpus": os.cpu_count(), "batch_size": args.batch_size, "jobs": args.jobs, "scaler": args.scaler,
-            "columns": args.columns, "repeats": args.repeats, "rss_from": "time -v" if TIME_BIN else "psutil"}
+            "columns": args.columns, "window": args.window, "machines": machines, "repeats": args.repeats, "rss_from": "time -v" if TIME_BIN else "psutil"}
     print(json.dumps({"meta": meta, "results": [{k: v for k, v in r.items() if k != "runs"} for r in results]}))
     if args.json_out:
         args.json_out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
