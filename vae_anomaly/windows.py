@@ -28,8 +28,8 @@ from .exceptions import InvalidInputError, SchemaMismatchError
 from .preprocessing import Encoded
 from .schema import MAX_ABS, check_numeric
 
-__all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows", "group_starts", "window_index", "stack_windows", "window_fill",
-           "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner",
+__all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
+           "group_starts", "window_index", "stack_windows", "window_fill", "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner",
            "summary_spec", "check_summary_frame", "check_channels"]
 
 # Statistics of each numeric channel with features="summary", in column order.
@@ -100,7 +100,9 @@ def _as_datetimes(col: pd.Series) -> pd.Series | None:
     Python ``date`` objects), else None."""
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         return col
-    if pd.api.types.is_object_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime"):
+    if not pd.api.types.is_object_dtype(col.dtype):
+        return None
+    if pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime", "datetime64"):
         try:
             return pd.to_datetime(col)
         except (ValueError, TypeError) as exc:  # e.g. time zones mixed within the column
