@@ -29,9 +29,9 @@ import pandas as pd
 import pyarrow as pa
 
 from .columns import ColumnChoice, choose_columns
-from .exceptions import InvalidInputError, SchemaMismatchError
+from .exceptions import InvalidInputError
 from .io import DEFAULT_BATCH_ROWS, AtomicTableWriter, StreamTableWriter, TableReader, check_output_path
-from .schema import NUMERIC
+from .schema import NUMERIC, require_columns
 from .scorer import ScoreDetails, Scorer
 from .streaming import (
     GAP_TOLERANCE,
@@ -223,10 +223,7 @@ def _columns_to_keep(reader: TableReader, columns_out: Sequence[str] | None) -> 
 
 def require_model_columns(reader: TableReader, names: Sequence[str]) -> None:
     """Raise :class:`SchemaMismatchError` naming the first model column the table lacks."""
-    have = set(reader.column_names)
-    for name in names:
-        if name not in have:
-            raise SchemaMismatchError(f"column {name!r} is missing (it was present at fit time)")
+    require_columns(reader.column_names, names)
 
 
 def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,

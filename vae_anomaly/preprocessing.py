@@ -30,6 +30,7 @@ from .schema import (
     check_numeric,
     infer_schema,
     numeric_block,
+    require_columns,
 )
 
 # ColumnSpec, NUMERIC, CATEGORICAL, as_frame, check_numeric, infer_schema and numeric_block live in
@@ -123,9 +124,7 @@ class TabularPreprocessor:
         InvalidInputError
             If a numeric column holds text or an infinite value.
         """
-        missing = [s.name for s in self.schema_ if s.name not in frame.columns]
-        if missing:
-            raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
+        require_columns(frame.columns, [s.name for s in self.schema_])
         self.check_kinds(frame)
         # Column by column into the rows of a (d, n) block, then one transposing cast: the
         # same values as scaling the (n, d) block, in a third of the time.

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .exceptions import InvalidInputError
+from .exceptions import InvalidInputError, SchemaMismatchError
 
 __all__ = ["NUMERIC", "CATEGORICAL", "MAX_ABS", "ColumnSpec", "as_frame", "infer_schema", "numeric_block",
-           "check_numeric"]
+           "check_numeric", "require_columns"]
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -191,6 +191,15 @@ def _numeric_columns(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
     if not all(_in_range(v) for v in cols):
         _refuse_out_of_range(np.column_stack(cols), names)
     return cols
+
+
+def require_columns(have, names) -> None:
+    """Raise :class:`SchemaMismatchError` naming the first of ``names`` (columns seen at fit
+    time) that is not in ``have`` (a table's column names)."""
+    have = set(have)
+    for name in names:
+        if name not in have:
+            raise SchemaMismatchError(f"column {name!r} is missing (it was present at fit time)")
 
 
 def check_numeric(frame: pd.DataFrame, names) -> None:

@@ -18,9 +18,8 @@ import pandas as pd
 
 from . import calibration, windows
 from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
-from .exceptions import SchemaMismatchError
 from .preprocessing import Encoded, TabularPreprocessor
-from .schema import as_frame
+from .schema import as_frame, require_columns
 from .windows import WindowSpec
 
 __all__ = ["Engine", "ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
@@ -130,9 +129,7 @@ class Scorer:
         """The fitted columns of ``X``; extra DataFrame columns are dropped."""
         if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
             names = [str(c) for c in self.feature_names_in_]
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise SchemaMismatchError(f"column {missing[0]!r} is missing (it was present at fit time)")
+            require_columns(X.columns, names)
             X = X[names]
         return X
 

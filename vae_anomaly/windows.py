@@ -26,7 +26,7 @@ import pandas as pd
 
 from .exceptions import InvalidInputError, SchemaMismatchError
 from .preprocessing import Encoded
-from .schema import MAX_ABS, check_numeric
+from .schema import MAX_ABS, check_numeric, require_columns
 
 __all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
            "group_starts", "window_index", "stack_windows", "window_fill", "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner",
@@ -431,9 +431,8 @@ def check_channels(frame: pd.DataFrame, summarised) -> None:
     text values or infinities are :class:`InvalidInputError` naming the
     column (and for infinities the row of ``frame``).
     """
+    require_columns(frame.columns, summarised)
     for name in summarised:
-        if name not in frame.columns:
-            raise SchemaMismatchError(f"column {name!r} is missing (it was present at fit time)")
         dtype = frame[name].dtype
         if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
             raise SchemaMismatchError(f"column {name!r} was numeric at fit time but is {dtype} now")
