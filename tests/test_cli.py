@@ -463,6 +463,16 @@ def test_usage_errors_exit_2(args):
     assert invoke(*args).exit_code == 2
 
 
+def test_cli_defaults_match_the_library():
+    """The CLI repeats two library defaults so that --help need not import the library."""
+    from vae_anomaly.cli import app as cli_app
+
+    from vae_anomaly import io, streaming
+
+    assert cli_app.DEFAULT_BATCH_ROWS == io.DEFAULT_BATCH_ROWS
+    assert cli_app.GAP_TOLERANCE == streaming.GAP_TOLERANCE
+
+
 @pytest.mark.parametrize("command", ["fit", "score", "evaluate", "info"])
 def test_every_command_has_help_with_an_example(command):
     result = invoke(command, "--help")

@@ -304,8 +304,7 @@ def score_table(det: Scorer | VAEDetector, reader: TableReader, writer: AtomicTa
             "time_gaps": 0 if found is None else len(found),
             "time_gap_tolerance": gap_tolerance,
             "time_gap_examples": [] if found is None else [
-                f"{g.group} {g.before} -> {g.after} ({g.seconds:g}{unit})" if g.group is not None
-                else f"{g.before} -> {g.after} ({g.seconds:g}{unit})"
+                f"{'' if g.group is None else f'{g.group} '}{g.before} -> {g.after} ({g.seconds:g}{unit})"
                 for g in found.head(3).itertuples()]}
 
 

@@ -109,11 +109,11 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
         also excluded, or no column is left to model besides ``always``.
     """
     _check_names(frame, list(columns) + list(exclude) + list(always))
+    excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
     for name in always:
-        if name in set(exclude):
+        if name in excluded:
             raise InvalidInputError(f"column {name!r} is the window's time or group column; it cannot also be "
                                     "excluded")
-    excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
     choice = ColumnChoice(excluded=excluded)
     wanted, always = set(columns), set(always)
     for name in frame.columns:

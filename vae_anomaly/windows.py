@@ -18,6 +18,7 @@ Everything here works on plain arrays so it can be tested without a model.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -29,8 +30,9 @@ from .preprocessing import Encoded
 from .schema import MAX_ABS, check_numeric, require_columns
 
 __all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
-           "group_starts", "window_index", "stack_windows", "window_fill", "median_step", "find_gaps", "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner",
-           "summary_spec", "check_summary_frame", "check_channels"]
+           "group_starts", "window_index", "stack_windows", "window_fill", "median_step", "find_gaps",
+           "SUMMARY_STATS", "summary_frame", "summary_name", "summary_owner", "summary_spec",
+           "check_summary_frame", "check_channels"]
 
 # Statistics of each numeric channel with features="summary", in column order.
 SUMMARY_STATS = ("value", "diff", "mean", "std", "min", "max")
@@ -136,13 +138,18 @@ def time_kind(col: pd.Series) -> str:
 def time_values(col: pd.Series) -> np.ndarray:
     """A time column as numbers that order like it: int64 nanoseconds since the epoch (UTC for
     time-zone-aware datetimes) for datetimes, the values themselves for numbers."""
+    return _time_numbers(col)[0]
+
+
+def _time_numbers(col: pd.Series) -> tuple[np.ndarray, bool]:
+    """:func:`time_values` of ``col``, and whether they are datetimes (nanoseconds)."""
     dt = _as_datetimes(col)
     if dt is not None:
         if isinstance(dt.dtype, pd.DatetimeTZDtype):
             dt = dt.dt.tz_convert("UTC").dt.tz_localize(None)
-        return dt.to_numpy().astype("datetime64[ns]").astype(np.int64)
+        return dt.to_numpy().astype("datetime64[ns]").astype(np.int64), True
     time_kind(col)  # refuses what is neither
-    return col.to_numpy()
+    return col.to_numpy(), False
 
 
 def check_key_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
@@ -340,10 +347,8 @@ def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray
 
 def _steps(times: pd.Series) -> np.ndarray:
     """Steps between consecutive rows: seconds for datetimes, the column's own units for numbers."""
-    values = time_values(times)
-    if time_kind(times) == "number":
-        return np.diff(values.astype(np.float64))
-    return np.diff(values) / 1e9  # nanoseconds to seconds
+    values, nanoseconds = _time_numbers(times)
+    return np.diff(values) / 1e9 if nanoseconds else np.diff(values.astype(np.float64))
 
 
 def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, step: float | None,
@@ -398,8 +403,7 @@ def summary_spec(features: pd.DataFrame, spec: WindowSpec, numeric) -> WindowSpe
                     f"column {summary_name(stat, channel)!r} has the name of the window {stat} of channel "
                     f"{channel!r}; rename it"
                 )
-    return WindowSpec(spec.size, spec.time_column, spec.group_column, spec.features,
-                      tuple(features.columns), tuple(numeric), spec.time_kind)
+    return dataclasses.replace(spec, channels=tuple(features.columns), summarised=tuple(numeric))
 
 
 def check_summary_frame(summary: pd.DataFrame, spec: WindowSpec, single_row_series: bool = False) -> None:
