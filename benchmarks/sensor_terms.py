@@ -50,11 +50,12 @@ PARTS = ("value", "diff", "mean", "std", "min", "max", "KL")
 def score_parts(frame, time_column: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Anomaly score (n,) and its parts (n, statistics + 1), the KL term last, in the frame's row order."""
     from vae_anomaly import VAEDetector
-    from vae_anomaly.encoding import missing_mask
+    from vae_anomaly.features.rows import missing_mask
 
     det = VAEDetector(window=sensors.DEFAULT_W, time_column=time_column, random_state=seed).fit(frame)
-    prep = det._prepare(frame)
-    raw, terms = det._engine().raw_scores(prep.enc, with_terms=True)
+    scorer = det.scorer()
+    prep = scorer.prepare(scorer.model_columns(frame))
+    raw, terms = scorer.engine.raw_scores(prep.enc, with_terms=True)
     kl = raw - terms.sum(axis=1)
     missing = missing_mask(prep.enc)
     terms = np.where(missing, det.feature_baseline_, terms)  # as the score counts a missing statistic

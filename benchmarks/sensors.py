@@ -315,9 +315,10 @@ def parse_method(name: str) -> Method:
 @contextmanager
 def _patched(method: Method, fit: pd.DataFrame | None = None):
     """Library constants swapped for the duration of one run (``_floor``, ``_steps3``, ``_logstd``, ...)."""
-    from vae_anomaly import detector, preprocessing, windows
+    from vae_anomaly import detector, training
+    from vae_anomaly.features import encoder, windows
 
-    saved = (preprocessing._robust_center_scale, detector._AUTO_STEPS)
+    saved = (encoder.robust_center_scale, training._AUTO_STEPS)
     saved_summary = windows.summary_frame
     if "logstd" in method.tags:  # fit: the training rows, whose spread sets each channel's offset
         offsets = {}
@@ -333,31 +334,28 @@ def _patched(method: Method, fit: pd.DataFrame | None = None):
             return out
 
         windows.summary_frame = log_std
-    saved_split = detector.VAEDetector._split
+    saved_split = detector.held_out_rows
     if "rsplit" in method.tags:  # random held-out rows instead of the end of each series
 
-        def random_split(self, prep, rng):
-            import dataclasses
+        def random_split(n, fraction, rng, starts=None, stretches=False):
+            return saved_split(n, fraction, rng, None)
 
-            return saved_split(self, dataclasses.replace(prep, starts=None), rng)
-
-        detector.VAEDetector._split = random_split
+        detector.held_out_rows = random_split
     if "bsplit" in method.tags:  # the end of each of 5 equal stretches of each series is held out
 
-        def block_split(self, prep, rng, parts=5):
-            if prep.starts is None:
-                return saved_split(self, prep, rng)
-            n = len(prep.enc)
-            group = np.cumsum(prep.starts) - 1
+        def block_split(n, fraction, rng, starts=None, stretches=False, parts=5):
+            if starts is None:
+                return saved_split(n, fraction, rng)
+            group = np.cumsum(starts) - 1
             sizes = np.bincount(group)
-            rank = np.arange(n) - np.flatnonzero(prep.starts)[group]
+            rank = np.arange(n) - np.flatnonzero(starts)[group]
             pos = rank * parts / sizes[group]  # position within the series, in stretches
-            held = (pos - np.floor(pos)) >= 1 - self.validation_fraction
+            held = (pos - np.floor(pos)) >= 1 - fraction
             if 0 < held.sum() < n:
                 return np.flatnonzero(held), np.flatnonzero(~held)
-            return saved_split(self, prep, rng)
+            return saved_split(n, fraction, rng)
 
-        detector.VAEDetector._split = block_split
+        detector.held_out_rows = block_split
     if "floor" in method.tags:
         base = saved[0]
 
@@ -367,23 +365,24 @@ def _patched(method: Method, fit: pd.DataFrame | None = None):
                 std = np.nan_to_num(np.nanstd(values, axis=0))
             return center, np.maximum(scale, std / 4)
 
-        preprocessing._robust_center_scale = floored
+        encoder.robust_center_scale = floored
     if "steps3" in method.tags:
-        detector._AUTO_STEPS = 3 * saved[1]
+        training._AUTO_STEPS = 3 * saved[1]
     try:
         yield
     finally:
-        preprocessing._robust_center_scale, detector._AUTO_STEPS = saved
-        detector.VAEDetector._split = saved_split
+        encoder.robust_center_scale, training._AUTO_STEPS = saved
+        detector.held_out_rows = saved_split
         windows.summary_frame = saved_summary
 
 
 def _position_max(det, score: pd.DataFrame, context: pd.DataFrame | None) -> np.ndarray:
     """Largest per-position excess (sum over channels of term - baseline) within each window."""
-    from vae_anomaly.encoding import missing_mask
+    from vae_anomaly.features.rows import missing_mask
 
-    prep = det._prepare(score, context)
-    _, terms = det._engine().raw_scores(prep.enc, with_terms=True)
+    scorer = det.scorer()
+    prep = scorer.prepare(scorer.model_columns(score), None if context is None else scorer.model_columns(context))
+    _, terms = scorer.engine.raw_scores(prep.enc, with_terms=True)
     missing = missing_mask(prep.enc)
     excess = np.where(missing, 0.0, terms - det.feature_baseline_)
     size = det.window_spec_.size

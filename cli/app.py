@@ -1,14 +1,14 @@
 """``vae-detect``: fit, score, evaluate and describe anomaly detectors on table files.
 
-Each command parses its options, calls one function of
-:mod:`vae_anomaly.batch` or :mod:`vae_anomaly.evaluation`, and renders the
-result: messages and progress to stderr, data to stdout or the output file.
-The library is imported inside the commands so ``--help`` stays quick.
+Each command parses its options, calls one function of :mod:`vae_anomaly.jobs`,
+and renders the result: messages and progress to stderr, data to stdout or
+the output file. Choices, defaults and checks come from
+:mod:`vae_anomaly.options` (which imports nothing heavy); the rest of the
+library is imported inside the commands so ``--help`` stays quick.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from enum import Enum
 from pathlib import Path
@@ -16,8 +16,10 @@ from typing import Annotated
 
 import typer
 
-from . import _render
-from ._boundary import progress, reuse_freed_memory, terminate_gracefully, to_json, user_errors
+from vae_anomaly import options
+
+from . import render
+from .boundary import progress, reuse_freed_memory, terminate_gracefully, to_json, user_errors
 
 app = typer.Typer(
     name="vae-detect",
@@ -28,22 +30,11 @@ app = typer.Typer(
 )
 
 
-class WindowFeatures(str, Enum):
-    """What a windowed model sees of each window (VAEDetector's window_features)."""
-
-    summary = "summary"
-    stack = "stack"
-
-
-class Likelihood(str, Enum):
-    """Distribution of each numeric feature around the decoder mean (VAEDetector's likelihood)."""
-
-    gaussian = "gaussian"
-    student_t = "student-t"
-
-
-DEFAULT_BATCH_ROWS = 65_536  # same as vae_anomaly.io.DEFAULT_BATCH_ROWS, without importing it
-GAP_TOLERANCE = 3.0  # same as vae_anomaly.streaming.GAP_TOLERANCE
+# The library's choices, as the enums Typer shows in --help.
+WindowFeatures = Enum("WindowFeatures", {v: v for v in options.WINDOW_FEATURES}, type=str)
+Likelihood = Enum("Likelihood", {v.replace("-", "_"): v for v in options.LIKELIHOODS}, type=str)
+DEFAULT_WINDOW_FEATURES = WindowFeatures(options.WINDOW_FEATURES[0])
+DEFAULT_LIKELIHOOD = Likelihood(options.LIKELIHOODS[0])
 
 Data = Annotated[Path, typer.Argument(
     help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files.",
@@ -69,28 +60,15 @@ Jobs = Annotated[int, typer.Option(
 DEFAULT_JOBS = min(4, _cpus())
 
 
-def _contamination(value: str) -> str:
-    if value == "auto":
+def _checked(check):
+    """A Typer callback that runs one of the library's checks and reports its error as a usage error."""
+    def callback(value):
+        try:
+            check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         return value
-    try:
-        rate = float(value)
-    except ValueError:
-        raise typer.BadParameter(f"must be 'auto' or a number in (0, 0.5], got {value!r}") from None
-    if not 0.0 < rate <= 0.5:
-        raise typer.BadParameter(f"must be 'auto' or a number in (0, 0.5], got {value}")
-    return value
-
-
-def _gap_tolerance(value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"must be a positive number of time steps, got {value}")
-    return value
-
-
-def _target_fpr(value: float) -> float:
-    if not 0.0 < value <= 0.5:
-        raise typer.BadParameter(f"must be in (0, 0.5], got {value}")
-    return value
+    return callback
 
 
 FIT_EXAMPLES = """Examples:
@@ -118,13 +96,13 @@ def fit(
     likelihood: Annotated[Likelihood, typer.Option(
         "--likelihood",
         help="Noise model of numeric columns: gaussian, or heavy-tailed student-t (for training data "
-             "that hold anomalies).")] = Likelihood.gaussian,
+             "that hold anomalies).")] = DEFAULT_LIKELIHOOD,
     contamination: Annotated[str, typer.Option(
-        "--contamination", callback=_contamination,
+        "--contamination", callback=_checked(options.check_contamination),
         help="'auto' (threshold from --target-fpr) or the expected share of anomalies.")] = "auto",
     target_fpr: Annotated[float, typer.Option(
-        "--target-fpr", callback=_target_fpr,
-        help="False-positive rate on normal rows, with --contamination auto.")] = 0.01,
+        "--target-fpr", callback=_checked(options.check_target_fpr),
+        help="False-positive rate on normal rows, with --contamination auto.")] = options.TARGET_FPR,
     seed: Annotated[int, typer.Option(
         "--seed", help="Random seed (random_state): the same data and seed give the same model on CPU.")] = 0,
     window: Annotated[int | None, typer.Option(
@@ -132,7 +110,7 @@ def fit(
     window_features: Annotated[WindowFeatures, typer.Option(
         "--window-features",
         help="With --window: per-channel window statistics (summary) or the whole window (stack).")
-    ] = WindowFeatures.summary,
+    ] = DEFAULT_WINDOW_FEATURES,
     time_column: Annotated[str | None, typer.Option(
         "--time-column", help="With --window: the column that orders rows in a series.")] = None,
     group_column: Annotated[str | None, typer.Option(
@@ -164,11 +142,11 @@ def fit(
         "verbose": not quiet and sys.stderr.isatty(),
     }
     with user_errors():
-        from vae_anomaly import batch
+        from vae_anomaly.jobs.fit import fit_file
 
-        summary = batch.fit_file(data, model, columns=columns or (), exclude=exclude or (), params=params)
+        summary = fit_file(data, model, columns=columns or (), exclude=exclude or (), params=params)
     if not quiet:
-        typer.echo(_render.fit_text(summary), err=True)
+        typer.echo(render.fit_text(summary), err=True)
     if json_out:
         typer.echo(to_json(summary))
 
@@ -193,13 +171,13 @@ def score(
              "Default: DATA with .scores.parquet as its suffix.")] = None,
     columns_out: Annotated[list[str] | None, typer.Option(
         "--columns-out", help="Copy only this input column to the output (repeat for more).")] = None,
-    batch_size: BatchSize = DEFAULT_BATCH_ROWS,
+    batch_size: BatchSize = options.DEFAULT_BATCH_ROWS,
     jobs: Jobs = DEFAULT_JOBS,
     device: Device = "cpu",
     gap_tolerance: Annotated[float, typer.Option(
-        "--gap-tolerance", callback=_gap_tolerance,
+        "--gap-tolerance", callback=_checked(options.check_gap_tolerance),
         help="Windowed models: warn about steps between rows of a series longer than this many "
-             "fitted time steps.")] = GAP_TOLERANCE,
+             "fitted time steps.")] = options.GAP_TOLERANCE,
     quiet: Quiet = False,
 ) -> None:
     """Score every row of a table and write the input columns plus the results.
@@ -210,19 +188,19 @@ def score(
     """
     reuse_freed_memory()
     with user_errors():
-        from vae_anomaly import batch
-        from vae_anomaly.io import TableReader
+        from vae_anomaly.jobs.score import load_scorer, open_output, score_table
+        from vae_anomaly.tables.read import TableReader
 
         reader = TableReader(data)
         stream = typer.get_binary_stream("stdout") if output == "-" else None
-        writer = batch.open_output(data, None if output in (None, "-") else output, stream=stream)
-        det = batch.load_scorer(model, device=device)
+        writer = open_output(data, None if output in (None, "-") else output, stream=stream)
+        scorer = load_scorer(model, device=device)
         with progress(reader.num_rows, quiet, "scoring") as bar:
-            summary = batch.score_table(det, reader, writer, columns_out=columns_out or None,
+            summary = score_table(scorer, reader, writer, columns_out=columns_out or None,
                                         batch_size=batch_size, n_jobs=jobs, on_rows=bar.update,
                                         gap_tolerance=gap_tolerance)
     if not quiet:
-        typer.echo(_render.score_text(summary), err=True)
+        typer.echo(render.score_text(summary), err=True)
 
 
 EVALUATE_EXAMPLES = """Examples:
@@ -240,7 +218,7 @@ def evaluate(
         "--label-column", "-l", show_default=False,
         help="Column holding the truth: 1/true for anomalies, 0/false for normal rows.")],
     model: Model = Path("model.vae"),
-    batch_size: BatchSize = DEFAULT_BATCH_ROWS,
+    batch_size: BatchSize = options.DEFAULT_BATCH_ROWS,
     jobs: Jobs = DEFAULT_JOBS,
     device: Device = "cpu",
     json_out: JsonOut = False,
@@ -253,15 +231,16 @@ def evaluate(
     """
     reuse_freed_memory()
     with user_errors():
-        from vae_anomaly import batch, evaluation
-        from vae_anomaly.io import TableReader
+        from vae_anomaly.jobs.evaluate import evaluate_table
+        from vae_anomaly.jobs.score import load_scorer
+        from vae_anomaly.tables.read import TableReader
 
         reader = TableReader(data)
-        det = batch.load_scorer(model, device=device)
+        scorer = load_scorer(model, device=device)
         with progress(reader.num_rows, quiet, "evaluating") as bar:
-            metrics = evaluation.evaluate_table(det, reader, label_column, batch_size=batch_size,
+            metrics = evaluate_table(scorer, reader, label_column, batch_size=batch_size,
                                                 n_jobs=jobs, on_rows=bar.update)
-    typer.echo(to_json(metrics) if json_out else _render.evaluate_text(metrics))
+    typer.echo(to_json(metrics) if json_out else render.evaluate_text(metrics))
 
 
 INFO_EXAMPLES = """Examples:
@@ -283,10 +262,10 @@ def info(
     Reads only the file's checked metadata; the network is not rebuilt.
     """
     with user_errors():
-        from vae_anomaly import batch
+        from vae_anomaly.jobs.describe import describe_model
 
-        description = batch.describe_model(model)
-    typer.echo(to_json(description) if json_out else _render.info_text(description))
+        description = describe_model(model)
+    typer.echo(to_json(description) if json_out else render.info_text(description))
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ def _entries():
 
     yield "vae_anomaly.VAEDetector", vae_anomaly.VAEDetector, True
     yield "vae_anomaly.detector.ScoreDetails", detector.ScoreDetails, True
-    for name in ("conformal_p_values", "threshold_for_rate"):
+    for name in ("conformal_p_values", "threshold_for_rate", "feature_baselines"):
         yield f"vae_anomaly.calibration.{name}", getattr(calibration, name), False
-    for name in ("save_model", "load_model", "read_metadata"):
+    for name in ("read_metadata", "read_model", "write_model", "load_scorer"):
         yield f"vae_anomaly.persistence.{name}", getattr(persistence, name), False
     for name in ("VAEAnomalyError", "InvalidInputError", "SchemaMismatchError", "ModelFileError"):
         yield f"vae_anomaly.{name}", getattr(vae_anomaly, name), False

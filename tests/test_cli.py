@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from vae_anomaly.cli.app import app
 
 from vae_anomaly import VAEDetector
-from vae_anomaly.batch import choose_columns, load_scorer
-from vae_anomaly.evaluation import binary_labels, classification_metrics
+from vae_anomaly.features.columns import choose_columns
+from vae_anomaly.jobs.evaluate import binary_labels, classification_metrics
+from vae_anomaly.persistence import load_scorer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "tabular.parquet"
 SENSORS = SAMPLE.with_name("sensors.parquet")
@@ -412,7 +413,7 @@ def test_corrupt_model_and_bad_output_directory(work, fitted):
 
 
 def test_unwritable_output_directory_is_one_line(work, fitted, monkeypatch):
-    import vae_anomaly.io as vio
+    import vae_anomaly.tables.write as vio
 
     real_access = os.access
     monkeypatch.setattr(vio.os, "access", lambda path, mode: Path(path).name != "readonly" and real_access(path, mode))
@@ -461,16 +462,6 @@ def test_failure_mid_stream_keeps_the_previous_output(work, fitted):
 ])
 def test_usage_errors_exit_2(args):
     assert invoke(*args).exit_code == 2
-
-
-def test_cli_defaults_match_the_library():
-    """The CLI repeats two library defaults so that --help need not import the library."""
-    from vae_anomaly.cli import app as cli_app
-
-    from vae_anomaly import io, streaming
-
-    assert cli_app.DEFAULT_BATCH_ROWS == io.DEFAULT_BATCH_ROWS
-    assert cli_app.GAP_TOLERANCE == streaming.GAP_TOLERANCE
 
 
 @pytest.mark.parametrize("command", ["fit", "score", "evaluate", "info"])

@@ -24,8 +24,8 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 from typer.testing import CliRunner
-from vae_anomaly.cli._boundary import terminate_gracefully
 from vae_anomaly.cli.app import app
+from vae_anomaly.cli.boundary import terminate_gracefully
 
 import vae_anomaly.detector as detector
 from vae_anomaly import VAEDetector
@@ -63,7 +63,7 @@ os.fsync = fsync
 """
 # Slows the stream down so the signal lands while the output's temporary file is open.
 SCORE_HOOK = """
-import vae_anomaly.batch as batch
+import vae_anomaly.jobs.score as batch
 
 real_output_batch = batch.output_batch
 

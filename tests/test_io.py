@@ -1,4 +1,4 @@
-"""Readers and writers of :mod:`vae_anomaly.io`: formats, streaming, atomic output, errors."""
+"""Readers and writers of :mod:`vae_anomaly.tables`: formats, streaming, atomic output, errors."""
 
 from __future__ import annotations
 
@@ -14,15 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from vae_anomaly import InvalidInputError
-from vae_anomaly.io import (
-    AtomicTableWriter,
-    StreamTableWriter,
-    TableReader,
-    check_output_path,
-    iter_frames,
-    read_table,
-    table_format,
-)
+from vae_anomaly.tables.read import TableReader, iter_frames, read_table, table_format
+from vae_anomaly.tables.write import AtomicTableWriter, StreamTableWriter, check_output_path
 
 
 @pytest.fixture()
@@ -229,7 +222,7 @@ def test_read_only_directory_is_refused(tmp_path):
 
 
 def test_unwritable_directory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
-    import vae_anomaly.io as vio
+    import vae_anomaly.tables.write as vio
 
     monkeypatch.setattr(vio.os, "access", lambda *args, **kwargs: False)
     with pytest.raises(InvalidInputError, match="is not writable"):

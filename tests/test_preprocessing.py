@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vae_anomaly.preprocessing import TabularPreprocessor
+from vae_anomaly.features.encoder import TabularPreprocessor
 
 
 @pytest.mark.parametrize("scaler", ["quantile", "robust"])
@@ -51,6 +51,6 @@ def test_categories_missing_and_unseen_codes():
 def test_edge_constant_is_the_normal_quantile_it_stands_for():
     from scipy.special import ndtri
 
-    from vae_anomaly import preprocessing
+    from vae_anomaly.features import scaling
 
-    assert preprocessing._Z_EDGE == float(ndtri(1.0 - preprocessing._EDGE_P))
+    assert scaling.Z_EDGE == float(ndtri(1.0 - scaling.EDGE_P))

@@ -18,7 +18,8 @@ from hypothesis.extra import numpy as hnp
 
 from vae_anomaly import VAEDetector
 from vae_anomaly.calibration import conformal_p_values, threshold_for_rate
-from vae_anomaly.preprocessing import CATEGORICAL, NUMERIC, TabularPreprocessor
+from vae_anomaly.features.encoder import TabularPreprocessor
+from vae_anomaly.features.schema import CATEGORICAL, NUMERIC
 
 # Examples that fit nothing are cheap; those that score rows through the network cost ~10 ms.
 FAST = settings(max_examples=200, deadline=None)

@@ -1,6 +1,6 @@
 """The fast scoring path gives exactly the model's own likelihood terms.
 
-``vae_anomaly.scoring`` evaluates the network in small chunks with in-place
+``vae_anomaly.scoring.torch_engine`` evaluates the network in small chunks with in-place
 operations; these tests pin it, bit for bit, to a plain evaluation through
 :meth:`TabularVAE.feature_terms` and the ELBO formula, so a speed-up can
 never change what users see.
@@ -16,9 +16,14 @@ import pandas as pd
 import pytest
 import torch
 
-from vae_anomaly import VAEDetector, inference, scoring
+from vae_anomaly import VAEDetector
+from vae_anomaly.features.encoder import TabularPreprocessor
+from vae_anomaly.features.scaling import quantile_forward
 from vae_anomaly.model import kl_to_standard_normal
-from vae_anomaly.preprocessing import TabularPreprocessor, _quantile_forward
+from vae_anomaly.scoring import torch_engine
+from vae_anomaly.scoring.numpy_engine import NumpyEngine
+from vae_anomaly.scoring.torch_engine import TorchEngine
+from vae_anomaly.tensors import to_tensors
 
 
 def _reference(module, data, kind):
@@ -54,14 +59,14 @@ def mixed():
 def test_chunked_in_place_pass_equals_the_module(mixed, kind, likelihood, missing):
     frame = mixed if missing else mixed.fillna({"b": 0.0, "kind": "x"})
     det = VAEDetector(score_type=kind, likelihood=likelihood, max_iter=3, random_state=0).fit(frame)
-    data = det._tensors(det.preprocessor_.transform(frame))
+    data = to_tensors(det.preprocessor_.transform(frame), "cpu")
     ref_scores, ref_terms = _reference(det.module_, data, kind)
-    for chunk in (scoring.CHUNK, 500, 100):  # tails of 200 and 100 rows are padded
-        scores, terms = scoring.score_and_terms(det.module_, data, kind, chunk=chunk)
+    for chunk in (torch_engine.CHUNK, 500, 100):  # tails of 200 and 100 rows are padded
+        scores, terms = torch_engine.score_and_terms(det.module_, data, kind, chunk=chunk)
         assert np.array_equal(scores, ref_scores)
         assert np.array_equal(terms, ref_terms)
-        assert np.array_equal(scoring.score_rows(det.module_, data, kind, chunk=chunk), ref_scores)
-        assert np.array_equal(scoring.feature_terms(det.module_, data, kind, chunk=chunk), ref_terms)
+        assert np.array_equal(torch_engine.score_rows(det.module_, data, kind, chunk=chunk), ref_scores)
+        assert np.array_equal(torch_engine.feature_terms(det.module_, data, kind, chunk=chunk), ref_terms)
 
 
 @pytest.mark.parametrize("scaler", ["robust", "standard", "quantile"])
@@ -76,7 +81,7 @@ def test_column_wise_transform_equals_block_scaling(mixed, scaler):
     elif scaler == "standard":
         expected = (block - pre.mean_) / pre.std_
     else:  # the map is applied to sorted values, for speed; it must not matter
-        expected = np.column_stack([_quantile_forward(block[:, j], pre.quantiles_[j], pre.scale_[j])
+        expected = np.column_stack([quantile_forward(block[:, j], pre.quantiles_[j], pre.scale_[j])
                                     for j in range(block.shape[1])])
     enc = pre.transform(numeric)
     assert enc.num.flags.c_contiguous and enc.num.dtype == np.float32
@@ -95,8 +100,10 @@ def test_numpy_engine_matches_the_torch_network(mixed, kind, likelihood):
     probe.loc[:20, "kind"] = "never seen"  # the extra "unseen level" logit
     probe.loc[30:40, ["a", "e"]] = np.nan
     enc = det.preprocessor_.transform(probe)
-    ours, our_terms = inference.NumpyEngine(scoring.numpy_network(det.module_), kind).raw_scores(enc, True)
-    ref, ref_terms = scoring.TorchEngine(det.module_, kind).raw_scores(enc, True)
+    numpy_engine = det.scorer().engine  # the engine the estimator scores with on CPU
+    assert isinstance(numpy_engine, NumpyEngine)
+    ours, our_terms = numpy_engine.raw_scores(enc, True)
+    ref, ref_terms = TorchEngine(det.module_, kind).raw_scores(enc, True)
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(our_terms, ref_terms, rtol=1e-5, atol=1e-4)
     assert np.all(our_terms[30:41, [0, 4]] == 0)  # missing cells add nothing here
@@ -104,9 +111,9 @@ def test_numpy_engine_matches_the_torch_network(mixed, kind, likelihood):
 
 def test_cpu_estimator_scores_with_the_numpy_engine(mixed):
     det = VAEDetector(max_iter=3, random_state=0).fit(mixed)
-    assert isinstance(det._engine(), inference.NumpyEngine)
-    assert isinstance(VAEDetector(max_iter=3, n_samples=4, random_state=0).fit(mixed)._engine(),
-                      scoring.TorchEngine)
+    assert isinstance(det.scorer().engine, NumpyEngine)
+    assert isinstance(VAEDetector(max_iter=3, n_samples=4, random_state=0).fit(mixed).scorer().engine,
+                      TorchEngine)
 
 
 def test_scoring_from_a_file_equals_the_estimator_and_needs_no_torch(mixed, tmp_path):
@@ -117,8 +124,8 @@ def test_scoring_from_a_file_equals_the_estimator_and_needs_no_torch(mixed, tmp_
     code = f"""
 import sys
 import numpy as np, pandas as pd
-from vae_anomaly import batch
-scorer = batch.load_scorer({str(tmp_path / "m.vae")!r})
+from vae_anomaly.persistence import load_scorer
+scorer = load_scorer({str(tmp_path / "m.vae")!r})
 d = scorer.score_details(pd.read_parquet({str(tmp_path / "rows.parquet")!r}))
 np.save({str(tmp_path / "scores.npy")!r}, np.column_stack([d.anomaly_score, d.p_value, d.contributions]))
 print(sorted(m for m in ("torch", "sklearn", "scipy") if m in sys.modules))

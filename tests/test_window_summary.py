@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from vae_anomaly import VAEDetector
-from vae_anomaly import windows as W
 from vae_anomaly.exceptions import InvalidInputError, SchemaMismatchError
+from vae_anomaly.features import windows as W
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -50,17 +50,18 @@ def test_statistics_match_pandas_rolling():
 def test_training_rows_are_encoded_as_scoring_encodes_them(frame, det):
     # fit reuses the statistics it fitted the preprocessor on; they must be exactly the
     # ones scoring computes, in the same (window) order, or the model learns other rows.
-    from vae_anomaly.encoding import prepare, summary_training_frame
+    from vae_anomaly.features.rows import prepare
+    from vae_anomaly.features.windows import summary_training_frame
 
-    spec = det.window_spec_
+    spec, scorer = det.window_spec_, det.scorer()
     reused = prepare(frame, det.preprocessor_, spec, summary=summary_training_frame(frame, spec))
-    scored = det._prepare(frame)
+    scored = scorer.prepare(frame)
     np.testing.assert_array_equal(reused.enc.num, scored.enc.num)
     np.testing.assert_array_equal(reused.enc.cat, scored.enc.cat)
     np.testing.assert_array_equal(reused.back, scored.back)
     head = summary_training_frame(frame.head(50), spec)  # with context the statistics are recomputed
     with_context = prepare(frame.iloc[50:], det.preprocessor_, spec, context=frame.head(50), summary=head)
-    np.testing.assert_array_equal(with_context.enc.num, det._prepare(frame.iloc[50:], frame.head(50)).enc.num)
+    np.testing.assert_array_equal(with_context.enc.num, scorer.prepare(frame.iloc[50:], frame.head(50)).enc.num)
 
 
 def test_width_does_not_grow_with_the_window(frame, det):
@@ -180,18 +181,17 @@ def test_blas_threads_are_restored_after_concurrent_scoring(det, frame):
     assert blas() == before
 
 
-def test_model_files_from_before_window_features_keep_stacked_windows(frame, tmp_path, monkeypatch):
+def test_model_files_from_before_window_features_keep_stacked_windows(frame, tmp_path):
     from sklearn.base import clone
 
-    from vae_anomaly import persistence
+    from tests.conftest import repack_model
 
     old = VAEDetector(window=6, time_column="t", group_column="g", window_features="stack", max_iter=2,
                       random_state=0).fit(frame)
-    params = persistence._json_params
-    monkeypatch.setattr(persistence, "_json_params",
-                        lambda det: {k: v for k, v in params(det).items() if k != "window_features"})
-    old.save(tmp_path / "old.vae")
-    monkeypatch.undo()
+    old.save(tmp_path / "new.vae")
+    # A file written before window_features existed: its parameters do not name it.
+    (tmp_path / "old.vae").write_bytes(repack_model((tmp_path / "new.vae").read_bytes(),
+                                                    lambda meta: meta["params"].pop("window_features")))
     loaded = VAEDetector.load(tmp_path / "old.vae")
     assert loaded.window_features == "stack" and clone(loaded).window_features == "stack"
     np.testing.assert_array_equal(loaded.score_samples(frame), old.score_samples(frame))

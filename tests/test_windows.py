@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from vae_anomaly import VAEDetector
-from vae_anomaly import windows as W
-from vae_anomaly.preprocessing import Encoded
+from vae_anomaly.features import series as S
+from vae_anomaly.features import windows as W
+from vae_anomaly.features.encoder import Encoded
 
 from .conftest import SAMPLE
 
@@ -205,14 +206,14 @@ def test_stack_windows_lays_out_positions_oldest_first_and_masks_padding():
 
 def test_order_rows_sorts_by_group_then_time_stably():
     frame = pd.DataFrame({"t": [3, 1, 2, 1, 1], "g": ["b", "b", "a", "a", "a"]})
-    order = W.order_rows(frame, W.WindowSpec(2, "t", "g"))
+    order = S.order_rows(frame, S.WindowSpec(2, "t", "g"))
     assert order.tolist() == [3, 4, 2, 1, 0]  # a@1 (first seen), a@1, a@2, b@1, b@3
 
 
-def _gaps(frame: pd.DataFrame, spec: W.WindowSpec, tolerance: float = 3.0) -> pd.DataFrame:
-    ordered = frame.iloc[W.order_rows(frame, spec)].reset_index(drop=True)
-    starts = W.group_starts(ordered, spec)
-    return W.find_gaps(ordered, spec, starts, W.median_step(ordered, spec, starts), tolerance)
+def _gaps(frame: pd.DataFrame, spec: S.WindowSpec, tolerance: float = 3.0) -> pd.DataFrame:
+    ordered = frame.iloc[S.order_rows(frame, spec)].reset_index(drop=True)
+    starts = S.group_starts(ordered, spec)
+    return S.find_gaps(ordered, spec, starts, S.median_step(ordered, spec, starts), tolerance)
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
@@ -230,7 +231,7 @@ def test_key_columns_and_channels_are_checked_by_name(det, X):
 
 
 def test_find_gaps_finds_the_missing_half_hour_of_m3(X):
-    gaps = _gaps(X, W.WindowSpec(SIZE, "timestamp", "machine"))
+    gaps = _gaps(X, S.WindowSpec(SIZE, "timestamp", "machine"))
     assert len(gaps) == 1
     gap = gaps.iloc[0]
     assert gap["group"] == "M3"
@@ -241,12 +242,12 @@ def test_find_gaps_finds_the_missing_half_hour_of_m3(X):
 
 def test_find_gaps_tolerance_and_series_boundaries():
     frame = pd.DataFrame({"t": [0, 10, 20, 60, 70, 1000, 1010], "g": ["a"] * 5 + ["b"] * 2})
-    spec = W.WindowSpec(2, "t", "g")
+    spec = S.WindowSpec(2, "t", "g")
     gaps = _gaps(frame, spec)  # median step 10 s; the jump from a to b is not a gap
     assert gaps[["group", "before", "after", "seconds"]].values.tolist() == [["a", 20, 60, 40.0]]
     assert _gaps(frame, spec, tolerance=4.0).empty  # only steps longer than tolerance x median
-    no_time = W.WindowSpec(2, None, "g")
-    assert W.find_gaps(frame, no_time, W.group_starts(frame, no_time), None).empty
+    no_time = S.WindowSpec(2, None, "g")
+    assert S.find_gaps(frame, no_time, S.group_starts(frame, no_time), None).empty
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Thresholds and p-values from held-out calibration scores.
+"""Thresholds, p-values and per-feature baselines from held-out calibration rows.
 
 Pure functions on arrays of anomaly scores (higher = more anomalous), so they
 can be tested without fitting anything.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["conformal_p_values", "threshold_for_rate"]
+__all__ = ["conformal_p_values", "threshold_for_rate", "feature_baselines"]
 
 
 def conformal_p_values(calibration_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -76,3 +76,31 @@ def threshold_for_rate(calibration_scores: np.ndarray, rate: float) -> float:
     k = int(np.count_nonzero((1.0 + np.arange(n)) / (1.0 + n) <= rate)) - 1
     k = min(max(k, 0), n - 1)
     return float(cal[n - 1 - k])
+
+
+def feature_baselines(terms: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Median term of each model feature over the held-out rows where it was observed.
+
+    A missing feature adds its baseline to a row's score, and a column's
+    contribution is its term minus its baseline.
+
+    Parameters
+    ----------
+    terms : ndarray (n_cal, n_features)
+        Per-feature negative log-likelihoods (or squared errors) of the held-out rows.
+    missing : ndarray of bool (n_cal, n_features)
+        True where the feature was missing or padding.
+
+    Returns
+    -------
+    ndarray (n_features,)
+        0 for a feature never observed.
+
+    Examples
+    --------
+    >>> feature_baselines(np.array([[1.0, 5.0], [3.0, 7.0]]), np.array([[False, True], [False, True]]))
+    array([2., 0.])
+    """
+    observed = ~missing
+    return np.array([np.median(terms[observed[:, j], j]) if observed[:, j].any() else 0.0
+                     for j in range(terms.shape[1])])

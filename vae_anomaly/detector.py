@@ -1,17 +1,17 @@
-"""``VAEDetector``: the scikit-learn outlier detector.
+"""``VAEDetector``: the scikit-learn outlier detector that ties the stages together.
 
 Data flows one way: the input table is checked and encoded
-(:mod:`~vae_anomaly.preprocessing`), a VAE is trained
+(:mod:`~vae_anomaly.features`), a VAE is trained
 (:mod:`~vae_anomaly.model`, :mod:`~vae_anomaly.training`), rows are scored
 (:mod:`~vae_anomaly.scoring`), and the threshold is set on held-out rows
-(:mod:`~vae_anomaly.calibration`).
+(:mod:`~vae_anomaly.calibration`). The fitted estimator is one plain value
+(:class:`~vae_anomaly.state.FittedState`) for model files.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import logging
-import math
 import time
 from numbers import Integral, Real
 
@@ -23,29 +23,27 @@ from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import calibration, scoring, windows
-from .encoding import Prepared, missing_mask, prepare, summary_training_frame
-from .exceptions import InvalidInputError
-from .likelihood import LIKELIHOODS, degrees_of_freedom
+from . import calibration, options
+from .exceptions import InvalidInputError, ModelFileError
+from .features import series
+from .features.encoder import Encoded, TabularPreprocessor
+from .features.rows import Prepared, missing_mask, prepare
+from .features.schema import as_frame
+from .features.series import WindowSpec
+from .features.windows import training_windows
+from .likelihood import degrees_of_freedom
 from .model import TabularVAE
-from .preprocessing import Encoded, TabularPreprocessor
-from .schema import NUMERIC, as_frame, infer_schema
-from .scorer import ScoreDetails, Scorer, add_baseline, stacked_size
-from .training import TrainConfig, to_tensors, train
-from .windows import WindowSpec
+from .scoring import torch_engine
+from .scoring.engine import build_engine
+from .scoring.network import NetworkSpec
+from .scoring.scorer import ScoreDetails, Scorer, add_baseline, stacked_size
+from .state import Calibration, FittedState, json_params
+from .tensors import module_device, resolve_device, to_tensors
+from .training import held_out_rows, network_shape, train, train_config
 
 __all__ = ["VAEDetector", "ScoreDetails"]
 
 logger = logging.getLogger(__name__)
-
-# Sizing rules behind the "auto" defaults (see docs/benchmarks.md for how they were chosen).
-_AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
-_AUTO_EPOCHS = (10, 100)  # ... within these bounds
-_AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
-_HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
-# window_features="summary": each series is cut into this many equal stretches and the end of each
-# is held out, so early stopping and calibration see every part of the series, not only its end.
-_HELD_STRETCHES = 5
 
 
 class VAEDetector(OutlierMixin, BaseEstimator):
@@ -204,7 +202,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "score_type": [StrOptions({"elbo", "reconstruction"})],
+        "score_type": [StrOptions(set(options.SCORE_TYPES))],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "target_fpr": [Interval(Real, 0, 0.5, closed="right")],
@@ -220,14 +218,14 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
-        "scaler": [StrOptions({"quantile", "robust", "standard"})],
-        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "scaler": [StrOptions(set(options.SCALERS))],
+        "likelihood": [StrOptions(set(options.LIKELIHOODS))],
         "min_log_var": [Interval(Real, None, None, closed="neither")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
         "window": [Interval(Integral, 1, None, closed="left"), None],
         "time_column": [str, None],
         "group_column": [str, None],
-        "window_features": [StrOptions({"stack", "summary"})],
+        "window_features": [StrOptions(set(options.WINDOW_FEATURES))],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -239,7 +237,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         score_type="elbo",
         n_samples=1,
         contamination="auto",
-        target_fpr=0.01,
+        target_fpr=options.TARGET_FPR,
         latent_dim=None,
         hidden_layer_sizes=None,
         beta=1.0,
@@ -255,7 +253,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         scaler="robust",
         likelihood="gaussian",
         min_log_var=-4.0,
-        max_categories=50,
+        max_categories=options.MAX_CATEGORIES,
         window=None,
         time_column=None,
         group_column=None,
@@ -375,36 +373,29 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         spec = self._window_spec()
         rng = check_random_state(self.random_state)
         self.device_ = _resolve_device(self.device)
+        features, summary, channel_dtypes = frame, None, {}
         if spec is not None:
-            windows.check_key_columns(frame, spec)
-            if spec.time_column is not None:
-                spec = dataclasses.replace(spec, time_kind=windows.time_kind(frame[spec.time_column]))
-        features = frame.drop(columns=spec.key_columns()) if spec else frame
-        if spec and features.shape[1] == 0:
-            raise InvalidInputError("no feature columns left besides the time and group columns")
-        summary, channel_dtypes = None, {}
-        if spec is not None and spec.features == "summary":
-            numeric = [c.name for c in infer_schema(features, self.max_categories) if c.kind == NUMERIC]
-            channel_dtypes = {name: str(features[name].dtype) for name in numeric}  # the statistics are float64
-            spec = windows.summary_spec(features, spec, numeric)
-            features = summary = summary_training_frame(frame, spec)
-            single = spec.group_column is not None and not frame[spec.group_column].astype(str).duplicated().any()
-            windows.check_summary_frame(features, spec, single_row_series=single)
+            spec, features, channel_dtypes = training_windows(frame, spec, self.max_categories)
+            summary = features if spec.features == "summary" else None
         self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
         self.window_spec_ = spec
         prep = prepare(frame, self.preprocessor_, spec, summary=summary)
         self.window_config_ = None if spec is None else {
             **spec.to_dict(),
-            "median_step_s": windows.median_step(prep.sorted_frame, spec, prep.starts),
+            "median_step_s": series.median_step(prep.sorted_frame, spec, prep.starts),
             **({"channel_dtypes": channel_dtypes} if channel_dtypes else {}),
         }
         enc = prep.enc
 
-        held, fit_rows = self._split(prep, rng)
+        held, fit_rows = held_out_rows(len(enc), self.validation_fraction, rng, prep.starts,
+                                       stretches=spec is not None and spec.features == "summary")
         torch_gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
         self.noise_seed_ = int(rng.randint(2**31 - 1))
         self.module_ = self._build_module(enc, torch_gen)
-        cfg = self._train_config(len(fit_rows))
+        cfg = train_config(len(fit_rows), batch_size=self.batch_size, max_iter=self.max_iter,
+                           learning_rate_init=self.learning_rate_init, beta=self.beta, kl_warmup=self.kl_warmup,
+                           early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
+                           tol=self.tol, trim_fraction=self.trim_fraction, verbose=self.verbose)
         train_t = to_tensors(enc.take(fit_rows), self.device_)
         held_enc = enc.take(held)
         result = train(self.module_, train_t, to_tensors(held_enc, self.device_), cfg, torch_gen)
@@ -419,70 +410,21 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
         return self
 
-    def _split(self, prep: Prepared, rng) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out and training rows: random; for windows the end of each series, or with
-        ``window_features="summary"`` the end of each of ``_HELD_STRETCHES`` stretches of it."""
-        n = len(prep.enc)
-        n_held = min(n - 1, max(1, int(round(self.validation_fraction * n))))
-        if prep.starts is not None:
-            group = np.cumsum(prep.starts) - 1
-            sizes = np.bincount(group)
-            rank = np.arange(n) - np.flatnonzero(prep.starts)[group]
-            size, n_held = sizes[group], np.round(self.validation_fraction * sizes[group])
-            if self.window_spec_.features == "summary":
-                # The series' n_held rows, spread over the ends of _HELD_STRETCHES equal stretches.
-                k = _HELD_STRETCHES
-                stretch = np.floor(rank * k / size)
-                end = np.ceil((stretch + 1) * size / k)  # first rank of the next stretch
-                held_here = np.floor((stretch + 1) * n_held / k) - np.floor(stretch * n_held / k)
-                held_mask = rank >= end - held_here
-            else:
-                held_mask = rank >= size - n_held
-            if 0 < held_mask.sum() < n:
-                return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
-        perm = rng.permutation(n)
-        return np.sort(perm[:n_held]), np.sort(perm[n_held:])
-
     def _build_module(self, enc: Encoded, generator: torch.Generator) -> TabularVAE:
         indicator = np.flatnonzero(np.isnan(enc.num).any(axis=0))
         cat_sizes = self.preprocessor_.cat_sizes_ * stacked_size(self.window_spec_)
         d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
-        hidden = self.hidden_layer_sizes
-        if hidden is None:
-            h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), *_HIDDEN))
-            hidden = (h, h // 2)
-        latent = self.latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
-        self.hidden_sizes_ = [int(h) for h in hidden]
-        return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), list(hidden), latent,
+        hidden, latent = network_shape(d_in, self.hidden_layer_sizes, self.latent_dim)
+        self.hidden_sizes_ = hidden
+        return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), hidden, latent,
                           self.min_log_var, generator, device=self.device_,
                           student_df=degrees_of_freedom(self.likelihood))
-
-    def _train_config(self, n_train: int) -> TrainConfig:
-        if self.batch_size == "auto":
-            batch = int(np.clip(2 ** round(math.log2(max(n_train / 16, 1))), *_AUTO_BATCH))
-        else:
-            batch = int(self.batch_size)
-        batch = max(1, min(batch, n_train))
-        if self.max_iter == "auto":
-            steps_per_epoch = math.ceil(n_train / batch)
-            epochs = int(np.clip(_AUTO_STEPS // steps_per_epoch, *_AUTO_EPOCHS))
-        else:
-            epochs = int(self.max_iter)
-        return TrainConfig(
-            max_epochs=epochs, batch_size=batch, learning_rate=float(self.learning_rate_init),
-            beta=float(self.beta), kl_warmup=int(self.kl_warmup), early_stopping=bool(self.early_stopping),
-            n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
-            trim_fraction=float(self.trim_fraction), verbose=bool(self.verbose),
-        )
 
     def _calibrate(self, held: Encoded) -> None:
         """Set per-feature baselines, the threshold and the p-value reference from held-out rows."""
         raw, terms = self._engine().raw_scores(held, with_terms=True)
         missing = missing_mask(held)
-        observed = ~missing
-        self.feature_baseline_ = np.array([
-            np.median(terms[observed[:, j], j]) if observed[:, j].any() else 0.0 for j in range(terms.shape[1])
-        ])
+        self.feature_baseline_ = calibration.feature_baselines(terms, missing)
         self.calibration_scores_ = np.sort(add_baseline(raw, missing, self.feature_baseline_))
         rate = self.target_fpr if self.contamination == "auto" else self.contamination
         self.threshold_ = calibration.threshold_for_rate(self.calibration_scores_, rate)
@@ -492,13 +434,19 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     # scores
     # ---------------------------------------------------------------------------------------
     def _tensors(self, enc: Encoded):
-        return to_tensors(enc, _module_device(self.module_))
+        return to_tensors(enc, module_device(self.module_))
+
+    def _network_spec(self) -> NetworkSpec:
+        m = self.module_
+        return NetworkSpec(m.n_numeric, tuple(m.cat_sizes), tuple(m.indicator_cols.cpu().tolist()),
+                           tuple(self.hidden_sizes_), m.latent_dim, m.min_log_var, m.student_df)
 
     def _engine(self):
-        return scoring.engine_for(self.module_, self.score_type, self.n_samples, self.noise_seed_)
+        return build_engine(self._network_spec(), self.score_type, self.n_samples, self.noise_seed_,
+                            module_device(self.module_).type, module=self.module_)
 
     def scorer(self) -> Scorer:
-        """The fitted model's :class:`~vae_anomaly.scorer.Scorer` (built on each call).
+        """The fitted model's :class:`~vae_anomaly.scoring.scorer.Scorer` (built on each call).
 
         It scores exactly as this estimator does, without scikit-learn's input
         checks. ``vae-detect score`` builds the same from the model file
@@ -605,7 +553,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Latent means of each row, shape (n_samples, latent_dim)."""
         prep = self._prepare(X)
-        return scoring.latent_means(self.module_, self._tensors(prep.enc))[prep.back]
+        return torch_engine.latent_means(self.module_, self._tensors(prep.enc))[prep.back]
 
     def reconstruct(self, X):
         """Decoder's expected value of each row, in the original units.
@@ -616,7 +564,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         self._refuse_windows("reconstruct")
         prep = self._prepare(X)
-        num, cat = scoring.reconstructions(self.module_, self._tensors(prep.enc))
+        num, cat = torch_engine.reconstructions(self.module_, self._tensors(prep.enc))
         return self._as_output(self.preprocessor_.decode(num, cat), X)
 
     def _refuse_windows(self, what: str) -> None:
@@ -641,15 +589,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         self._refuse_windows("sample")
         rng = check_random_state(random_state)
-        gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
-        device = _module_device(self.module_)
-        with torch.no_grad():
-            z = torch.randn(int(n_samples), self.module_.latent_dim, generator=gen).to(device)
-            mean, _ = self.module_.decode(z)
-            std = torch.exp(0.5 * self.module_.feature_log_var())
-            noise = _noise(mean.shape, self.module_.student_df, gen).to(device)
-            num = (mean + std * noise).double().cpu().numpy()
-            cat = self.module_.sample_codes(z, gen.manual_seed(int(rng.randint(2**31 - 1)))).cpu().numpy()
+        num, cat = self.module_.sample(int(n_samples), int(rng.randint(2**31 - 1)), int(rng.randint(2**31 - 1)))
         return self._as_output(self.preprocessor_.decode(num, cat), None)
 
     def _as_output(self, frame: pd.DataFrame, X):
@@ -672,9 +612,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         :mod:`vae_anomaly.persistence` for the format.
         """
         check_is_fitted(self)
-        from .persistence import save_model
+        from .persistence import write_model
 
-        save_model(self, path)
+        write_model(self._fitted_state(), path)
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> VAEDetector:
@@ -686,9 +626,58 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             If the file is missing, corrupt, truncated, holds a pickle, or
             needs a newer version of this package.
         """
-        from .persistence import load_model
+        from .persistence import read_model
 
-        return load_model(path, device=_resolve_device(device))
+        device = _resolve_device(device)
+        state = read_model(path)
+        try:
+            return cls._from_state(state, device)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{path} is corrupt: {exc}") from None
+
+    def _fitted_state(self) -> FittedState:
+        rate_kind = "target_fpr" if self.contamination == "auto" else "contamination"
+        names = getattr(self, "feature_names_in_", None)
+        return FittedState(
+            params=json_params(self.get_params(deep=False)),
+            preprocessor=self.preprocessor_,
+            network=self._network_spec(),
+            weights={k: v.detach().cpu().contiguous().numpy() for k, v in self.module_.state_dict().items()},
+            calibration=Calibration(float(self.threshold_), rate_kind,
+                                    float(self.target_fpr if rate_kind == "target_fpr" else self.contamination),
+                                    self.score_type, self.calibration_scores_, self.feature_baseline_),
+            noise_seed=int(self.noise_seed_),
+            n_features_in=int(self.n_features_in_),
+            feature_names_in=None if names is None else [str(c) for c in names],
+            window=self.window_config_,
+            training={"device": str(self.device_), "n_iter": int(self.n_iter_), "best_epoch": int(self.best_epoch_),
+                      "n_train_rows": int(self.n_train_rows_), "fit_time_s": float(self.fit_time_),
+                      "loss_curve": [float(v) for v in self.loss_curve_],
+                      "validation_loss_curve": [float(v) for v in self.validation_loss_curve_]},
+        )
+
+    @classmethod
+    def _from_state(cls, state: FittedState, device: str) -> VAEDetector:
+        det = cls(**state.params)
+        det.preprocessor_ = state.preprocessor
+        det.module_ = torch_engine.module_from_weights(state.network, state.weights, device)
+        det.hidden_sizes_ = list(state.network.hidden)
+        det.threshold_ = state.calibration.threshold
+        det.offset_ = state.calibration.offset
+        det.calibration_scores_ = state.calibration.scores
+        det.feature_baseline_ = state.calibration.feature_baseline
+        det.n_features_in_ = state.n_features_in
+        if state.feature_names_in is not None:
+            det.feature_names_in_ = np.asarray(state.feature_names_in, dtype=object)
+        train = state.training
+        det.device_ = device
+        det.n_iter_, det.best_epoch_ = train["n_iter"], train["best_epoch"]
+        det.n_train_rows_, det.fit_time_ = train["n_train_rows"], train["fit_time_s"]
+        det.loss_curve_, det.validation_loss_curve_ = train["loss_curve"], train["validation_loss_curve"]
+        det.noise_seed_ = state.noise_seed
+        det.window_config_ = state.window
+        det.window_spec_ = state.window_spec
+        return det
 
     # ---------------------------------------------------------------------------------------
     # pickling: always store the network on the CPU
@@ -696,43 +685,14 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         module = state.get("module_")
-        if module is not None and _module_device(module).type != "cpu":
+        if module is not None and module_device(module).type != "cpu":
             state = dict(state)
-            state["module_"] = _cpu_copy(module)
+            state["module_"] = copy.deepcopy(module).to("cpu")
         return state
 
 
-def _noise(shape, df: float | None, gen: torch.Generator) -> torch.Tensor:
-    """Standard Gaussian draws, or Student-t ones with integer ``df``: ``g / sqrt(chi2_df / df)``."""
-    g = torch.randn(shape, generator=gen)
-    if df is None:
-        return g
-    if df != int(df):
-        raise ValueError(f"sampling needs integer Student-t degrees of freedom, got {df}")
-    chi2 = torch.randn((int(df), *shape), generator=gen).pow(2).sum(dim=0)
-    return g * torch.rsqrt(chi2 / df)
-
-
 def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        torch.device(device)
-    except (RuntimeError, ValueError):
-        raise InvalidInputError(
-            f"device must be 'auto', 'cpu' or a torch device such as 'cuda:0', got {device!r}"
-        ) from None
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInputError(f"device={device!r} was requested but CUDA is not available")
-    return device
-
-
-def _module_device(module: torch.nn.Module) -> torch.device:
-    return next(module.parameters()).device
-
-
-def _cpu_copy(module: torch.nn.Module) -> torch.nn.Module:
-    import copy
-
-    clone = copy.deepcopy(module)
-    return clone.to("cpu")
+        return resolve_device(device)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None

@@ -1,8 +1,14 @@
-"""Constants of the numeric likelihoods, shared by the torch model and the NumPy engine.
+"""The one definition of each likelihood term, its constants and its bounds.
+
+The torch model (training), the torch scoring engine and the NumPy scoring
+engine all evaluate the terms below; each function works on torch tensors
+and NumPy arrays alike (the engines pass their own ``exp`` or ``log1p``), so
+a formula or a bound is written once.
 
 Each numeric feature ``j`` has a learned log-variance ``v_j`` (the log of
-its squared scale). With ``r = (x - mean) / exp(v_j / 2)`` the standardised
-residual, the negative log-density of one value is
+its squared scale), bounded below by ``min_log_var``. With
+``r = (x - mean) / exp(v_j / 2)`` the standardised residual, the negative
+log-density of one value is
 
 * Gaussian: ``0.5 * (log(2 pi) + v_j + r**2)``;
 * Student-t with ``df`` degrees of freedom:
@@ -12,20 +18,30 @@ The Student-t grows with the logarithm of ``r**2`` instead of ``r**2``
 itself, so one wild value in one column adds an amount that grows only with
 the log of its distance rather than drowning the other columns, and
 heavy-tailed training rows pull less on the fit.
+
+The latent posterior is a diagonal Gaussian whose log-variance is clipped to
+:data:`LATENT_LOG_VAR_BOUNDS`; its KL divergence to the standard normal prior
+is :func:`kl_elements`, summed over latent dimensions (Kingma and Welling,
+"Auto-Encoding Variational Bayes", ICLR 2014, appendix B).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-__all__ = ["STUDENT_DF", "LIKELIHOODS", "degrees_of_freedom", "check_degrees_of_freedom", "student_t_log_norm",
-           "student_t_constants"]
+__all__ = ["LOG_2PI", "STUDENT_DF", "LATENT_LOG_VAR_BOUNDS", "degrees_of_freedom", "check_degrees_of_freedom",
+           "student_t_log_norm", "NumericTerms", "numeric_terms", "numeric_nll_", "bounded_log_var",
+           "bounded_latent_log_var", "kl_elements"]
+
+LOG_2PI = math.log(2.0 * math.pi)
 
 STUDENT_DF = 4.0
 """Degrees of freedom of the Student-t likelihood: the usual robust choice
 (Lange, Little and Taylor, JASA 1989), fixed rather than fitted."""
 
-LIKELIHOODS = ("gaussian", "student-t")
+LATENT_LOG_VAR_BOUNDS = (-12.0, 8.0)
+"""Bounds on the encoder's latent log-variance: keeps ``exp`` finite in float32."""
 
 
 def degrees_of_freedom(likelihood: str) -> float | None:
@@ -40,7 +56,7 @@ def degrees_of_freedom(likelihood: str) -> float | None:
         return STUDENT_DF
     if likelihood == "gaussian":
         return None
-    raise ValueError(f"unknown likelihood {likelihood!r}; expected one of {', '.join(LIKELIHOODS)}")
+    raise ValueError(f"unknown likelihood {likelihood!r}; expected 'gaussian' or 'student-t'")
 
 
 def student_t_log_norm(df: float) -> float:
@@ -63,21 +79,74 @@ def check_degrees_of_freedom(df) -> float | None:
     return float(df)
 
 
-def student_t_constants(log_var, inv_var, df: float):
-    """Per-feature constants of the Student-t term, for torch tensors and NumPy arrays alike.
+def bounded_log_var(log_var, min_log_var: float):
+    """Each numeric feature's log-variance (d_num,), bounded below: the one place the bound is applied."""
+    return log_var.clip(min=min_log_var)
 
-    The term is ``log1p(r2 * inv_scale) * half_power + offset`` with ``r2``
-    the squared residual; every caller evaluates it in that order.
 
-    Parameters
+def bounded_latent_log_var(log_var):
+    """The latent log-variance (n, k) clipped to :data:`LATENT_LOG_VAR_BOUNDS`."""
+    return log_var.clip(min=LATENT_LOG_VAR_BOUNDS[0], max=LATENT_LOG_VAR_BOUNDS[1])
+
+
+@dataclass(frozen=True)
+class NumericTerms:
+    """Per-feature constants of the numeric likelihood, computed once per network.
+
+    Attributes
     ----------
-    log_var, inv_var : Tensor or ndarray (d,)
-        Log squared scale of each feature and ``exp(-log_var)``.
-    df : float
+    inv_scale : Tensor or ndarray (d_num,)
+        Multiplies the squared residual: ``exp(-v)`` (Gaussian) or
+        ``exp(-v) / df`` (Student-t).
+    offset : Tensor or ndarray (d_num,)
+        ``log(2 pi) + v`` (Gaussian, halved with the rest) or
+        ``0.5 * v + log_norm(df)`` (Student-t).
+    half_power : float or None
+        ``0.5 * (df + 1)`` for Student-t; None for Gaussian.
+    """
+
+    inv_scale: object
+    offset: object
+    half_power: float | None
+
+
+def numeric_terms(log_var, exp, df: float | None) -> NumericTerms:
+    """The constants of :func:`numeric_nll_` for bounded log-variances ``log_var`` (d_num,).
+
+    ``exp`` is ``torch.exp`` or ``numpy.exp``; Python-float constants keep
+    float32 arrays in float32.
+    """
+    inv_var = exp(-log_var)
+    if df is None:
+        return NumericTerms(inv_var, LOG_2PI + log_var, None)
+    return NumericTerms(inv_var / df, 0.5 * log_var + student_t_log_norm(df), 0.5 * (df + 1.0))
+
+
+def numeric_nll_(r2, terms: NumericTerms, log1p_):
+    """Turn squared residuals ``r2`` (n, d_num) into negative log-densities, in place.
+
+    Gaussian: ``(r2 * inv_scale + offset) * 0.5``; Student-t:
+    ``log1p(r2 * inv_scale) * half_power + offset``. Every caller evaluates
+    these operations in this order, so torch and NumPy agree to the last bit
+    on the same float32 inputs. ``log1p_`` computes ``log1p`` in place
+    (``Tensor.log1p_``, or ``numpy.log1p`` with ``out=``).
 
     Returns
     -------
-    inv_scale, offset : same type as ``log_var``
-    half_power : float
+    Tensor or ndarray (n, d_num)
+        ``r2`` itself, overwritten.
     """
-    return inv_var / df, 0.5 * log_var + student_t_log_norm(df), 0.5 * (df + 1.0)
+    r2 *= terms.inv_scale
+    if terms.half_power is None:
+        r2 += terms.offset
+        r2 *= 0.5
+    else:
+        log1p_(r2)
+        r2 *= terms.half_power
+        r2 += terms.offset
+    return r2
+
+
+def kl_elements(mu, log_var, exp):
+    """KL(N(mu, exp(log_var)) || N(0, 1)) per latent dimension, (n, k): sum over ``k`` for a row's term."""
+    return 0.5 * (mu * mu + exp(log_var) - 1.0 - log_var)

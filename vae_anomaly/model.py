@@ -1,7 +1,7 @@
-"""The variational autoencoder and its likelihood terms.
+"""The variational autoencoder: input assembly, encoder, decoder and per-feature loss terms.
 
 Reads top to bottom: input assembly, encoder, decoder, then the per-feature
-loss terms. Shapes are noted as ``(n, d)`` with ``n`` rows, ``d_num`` numeric
+loss terms, whose formulas and bounds come from :mod:`vae_anomaly.likelihood`. Shapes are noted as ``(n, d)`` with ``n`` rows, ``d_num`` numeric
 and ``d_cat`` categorical features, ``k`` latent dimensions.
 
 Weights are initialised from an explicit :class:`torch.Generator`, so
@@ -10,18 +10,25 @@ building a model never touches torch's global random state.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .likelihood import check_degrees_of_freedom, student_t_constants
+from .likelihood import (
+    bounded_latent_log_var,
+    bounded_log_var,
+    check_degrees_of_freedom,
+    kl_elements,
+    numeric_nll_,
+    numeric_terms,
+)
+from .tensors import module_device
 
-__all__ = ["TabularVAE", "gaussian_nll", "student_t_nll", "categorical_nll", "kl_to_standard_normal"]
-
-_LOG_2PI = math.log(2.0 * math.pi)
-
+__all__ = ["TabularVAE", "draw_noise", "gaussian_nll", "student_t_nll",
+           "categorical_nll", "kl_to_standard_normal"]
 
 class _Linear(nn.Linear):
     """``nn.Linear`` whose constructor leaves the weights uninitialised.
@@ -125,7 +132,7 @@ class TabularVAE(nn.Module):
         """Latent mean and log-variance, each (n, k)."""
         h = F.relu(self.encoder(inputs))
         mu, log_var = self.to_latent(h).chunk(2, dim=1)
-        return mu, log_var.clamp(-12.0, 8.0)
+        return mu, bounded_latent_log_var(log_var)
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Numeric means (n, d_num) and category logits (n, sum(k + 1))."""
@@ -133,8 +140,8 @@ class TabularVAE(nn.Module):
         return out[:, : self.n_numeric], out[:, self.n_numeric:]
 
     def feature_log_var(self) -> torch.Tensor:
-        """Per-feature decoder log-variance (d_num,), bounded below in one place."""
-        return self.log_var.clamp(min=self.min_log_var)
+        """Per-feature decoder log-variance (d_num,), bounded below."""
+        return bounded_log_var(self.log_var, self.min_log_var)
 
     def feature_terms(self, x, observed, codes, z):
         """Negative log-likelihood of each feature given latent ``z``.
@@ -180,12 +187,41 @@ class TabularVAE(nn.Module):
         return torch.stack(cats, dim=1)
 
 
+    @torch.no_grad()
+    def sample(self, n: int, seed: int, code_seed: int) -> tuple:
+        """Draw ``n`` rows from the generative model: numeric values (n, d_num) float64 and codes (n, d_cat).
+
+        Latents come from the prior, numeric values from the likelihood
+        around the decoder's mean, codes from the decoder's probabilities.
+        """
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        device = module_device(self)
+        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
+        mean, _ = self.decode(z)
+        std = torch.exp(0.5 * self.feature_log_var())
+        num = (mean + std * draw_noise(mean.shape, self.student_df, gen).to(device)).double().cpu().numpy()
+        return num, self.sample_codes(z, gen.manual_seed(code_seed)).cpu().numpy()
+
+
+def draw_noise(shape, df: float | None, gen: torch.Generator) -> torch.Tensor:
+    """Standard Gaussian draws, or Student-t ones with integer ``df``: ``g / sqrt(chi2_df / df)``.
+
+    Raises
+    ------
+    ValueError
+        If ``df`` is not an integer.
+    """
+    g = torch.randn(shape, generator=gen)
+    if df is None:
+        return g
+    if df != int(df):
+        raise ValueError(f"sampling needs integer Student-t degrees of freedom, got {df}")
+    chi2 = torch.randn((int(df), *shape), generator=gen).pow(2).sum(dim=0)
+    return g * torch.rsqrt(chi2 / df)
+
+
 def _offsets(sizes: list[int]) -> list[int]:
-    out, acc = [], 0
-    for k in sizes:
-        out.append(acc)
-        acc += k
-    return out
+    return [0, *itertools.accumulate(sizes)][:-1]
 
 
 def gaussian_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
@@ -195,14 +231,14 @@ def gaussian_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
     Parameters
     ----------
     x, mu : Tensor (n, d)
-    log_var : Tensor (d,) or (n, d)
+    log_var : Tensor (d,)
     observed : bool Tensor (n, d)
 
     Returns
     -------
     Tensor (n, d)
     """
-    nll = 0.5 * (_LOG_2PI + log_var + (x - mu).pow(2) * torch.exp(-log_var))
+    nll = numeric_nll_((x - mu).pow(2), numeric_terms(log_var, torch.exp, None), torch.Tensor.log1p_)
     return torch.where(observed, nll, torch.zeros_like(nll))
 
 
@@ -223,8 +259,7 @@ def student_t_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor, obse
     -------
     Tensor (n, d)
     """
-    inv_scale, offset, half_power = student_t_constants(log_var, torch.exp(-log_var), df)
-    nll = ((x - mu).pow(2) * inv_scale).log1p() * half_power + offset
+    nll = numeric_nll_((x - mu).pow(2), numeric_terms(log_var, torch.exp, df), torch.Tensor.log1p_)
     return torch.where(observed, nll, torch.zeros_like(nll))
 
 
@@ -260,9 +295,4 @@ def categorical_nll(codes: torch.Tensor, logits: torch.Tensor, sizes: list[int])
 
 def kl_to_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(log_var)) || N(0, I)) per row, shape (n,)."""
-    return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1)
-
-
-def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """Log-density of a diagonal Gaussian, summed over the last axis."""
-    return -0.5 * (_LOG_2PI + log_var + (z - mu).pow(2) * torch.exp(-log_var)).sum(dim=-1)
+    return kl_elements(mu, log_var, torch.exp).sum(dim=1)

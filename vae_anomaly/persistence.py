@@ -1,11 +1,11 @@
-"""Model files that load without unpickling anything.
+"""Model files: a fitted state to bytes on disk and back, without unpickling anything.
 
 A model file is a zip archive holding exactly two members:
 
 ``metadata.json``
-    Format version, package and torch versions, the estimator's parameters,
-    the feature schema, network shape, threshold and how it was calibrated,
-    windowing settings and a training summary.
+    Format version, package and library versions, the estimator's
+    parameters, the feature schema, network shape, threshold and how it was
+    calibrated, windowing settings and a training summary.
 ``tensors.safetensors``
     The network weights, the preprocessing arrays, the calibration scores and
     the per-feature baselines, in the safetensors format (plain numbers, no
@@ -14,7 +14,12 @@ A model file is a zip archive holding exactly two members:
 The archive's comment holds a SHA-256 checksum of every byte before it, so a
 truncated or bit-flipped file is refused before anything in it is parsed.
 Files are written to a temporary file beside the target and renamed into
-place, so a crash never leaves half a model at the path.
+place (:func:`vae_anomaly.tables.write.atomic_write_bytes`), so a crash never
+leaves half a model at the path.
+
+This module reads and writes a :class:`~vae_anomaly.state.FittedState`; it
+never imports the estimator, nor torch: a CPU scoring job that calls
+:func:`load_scorer` imports neither torch nor scikit-learn.
 """
 
 from __future__ import annotations
@@ -22,9 +27,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +36,13 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from .exceptions import ModelFileError
-from .preprocessing import TabularPreprocessor
-from .windows import WindowSpec
+from .features.encoder import TabularPreprocessor
+from .scoring.network import NetworkSpec
+from .scoring.scorer import Scorer
+from .state import Calibration, FittedState, scorer_from_state
+from .tables.write import atomic_write_bytes
 
-# torch, and the estimator with scikit-learn, are imported only where a network or an
-# estimator is built: load_scorer() on CPU needs neither, so scoring jobs start quickly.
-
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_scorer", "read_metadata", "atomic_write_bytes"]
+__all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
 FORMAT_VERSION = 2
@@ -53,82 +57,46 @@ _SUM_LEN = len(_SUM_PREFIX) + 64
 # ------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------
-def _json_params(det) -> dict:
-    params = {}
-    for key, value in det.get_params(deep=False).items():
-        if isinstance(value, tuple):
-            value = list(value)
-        if isinstance(value, (np.integer, np.floating)):
-            value = value.item()
-        if key == "random_state" and not (value is None or isinstance(value, int)):
-            value = None
-        json.dumps(value)  # every parameter must be plain data
-        params[key] = value
-    return params
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
-def _state(det) -> tuple[dict, dict]:
-    """Split a fitted detector into JSON metadata and named arrays."""
-    import sklearn
-
+def _split(state: FittedState) -> tuple[dict, dict]:
+    """JSON metadata and named arrays of a fitted state."""
     from . import __version__
 
-    pre_meta, pre_arrays = det.preprocessor_.get_state()
-    module = det.module_
-    rate_kind = "target_fpr" if det.contamination == "auto" else "contamination"
+    pre_meta, pre_arrays = state.preprocessor.get_state()
+    cal = state.calibration
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "versions": {
-            "vae_anomaly": __version__,
-            "torch": _torch_version(),
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
-        "params": _json_params(det),
+        "versions": {"vae_anomaly": __version__, "torch": _version("torch"), "numpy": np.__version__,
+                     "scikit-learn": _version("scikit-learn")},
+        "params": state.params,
         "preprocessing": pre_meta,
-        "feature_names_in": None if not hasattr(det, "feature_names_in_") else [str(c) for c in det.feature_names_in_],
-        "n_features_in": int(det.n_features_in_),
-        "network": {
-            "n_numeric": module.n_numeric,
-            "cat_sizes": list(module.cat_sizes),
-            "indicator_cols": module.indicator_cols.cpu().tolist(),
-            "hidden": det.hidden_sizes_,
-            "latent_dim": module.latent_dim,
-            "min_log_var": module.min_log_var,
-            "student_df": module.student_df,
-        },
-        "calibration": {
-            "threshold": float(det.threshold_),
-            "offset": float(det.offset_),
-            "method": rate_kind,
-            "rate": float(det.target_fpr if rate_kind == "target_fpr" else det.contamination),
-            "n_calibration": int(det.calibration_scores_.size),
-            "score_type": det.score_type,
-        },
-        "window": getattr(det, "window_config_", None),
-        "training": {
-            "device": str(det.device_),
-            "n_iter": int(det.n_iter_),
-            "best_epoch": int(det.best_epoch_),
-            "n_train_rows": int(det.n_train_rows_),
-            "fit_time_s": float(det.fit_time_),
-            "loss_curve": [float(v) for v in det.loss_curve_],
-            "validation_loss_curve": [float(v) for v in det.validation_loss_curve_],
-        },
-        "noise_seed": int(det.noise_seed_),
+        "feature_names_in": state.feature_names_in,
+        "n_features_in": int(state.n_features_in),
+        "network": state.network.to_dict(),
+        "calibration": {"threshold": float(cal.threshold), "offset": float(cal.offset), "method": cal.method,
+                        "rate": float(cal.rate), "n_calibration": int(cal.scores.size),
+                        "score_type": cal.score_type},
+        "window": state.window,
+        "training": state.training,
+        "noise_seed": int(state.noise_seed),
     }
     arrays = {f"pre.{k}": np.ascontiguousarray(v) for k, v in pre_arrays.items()}
-    for name, tensor in module.state_dict().items():
-        arrays[f"module.{name}"] = tensor.detach().cpu().contiguous().numpy()
-    arrays["calibration_scores"] = np.ascontiguousarray(det.calibration_scores_, dtype=np.float64)
-    arrays["feature_baseline"] = np.ascontiguousarray(det.feature_baseline_, dtype=np.float64)
+    arrays.update({f"module.{k}": np.ascontiguousarray(v) for k, v in state.weights.items()})
+    arrays["calibration_scores"] = np.ascontiguousarray(cal.scores, dtype=np.float64)
+    arrays["feature_baseline"] = np.ascontiguousarray(cal.feature_baseline, dtype=np.float64)
     return meta, arrays
 
 
-def model_bytes(det) -> bytes:
-    """Serialise a fitted detector to the bytes of a model file."""
-    meta, arrays = _state(det)
+def model_bytes(state: FittedState) -> bytes:
+    """The bytes of a model file holding ``state``."""
+    meta, arrays = _split(state)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(_META, json.dumps(meta, indent=1, sort_keys=True))
@@ -141,35 +109,16 @@ def model_bytes(det) -> bytes:
     return body[:-2] + len(comment).to_bytes(2, "little") + comment
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:  # name the file the caller asked for, not the temporary one
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-    try:
-        # mkstemp makes the file private (0600); give it the usual permissions instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+def write_model(state: FittedState, path) -> None:
+    """Write ``state`` to the model file ``path`` atomically.
 
-
-def save_model(det, path) -> None:
-    """Write a fitted detector to ``path`` atomically."""
-    atomic_write_bytes(path, model_bytes(det))
+    Raises
+    ------
+    OSError
+        If the file cannot be written; an existing file at ``path`` is then
+        left as it was.
+    """
+    atomic_write_bytes(path, model_bytes(state))
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,23 +198,27 @@ def _check_layout(meta: dict, path) -> None:
 
 
 def read_metadata(path) -> dict:
-    """Return the verified JSON metadata of a model file without building the model."""
+    """Return the verified JSON metadata of a model file without building the model.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`read_model`.
+    """
     return _read_verified(path)[0]
 
 
-def load_model(path, device: str = "cpu"):
-    """Load a detector saved by :func:`save_model`.
+def read_model(path) -> FittedState:
+    """Read a model file written by :func:`write_model`; nothing in it is executed.
 
     Parameters
     ----------
     path : str or Path
         Model file.
-    device : str, default="cpu"
-        Device to place the network on.
 
     Returns
     -------
-    VAEDetector
+    FittedState
 
     Raises
     ------
@@ -273,45 +226,43 @@ def load_model(path, device: str = "cpu"):
         If the file is missing, corrupt, truncated, holds anything other than
         the expected members, or needs a newer format version.
     """
-    from .detector import VAEDetector
-
     meta, arrays = _read_verified(path)
     try:
-        return _rebuild(VAEDetector, meta, arrays, device)
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        return _state(meta, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path} is corrupt: {exc}") from None
 
 
-def _preprocessor(meta: dict, arrays: dict) -> TabularPreprocessor:
+def _state(meta: dict, arrays: dict) -> FittedState:
     pre_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("pre.")}
-    return TabularPreprocessor.from_state(meta["preprocessing"], pre_arrays)
+    cal = meta["calibration"]
+    params = dict(meta["params"])
+    train = meta["training"]
+    return FittedState(
+        # Files written before window_features and likelihood existed: stacked windows, Gaussian.
+        params={"window_features": "stack", "likelihood": "gaussian", **params},
+        preprocessor=TabularPreprocessor.from_state(meta["preprocessing"], pre_arrays),
+        network=NetworkSpec.from_dict(meta["network"]),
+        weights={k[7:]: v for k, v in arrays.items() if k.startswith("module.")},
+        calibration=Calibration(
+            threshold=float(cal["threshold"]), method=str(cal.get("method", "target_fpr")),
+            rate=float(cal.get("rate", params.get("target_fpr", 0.01))),
+            score_type=str(cal.get("score_type", params.get("score_type", "elbo"))),
+            scores=np.asarray(arrays["calibration_scores"], dtype=np.float64),
+            feature_baseline=np.asarray(arrays["feature_baseline"], dtype=np.float64)),
+        noise_seed=int(meta["noise_seed"]),
+        n_features_in=int(meta["n_features_in"]),
+        feature_names_in=meta.get("feature_names_in"),
+        window=meta.get("window"),
+        training={"device": str(train["device"]), "n_iter": int(train["n_iter"]),
+                  "best_epoch": int(train["best_epoch"]), "n_train_rows": int(train["n_train_rows"]),
+                  "fit_time_s": float(train["fit_time_s"]), "loss_curve": list(train["loss_curve"]),
+                  "validation_loss_curve": list(train["validation_loss_curve"])},
+    )
 
 
-def _module(meta: dict, arrays: dict, device: str):
-    """The torch network, on ``device``, in eval mode."""
-    import torch
-
-    from .model import TabularVAE
-
-    net = meta["network"]
-    gen = torch.Generator().manual_seed(0)
-    module = TabularVAE(net["n_numeric"], net["cat_sizes"], net["indicator_cols"], net["hidden"],
-                        net["latent_dim"], net["min_log_var"], gen, device="cpu",
-                        student_df=net.get("student_df"))
-    state = {k[7:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("module.")}
-    module.load_state_dict(state, strict=True)
-    return module.to(device).eval()
-
-
-def _window(meta: dict) -> WindowSpec | None:
-    window = meta.get("window")
-    return None if window is None else WindowSpec.from_dict(window)
-
-
-def load_scorer(path, device: str = "cpu"):
-    """Load a model file as a :class:`~vae_anomaly.scorer.Scorer`, for scoring only.
+def load_scorer(path, device: str = "cpu") -> Scorer:
+    """Load a model file as a :class:`~vae_anomaly.scoring.scorer.Scorer`, for scoring only.
 
     On CPU (and for scores at the latent mean, ``n_samples=1``) neither torch
     nor scikit-learn is imported; the scores equal those of
@@ -327,62 +278,10 @@ def load_scorer(path, device: str = "cpu"):
     Raises
     ------
     ModelFileError
-        As :func:`load_model`.
+        As :func:`read_model`, or if the weights do not fit the network.
     """
-    from .inference import Network, NumpyEngine, scores_in_numpy
-    from .scorer import Scorer
-
-    meta, arrays = _read_verified(path)
+    state = read_model(path)
     try:
-        params, net, cal = meta["params"], meta["network"], meta["calibration"]
-        kind, n_samples = params.get("score_type", "elbo"), int(params.get("n_samples", 1))
-        if scores_in_numpy(kind, n_samples, device):
-            state = {k[7:]: v for k, v in arrays.items() if k.startswith("module.")}
-            engine = NumpyEngine(Network.from_state(state, net["n_numeric"], net["cat_sizes"], net["indicator_cols"],
-                                                    net["min_log_var"], net["hidden"], net["latent_dim"],
-                                                    net.get("student_df")), kind)
-        else:
-            from .scoring import engine_for
-
-            engine = engine_for(_module(meta, arrays, device), kind, n_samples, int(meta["noise_seed"]))
-        return Scorer(_preprocessor(meta, arrays), engine, arrays["feature_baseline"], float(cal["threshold"]),
-                      arrays["calibration_scores"], meta.get("feature_names_in"), _window(meta), meta.get("window"))
-    except ModelFileError:
-        raise
+        return scorer_from_state(state, device)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelFileError(f"{path} is corrupt: {exc}") from None
-
-
-def _rebuild(cls, meta: dict, arrays: dict, device: str):
-    # Files written before window_features and likelihood existed: stacked windows, Gaussian.
-    det = cls(**{"window_features": "stack", "likelihood": "gaussian", **meta["params"]})
-    det.preprocessor_ = _preprocessor(meta, arrays)
-    net = meta["network"]
-    det.module_ = _module(meta, arrays, device)
-    det.hidden_sizes_ = list(net["hidden"])
-    cal = meta["calibration"]
-    det.threshold_ = float(cal["threshold"])
-    det.offset_ = float(cal["offset"])
-    det.calibration_scores_ = np.asarray(arrays["calibration_scores"], dtype=np.float64)
-    det.feature_baseline_ = np.asarray(arrays["feature_baseline"], dtype=np.float64)
-    det.n_features_in_ = int(meta["n_features_in"])
-    if meta.get("feature_names_in") is not None:
-        det.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-    train = meta["training"]
-    det.device_ = device
-    det.n_iter_ = int(train["n_iter"])
-    det.best_epoch_ = int(train["best_epoch"])
-    det.n_train_rows_ = int(train["n_train_rows"])
-    det.fit_time_ = float(train["fit_time_s"])
-    det.loss_curve_ = list(train["loss_curve"])
-    det.validation_loss_curve_ = list(train["validation_loss_curve"])
-    det.noise_seed_ = int(meta["noise_seed"])
-    det.window_config_ = meta.get("window")
-    det.window_spec_ = _window(meta)
-    return det
-
-
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__

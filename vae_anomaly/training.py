@@ -1,5 +1,7 @@
-"""The training loop: minibatches sliced from in-memory tensors, early stopping
-on a validation split, a plateau learning-rate schedule and KL warm-up.
+"""Training the network: held-out rows, sizes chosen from the data, and the training loop.
+
+The loop slices minibatches from in-memory tensors, stops early on the
+held-out rows, halves the learning rate on plateaus and warms up the KL term.
 
 Each step is a small function; :func:`train` strings them together. All
 randomness comes from the ``generator`` passed in.
@@ -15,9 +17,9 @@ import numpy as np
 import torch
 
 from .model import TabularVAE, kl_to_standard_normal
-from .preprocessing import Encoded
+from .tensors import Tensors
 
-__all__ = ["TrainConfig", "TrainResult", "to_tensors", "train"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "held_out_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +50,6 @@ class TrainResult:
     n_iter: int = 0
     best_epoch: int = 0
     stopped_early: bool = False
-
-
-Tensors = tuple  # (x: float (n, d_num) zero-filled, observed: bool (n, d_num), codes: long (n, d_cat))
-
-
-def to_tensors(enc: Encoded, device, dtype=torch.float32) -> Tensors:
-    """Move encoded rows to ``device`` once: zero-filled values, observed mask, codes."""
-    num = torch.from_numpy(np.ascontiguousarray(enc.num))
-    observed = ~torch.isnan(num)
-    x = torch.nan_to_num(num, nan=0.0).to(device=device, dtype=dtype)
-    return x, observed.to(device), torch.from_numpy(np.ascontiguousarray(enc.cat)).to(device)
 
 
 def _rows(t: Tensors, idx) -> Tensors:
@@ -139,7 +130,7 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
     module : TabularVAE
         Freshly initialised network.
     train_data, val_data : tuple of Tensor
-        From :func:`to_tensors`; ``val_data`` may be None (no early stopping).
+        From :func:`vae_anomaly.tensors.to_tensors`; ``val_data`` may be None (no early stopping).
     cfg : TrainConfig
         Resolved settings.
     generator : torch.Generator
@@ -193,3 +184,83 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
         module.load_state_dict(best_state)
     module.eval()
     return result
+
+
+# Sizing rules behind the estimator's "auto" defaults (see docs/benchmarks.md for how they were chosen).
+_AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
+_AUTO_EPOCHS = (10, 100)  # ... within these bounds
+_AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
+_HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
+# Summary windows: each series is cut into this many equal stretches and the end of each is held
+# out, so early stopping and calibration see every part of the series, not only its end.
+_HELD_STRETCHES = 5
+
+
+def train_config(n_train: int, *, batch_size, max_iter, learning_rate_init: float, beta: float, kl_warmup: int,
+                 early_stopping: bool, n_iter_no_change: int, tol: float, trim_fraction: float,
+                 verbose: bool) -> TrainConfig:
+    """Resolve the estimator's training parameters for ``n_train`` rows.
+
+    ``batch_size="auto"`` is about 1/16 of the rows as a power of two in
+    [32, 2048]; ``max_iter="auto"`` aims at about 600 optimiser steps,
+    between 10 and 100 epochs.
+    """
+    if batch_size == "auto":
+        batch = int(np.clip(2 ** round(math.log2(max(n_train / 16, 1))), *_AUTO_BATCH))
+    else:
+        batch = int(batch_size)
+    batch = max(1, min(batch, n_train))
+    if max_iter == "auto":
+        epochs = int(np.clip(_AUTO_STEPS // math.ceil(n_train / batch), *_AUTO_EPOCHS))
+    else:
+        epochs = int(max_iter)
+    return TrainConfig(
+        max_epochs=epochs, batch_size=batch, learning_rate=float(learning_rate_init), beta=float(beta),
+        kl_warmup=int(kl_warmup), early_stopping=bool(early_stopping), n_iter_no_change=int(n_iter_no_change),
+        tol=float(tol), trim_fraction=float(trim_fraction), verbose=bool(verbose),
+    )
+
+
+def network_shape(d_in: int, hidden_layer_sizes=None, latent_dim: int | None = None) -> tuple[list[int], int]:
+    """Encoder widths and latent size for ``d_in`` network inputs.
+
+    By default ``(h, h // 2)`` with ``h`` the power of two at or above
+    ``2 * d_in`` clipped to [32, 128], and a latent of ``ceil(d_in / 4)``
+    clipped to [2, 16].
+    """
+    hidden = hidden_layer_sizes
+    if hidden is None:
+        h = int(np.clip(2 ** math.ceil(math.log2(max(2 * d_in, 1))), *_HIDDEN))
+        hidden = (h, h // 2)
+    latent = latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
+    return [int(h) for h in hidden], int(latent)
+
+
+def held_out_rows(n: int, validation_fraction: float, rng, starts: np.ndarray | None = None,
+                  stretches: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out and training row positions, each sorted.
+
+    Row-wise models hold out a random ``validation_fraction`` of the rows.
+    Windowed models (``starts`` marks where each series begins, rows in
+    window order) hold out the end of each series, or with ``stretches``
+    (summary windows) the end of each of five equal stretches of it.
+    """
+    n_held = min(n - 1, max(1, int(round(validation_fraction * n))))
+    if starts is not None:
+        group = np.cumsum(starts) - 1
+        sizes = np.bincount(group)
+        rank = np.arange(n) - np.flatnonzero(starts)[group]
+        size, n_held_here = sizes[group], np.round(validation_fraction * sizes[group])
+        if stretches:
+            # The series' n_held rows, spread over the ends of _HELD_STRETCHES equal stretches.
+            k = _HELD_STRETCHES
+            stretch = np.floor(rank * k / size)
+            end = np.ceil((stretch + 1) * size / k)  # first rank of the next stretch
+            held_here = np.floor((stretch + 1) * n_held_here / k) - np.floor(stretch * n_held_here / k)
+            held_mask = rank >= end - held_here
+        else:
+            held_mask = rank >= size - n_held_here
+        if 0 < held_mask.sum() < n:
+            return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
+    perm = rng.permutation(n)
+    return np.sort(perm[:n_held]), np.sort(perm[n_held:])

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
+from ..options import MAX_CATEGORIES
 from .schema import infer_schema
 
 __all__ = ["ColumnChoice", "choose_columns", "ignore_reason"]
@@ -45,7 +46,7 @@ def _check_names(frame: pd.DataFrame, names: Iterable[str]) -> None:
             raise InvalidInputError(f"column {name!r} is not in the data (it has: {shown})")
 
 
-def ignore_reason(col: pd.Series, max_categories: int = 50) -> str | None:
+def ignore_reason(col: pd.Series, max_categories: int = MAX_CATEGORIES) -> str | None:
     """Why a column cannot be modelled as it is, or ``None`` if it can.
 
     Parameters
@@ -80,7 +81,7 @@ def ignore_reason(col: pd.Series, max_categories: int = 50) -> str | None:
 
 
 def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Sequence[str] = (),
-                   max_categories: int = 50, always: Sequence[str] = ()) -> ColumnChoice:
+                   max_categories: int = MAX_CATEGORIES, always: Sequence[str] = ()) -> ColumnChoice:
     """Pick the columns to fit on.
 
     Parameters

@@ -1,27 +1,21 @@
-"""Reading and writing tables on disk, for the command line and batch jobs.
+"""Read any supported table file whole, or as a stream of record batches.
 
 Inputs are recognised by their path: a ``.parquet`` file, a directory of
 Parquet files, a ``.csv`` file, or an Arrow IPC / Feather file (``.arrow``,
 ``.feather``, ``.ipc``). :class:`TableReader` reads one whole, or streams it
 in record batches so memory stays bounded however large the file is.
 
-Outputs go through :class:`AtomicTableWriter`: batches are written to a
-temporary file beside the target, which is renamed over the target only
-once everything was written, so a failed run never leaves a partial file.
-
 Every problem a user can cause (a missing, empty or unreadable file, a
-directory without Parquet files, an output directory that does not exist)
-raises :class:`~vae_anomaly.InvalidInputError` with a one-line message.
+directory without Parquet files) raises
+:class:`~vae_anomaly.InvalidInputError` with a one-line message.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -29,16 +23,13 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
+from ..options import DEFAULT_BATCH_ROWS
 
-__all__ = ["DEFAULT_BATCH_ROWS", "TableReader", "table_format", "read_table", "iter_frames",
-           "AtomicTableWriter", "StreamTableWriter", "check_output_path"]
+__all__ = ["TableReader", "table_format", "read_table", "iter_frames", "SUFFIXES"]
 
-#: Rows per record batch when streaming: large enough to amortise per-batch overhead,
-#: small enough that a few batches in flight stay well under a gigabyte.
-DEFAULT_BATCH_ROWS = 65_536
 _CSV_BLOCK_BYTES = 32 << 20
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
+SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
              ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
 _KIND_NAMES = {"parquet": "Parquet file", "dataset": "Parquet directory", "csv": "CSV file",
                "arrow": "Arrow IPC file"}
@@ -62,7 +53,7 @@ def table_format(path: str | os.PathLike) -> str:
     path = Path(path)
     if path.is_dir():
         return "dataset"
-    fmt = _SUFFIXES.get(path.suffix.lower())
+    fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise InvalidInputError(
             f"cannot tell the format of {path.name!r} from its suffix; use .parquet, .csv, "
@@ -250,186 +241,3 @@ def iter_frames(path: str | os.PathLike, batch_size: int = DEFAULT_BATCH_ROWS,
     """Stream a table as DataFrames of at most about ``batch_size`` rows."""
     for batch in TableReader(path).iter_batches(batch_size, columns):
         yield batch.to_pandas()
-
-
-# ------------------------------------------------------------------------------------------
-# writing
-# ------------------------------------------------------------------------------------------
-def output_format(path: str | os.PathLike) -> str:
-    """Format of an output path from its suffix: ``"parquet"``, ``"csv"`` or ``"arrow"``."""
-    fmt = _SUFFIXES.get(Path(path).suffix.lower())
-    if fmt is None:
-        raise InvalidInputError(
-            f"cannot tell the output format of {Path(path).name!r}; use .parquet, .csv or .arrow"
-        )
-    return fmt
-
-
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Check that ``path`` can be created: its directory exists and is writable.
-
-    Raises
-    ------
-    InvalidInputError
-        If the directory is missing or not writable, or ``path`` is a directory.
-    """
-    path = Path(path)
-    directory = path.parent
-    if path.is_dir():
-        raise InvalidInputError(f"output {path} is a directory")
-    if not directory.is_dir():
-        raise InvalidInputError(f"output directory {directory} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"output directory {directory} is not writable")
-    return path
-
-
-def parquet_options(schema: pa.Schema) -> dict:
-    """Writer options: snappy, and dictionary pages only for non-float columns.
-
-    Trying a dictionary on float columns, whose values rarely repeat, costs
-    several times the rest of the write and saves nothing.
-    """
-    keep_dict = [f.name for f in schema if not pa.types.is_floating(f.type)]
-    return {"compression": "snappy", "use_dictionary": keep_dict}
-
-
-def _open_format_writer(sink, fmt: str, schema: pa.Schema):
-    if fmt == "parquet":
-        return pq.ParquetWriter(sink, schema, **parquet_options(schema))
-    if fmt == "csv":
-        return pa_csv.CSVWriter(sink, schema)
-    return pa.ipc.new_file(sink, schema)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-class AtomicTableWriter:
-    """Write record batches to ``path`` so that it appears complete or not at all.
-
-    Batches go to a hidden temporary file in the target's directory. On a
-    clean exit from the ``with`` block the file is flushed to disk and
-    renamed over ``path``; on any exception it is deleted and an existing
-    file at ``path`` is left untouched.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        Target file; its suffix picks the format (``.parquet``, ``.csv``, ``.arrow``).
-    schema : pyarrow.Schema, optional
-        Schema of the output; if not given, that of the first batch. With a
-        schema and no batches an empty table is written.
-    fsync : bool, default=True
-        Flush the file to disk before the rename.
-
-    Examples
-    --------
-    >>> import pyarrow as pa, tempfile, os
-    >>> out = os.path.join(tempfile.mkdtemp(), "t.parquet")
-    >>> with AtomicTableWriter(out) as w:
-    ...     w.write(pa.record_batch({"x": [1.0, 2.0]}))
-    >>> os.path.exists(out)
-    True
-    """
-
-    def __init__(self, path: str | os.PathLike, schema: pa.Schema | None = None, fsync: bool = True):
-        self.path = check_output_path(path)
-        self.format = output_format(self.path)
-        self.schema = schema
-        self.fsync = fsync
-        self.rows = 0
-        self._writer = None
-        self._tmp: str | None = None
-
-    def __enter__(self) -> AtomicTableWriter:
-        try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        except OSError as exc:
-            raise InvalidInputError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from None
-        os.close(fd)
-        return self
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Append one record batch."""
-        if self._writer is None:
-            self.schema = self.schema or batch.schema
-            self._writer = _open_format_writer(self._tmp, self.format, self.schema)
-        self._writer.write_batch(batch)
-        self.rows += batch.num_rows
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                self._commit()
-                return
-            except BaseException:
-                self._abort()
-                raise
-        self._abort()
-
-    def _commit(self) -> None:
-        if self._writer is None:
-            if self.schema is None:
-                raise InvalidInputError(f"nothing was written to {self.path.name}")
-            self._writer = _open_format_writer(self._tmp, self.format, self.schema)
-        self._writer.close()
-        self._writer = None
-        if self.fsync:
-            fd = os.open(self._tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.chmod(self._tmp, 0o666 & ~_umask())
-        os.replace(self._tmp, self.path)
-        self._tmp = None
-
-    def _abort(self) -> None:
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # the file is deleted next; a failing close changes nothing
-                pass
-            self._writer = None
-        if self._tmp is not None:
-            try:
-                os.unlink(self._tmp)
-            except FileNotFoundError:
-                pass
-            self._tmp = None
-
-
-class StreamTableWriter:
-    """Write record batches as CSV to an open binary stream such as stdout.
-
-    Nothing here is atomic: a failure part way leaves the rows written so
-    far in the stream. Same interface as :class:`AtomicTableWriter`.
-    """
-
-    def __init__(self, stream: BinaryIO, schema: pa.Schema | None = None):
-        self.stream = stream
-        self.schema = schema
-        self.rows = 0
-        self._writer = None
-
-    def __enter__(self) -> StreamTableWriter:
-        return self
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Append one record batch as CSV rows (the header comes first)."""
-        if self._writer is None:
-            self.schema = self.schema or batch.schema
-            self._writer = pa_csv.CSVWriter(self.stream, self.schema)
-        self._writer.write_batch(batch)
-        self.rows += batch.num_rows
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self._writer is None and exc_type is None and self.schema is not None:
-            self._writer = pa_csv.CSVWriter(self.stream, self.schema)
-        if self._writer is not None:
-            self._writer.close()
-        self.stream.flush()

@@ -1,14 +1,13 @@
 """Turn user tables into the arrays the network reads, and back.
 
-Numeric columns are scaled to roughly standard normal values; boolean and
-low-cardinality string columns become integer category codes. Missing values
-stay missing (``NaN`` in the numeric block, ``-1`` in the code block) so the
-model can leave them out of its likelihood instead of pretending they were
-observed.
+Numeric columns are scaled to roughly standard normal values
+(:mod:`~vae_anomaly.features.scaling`); boolean and low-cardinality string
+columns become integer category codes. Missing values stay missing (``NaN``
+in the numeric block, ``-1`` in the code block) so the model can leave them
+out of its likelihood instead of pretending they were observed.
 
 The fitted state is plain arrays and JSON-able lists, so it can be saved
-without pickling (see :mod:`vae_anomaly.persistence`). What each column is,
-and reading numeric columns safely, is :mod:`vae_anomaly.schema`.
+without pickling (see :mod:`vae_anomaly.persistence`).
 """
 
 from __future__ import annotations
@@ -19,33 +18,29 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .exceptions import InvalidInputError, SchemaMismatchError
+from ..exceptions import InvalidInputError, SchemaMismatchError
+from ..options import MAX_CATEGORIES
+from .scaling import (
+    MAX_Z,
+    column_quantiles,
+    heavy_tailed,
+    mean_std,
+    quantile_forward,
+    quantile_inverse,
+    robust_center_scale,
+)
 from .schema import (
     CATEGORICAL,
     NUMERIC,
     ColumnSpec,
-    _json_scalar,
-    _numeric_columns,
-    as_frame,
-    check_numeric,
     infer_schema,
+    json_scalar,
     numeric_block,
+    numeric_columns,
     require_columns,
 )
 
-# ColumnSpec, NUMERIC, CATEGORICAL, as_frame, check_numeric, infer_schema and numeric_block live in
-# .schema and are re-exported here.
-__all__ = ["ColumnSpec", "Encoded", "TabularPreprocessor", "as_frame", "check_numeric", "infer_schema",
-           "numeric_block", "NUMERIC", "CATEGORICAL"]
-_N_QUANTILES = 1000
-# With scaler="robust", a column whose extreme quantiles reach further than this many
-# robust spreads from its median is compressed with asinh (log-like in the tails).
-_HEAVY_TAIL = 10.0
-# Largest magnitude of a scaled value; beyond it every value is equally extreme.
-_MAX_Z = 1e4
-# Keep the CDF away from 0 and 1 so the normal quantile stays finite (|z| <= 4.26).
-_EDGE_P = 1e-5
-_Z_EDGE = 4.264890793923841  # ndtri(1 - _EDGE_P); a literal so that importing needs no scipy
+__all__ = ["Encoded", "TabularPreprocessor"]
 
 
 @dataclass
@@ -80,7 +75,7 @@ class TabularPreprocessor:
     ----------
     scaler : {"robust", "quantile", "standard"}, default="robust"
         ``"robust"`` subtracts the median and divides by a robust spread,
-        then passes heavy-tailed columns (see ``_HEAVY_TAIL``) through
+        then passes heavy-tailed columns (see :func:`~vae_anomaly.features.scaling.heavy_tailed`) through
         ``asinh``. ``"quantile"`` maps each numeric column through its
         empirical CDF to a standard normal (rank-Gaussian), extended linearly
         past the fitted range so extreme values stay extreme. ``"standard"``
@@ -89,7 +84,7 @@ class TabularPreprocessor:
         Largest number of levels accepted for a text column.
     """
 
-    def __init__(self, scaler: str = "robust", max_categories: int = 50):
+    def __init__(self, scaler: str = "robust", max_categories: int = MAX_CATEGORIES):
         self.scaler = scaler
         self.max_categories = max_categories
 
@@ -102,10 +97,10 @@ class TabularPreprocessor:
         empty = [n for n, ok in zip(self.num_names_, (~np.isnan(values)).any(axis=0), strict=True) if not ok]
         if empty:
             raise InvalidInputError(f"column {empty[0]!r} has no observed values")
-        self.center_, self.scale_ = _robust_center_scale(values)
-        self.mean_, self.std_ = _mean_std(values)
-        self.quantiles_ = _column_quantiles(values)
-        self.heavy_ = _heavy_tailed(self.quantiles_, self.center_, self.scale_)
+        self.center_, self.scale_ = robust_center_scale(values)
+        self.mean_, self.std_ = mean_std(values)
+        self.quantiles_ = column_quantiles(values)
+        self.heavy_ = heavy_tailed(self.quantiles_, self.center_, self.scale_)
         return self
 
     def _split_names(self) -> None:
@@ -129,7 +124,7 @@ class TabularPreprocessor:
         # Column by column into the rows of a (d, n) block, then one transposing cast: the
         # same values as scaling the (n, d) block, in a third of the time.
         scaled = np.empty((len(self.num_names_), len(frame)), dtype=np.float64)
-        for j, v in enumerate(_numeric_columns(frame, self.num_names_)):
+        for j, v in enumerate(numeric_columns(frame, self.num_names_)):
             self._scale_column(v, j, out=scaled[j])
         num = scaled.T.astype(np.float32, order="C")
         cat = np.empty((len(frame), len(self.cat_specs_)), dtype=np.int64)
@@ -174,10 +169,10 @@ class TabularPreprocessor:
             # Element-wise, so any order gives the same values; np.interp starts each search at
             # the previous hit, which makes it about 6x faster on sorted values.
             order = np.argsort(v)
-            out[order] = _quantile_forward(v[order], self.quantiles_[j], self.scale_[j])
+            out[order] = quantile_forward(v[order], self.quantiles_[j], self.scale_[j])
         # Keep scaled values where float32 arithmetic stays finite (NaN passes through):
         # a value 1e20 spreads away must score as extreme, not overflow to a NaN score.
-        np.clip(out, -_MAX_Z, _MAX_Z, out=out)
+        np.clip(out, -MAX_Z, MAX_Z, out=out)
         return out
 
     # -- backward --------------------------------------------------------------------------
@@ -193,7 +188,7 @@ class TabularPreprocessor:
             return z * self.std_ + self.mean_
         out = np.empty_like(z)
         for j in range(z.shape[1]):
-            out[:, j] = _quantile_inverse(z[:, j], self.quantiles_[j], self.scale_[j])
+            out[:, j] = quantile_inverse(z[:, j], self.quantiles_[j], self.scale_[j])
         return out
 
     def decode(self, num: np.ndarray, cat: np.ndarray) -> pd.DataFrame:
@@ -264,7 +259,7 @@ def _codes(col: pd.Series, spec: ColumnSpec) -> np.ndarray:
     obj = col.astype(object).to_numpy()
     try:
         return np.fromiter(
-            (-1 if _is_missing(v) else lookup.get(_json_scalar(v), unseen) for v in obj),
+            (-1 if _is_missing(v) else lookup.get(json_scalar(v), unseen) for v in obj),
             dtype=np.int64,
             count=len(obj),
         )
@@ -277,86 +272,3 @@ def _codes(col: pd.Series, spec: ColumnSpec) -> np.ndarray:
 
 def _is_missing(v) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
-
-
-def _robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median and a robust spread per column; spread falls back to std, then 1."""
-    d = values.shape[1]
-    center = np.zeros(d)
-    scale = np.ones(d)
-    for j in range(d):
-        v = values[:, j]
-        v = v[~np.isnan(v)]
-        if v.size == 0:
-            continue
-        center[j] = np.median(v)
-        q25, q75 = np.quantile(v, [0.25, 0.75])
-        s = (q75 - q25) / 1.349
-        if not s > 0:
-            s = v.std()
-        if not s > 0:
-            s = 1.0
-        scale[j] = s
-    return center, scale
-
-
-def _heavy_tailed(quantiles: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Columns whose 0.1% or 99.9% quantile lies over ``_HEAVY_TAIL`` robust spreads from the median."""
-    if quantiles.size == 0:
-        return np.zeros(0, dtype=bool)
-    lo, hi = np.quantile(np.linspace(0, 1, quantiles.shape[1]), [0.001, 0.999])
-    idx_lo, idx_hi = int(round(lo * (quantiles.shape[1] - 1))), int(round(hi * (quantiles.shape[1] - 1)))
-    reach = np.maximum(quantiles[:, idx_hi] - center, center - quantiles[:, idx_lo]) / scale
-    return reach > _HEAVY_TAIL
-
-
-def _mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per column, ignoring NaN; a zero std becomes 1."""
-    with np.errstate(all="ignore"):
-        mean = np.nan_to_num(np.nanmean(values, axis=0)) if values.size else np.zeros(values.shape[1])
-        std = np.nan_to_num(np.nanstd(values, axis=0)) if values.size else np.ones(values.shape[1])
-    return mean, np.where(std > 0, std, 1.0)
-
-
-def _column_quantiles(values: np.ndarray) -> np.ndarray:
-    """Empirical quantiles per column on a fixed grid, shape (n_features, n_quantiles)."""
-    probs = np.linspace(0.0, 1.0, _N_QUANTILES)
-    out = np.zeros((values.shape[1], _N_QUANTILES))
-    for j in range(values.shape[1]):
-        v = values[:, j]
-        v = v[~np.isnan(v)]
-        if v.size:
-            out[j] = np.quantile(v, probs)
-    return out
-
-
-def _quantile_forward(x: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
-    """Rank-Gaussian map of one column, linear beyond the fitted range.
-
-    Inside the fitted range the empirical CDF (interpolated between the
-    stored quantiles) is mapped to a normal quantile, so the training values
-    span about +-4.3. Past the fitted minimum and maximum the map continues
-    linearly with slope ``1 / scale``, so values never seen in training keep
-    growing with their distance instead of being clipped.
-    """
-    from scipy.special import ndtri  # here, not at the top: scoring jobs need no scipy
-
-    probs = np.linspace(0.0, 1.0, q.size)
-    # Average the left- and right-continuous interpolations so ties map to their middle.
-    up = np.interp(x, q, probs)
-    down = 1.0 - np.interp(-x, -q[::-1], probs)
-    z = ndtri(np.clip(0.5 * (up + down), _EDGE_P, 1.0 - _EDGE_P))
-    z = np.where(x > q[-1], _Z_EDGE + (x - q[-1]) / scale, z)
-    z = np.where(x < q[0], -_Z_EDGE + (x - q[0]) / scale, z)
-    return z
-
-
-def _quantile_inverse(z: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
-    """Inverse of :func:`_quantile_forward`."""
-    from scipy.special import ndtr
-
-    probs = np.linspace(0.0, 1.0, q.size)
-    x = np.interp(ndtr(z), probs, q)
-    x = np.where(z > _Z_EDGE, q[-1] + (z - _Z_EDGE) * scale, x)
-    x = np.where(z < -_Z_EDGE, q[0] + (z + _Z_EDGE) * scale, x)
-    return x

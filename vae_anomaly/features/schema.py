@@ -1,4 +1,4 @@
-"""What the columns of a user's table are, and reading them safely.
+"""What each column of a user's table is, and reading numeric columns safely.
 
 Each column is numeric or categorical (:class:`ColumnSpec`, from
 :func:`infer_schema`). Numeric columns are read as float64 with ``NaN`` for
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .exceptions import InvalidInputError, SchemaMismatchError
+from ..exceptions import InvalidInputError, SchemaMismatchError
+from ..options import MAX_CATEGORIES
 
 __all__ = ["NUMERIC", "CATEGORICAL", "MAX_ABS", "ColumnSpec", "as_frame", "infer_schema", "numeric_block",
-           "check_numeric", "require_columns"]
+           "check_numeric", "require_columns", "json_scalar", "numeric_columns"]
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -49,7 +50,7 @@ class ColumnSpec:
 
     def to_dict(self) -> dict:
         """Return a JSON-able description of the column."""
-        cats = None if self.categories is None else [_json_scalar(c) for c in self.categories]
+        cats = None if self.categories is None else [json_scalar(c) for c in self.categories]
         return {"name": self.name, "kind": self.kind, "dtype": self.dtype, "categories": cats}
 
     @classmethod
@@ -59,7 +60,7 @@ class ColumnSpec:
         return cls(name=str(d["name"]), kind=str(d["kind"]), dtype=str(d["dtype"]), categories=cats)
 
 
-def _json_scalar(value):
+def json_scalar(value):
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, np.integer):
@@ -109,7 +110,7 @@ def _kind_of(col: pd.Series, max_categories: int) -> tuple[str, tuple | None]:
     if pd.api.types.is_complex_dtype(dtype):
         raise InvalidInputError(f"column {name!r} holds complex numbers, which cannot be modelled")
     if isinstance(dtype, pd.CategoricalDtype):
-        levels = tuple(_json_scalar(c) for c in dtype.categories)
+        levels = tuple(json_scalar(c) for c in dtype.categories)
         if len(levels) > max_categories:
             raise InvalidInputError(
                 f"column {name!r} has {len(levels)} categories, more than max_categories={max_categories}"
@@ -135,7 +136,7 @@ def _kind_of(col: pd.Series, max_categories: int) -> tuple[str, tuple | None]:
     raise InvalidInputError(f"column {name!r} mixes value types ({names}); give it one type")
 
 
-def infer_schema(frame: pd.DataFrame, max_categories: int = 50) -> list[ColumnSpec]:
+def infer_schema(frame: pd.DataFrame, max_categories: int = MAX_CATEGORIES) -> list[ColumnSpec]:
     """Describe how each column of ``frame`` will be modelled.
 
     Parameters
@@ -178,14 +179,14 @@ def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     ndarray of shape (n_samples, len(names)), float64
         ``NaN`` where a value is missing.
     """
-    cols = _numeric_columns(frame, names)
+    cols = numeric_columns(frame, names)
     out = np.empty((len(frame), len(names)), dtype=np.float64)
     for j, v in enumerate(cols):
         out[:, j] = v
     return out
 
 
-def _numeric_columns(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
+def numeric_columns(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
     """The named columns as 1-D float64 arrays (views where possible), checked as in :func:`numeric_block`."""
     cols = [_numeric_column(frame[name], name) for name in names]
     if not all(_in_range(v) for v in cols):
@@ -209,7 +210,7 @@ def check_numeric(frame: pd.DataFrame, names) -> None:
     in ``frame``; windowed models check the caller's rows this way before
     sorting them into windows.
     """
-    _numeric_columns(frame, list(names))
+    numeric_columns(frame, list(names))
 
 
 def _numeric_column(col: pd.Series, name: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""What a fitted detector needs to score rows, without training machinery.
+"""Scores, flags, p-values and contributions of table rows, from what a fitted model holds.
 
 A :class:`Scorer` holds the fitted preprocessing, a scoring engine (NumPy on
 CPU, torch on a GPU or for importance-weighted scores), the per-feature
@@ -11,18 +11,19 @@ neither torch nor scikit-learn and gets the same numbers as the estimator.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from . import calibration, windows
-from .encoding import Prepared, aggregate, feature_owner, missing_mask, prepare
-from .preprocessing import Encoded, TabularPreprocessor
-from .schema import as_frame, require_columns
-from .windows import WindowSpec
+from .. import calibration
+from ..features import windows
+from ..features.encoder import Encoded, TabularPreprocessor
+from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, prepare
+from ..features.schema import as_frame, require_columns
+from ..features.series import WindowSpec
+from .engine import Engine
 
-__all__ = ["Engine", "ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
+__all__ = ["ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
 
 
 def add_baseline(scores: np.ndarray, missing: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -37,13 +38,6 @@ def add_baseline(scores: np.ndarray, missing: np.ndarray, baseline: np.ndarray) 
 def stacked_size(spec: WindowSpec | None) -> int:
     """Window positions laid side by side in a model row (1 without stacked windows)."""
     return 1 if spec is None or spec.features != "stack" else spec.size
-
-
-class Engine(Protocol):
-    """Turns encoded rows into raw scores (see :class:`vae_anomaly.inference.NumpyEngine`)."""
-
-    def raw_scores(self, enc: Encoded, with_terms: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        ...
 
 
 @dataclass
@@ -121,9 +115,10 @@ class Scorer:
         self.window_config_ = window_config
 
     # -- model rows ------------------------------------------------------------------------
-    def prepare(self, frame: pd.DataFrame, context: pd.DataFrame | None = None) -> Prepared:
-        """Encoded (and windowed) model rows of a checked frame."""
-        return prepare(frame, self.preprocessor_, self.window_spec_, context)
+    def prepare(self, frame: pd.DataFrame | None, context: pd.DataFrame | None = None,
+                ordered: Ordered | None = None) -> Prepared:
+        """Encoded (and windowed) model rows of a checked frame, or of rows already in window order."""
+        return prepare(frame, self.preprocessor_, self.window_spec_, context, ordered=ordered)
 
     def model_columns(self, X) -> pd.DataFrame:
         """The fitted columns of ``X``; extra DataFrame columns are dropped."""

@@ -31,7 +31,7 @@ def _window(w: dict) -> str:
 
 
 def fit_text(s: dict) -> str:
-    """Summary of :func:`vae_anomaly.batch.fit_file`."""
+    """Summary of :func:`vae_anomaly.jobs.fit.fit_file`."""
     lines = [
         f"fitted on {s['rows']:,} rows in {s['fit_time_s']:.2f} s "
         f"({s['epochs']} epochs, best {s['best_epoch']}) on {s['device']}",
@@ -50,7 +50,7 @@ def fit_text(s: dict) -> str:
 
 
 def score_text(s: dict) -> str:
-    """Summary of :func:`vae_anomaly.batch.score_table`."""
+    """Summary of :func:`vae_anomaly.jobs.score.score_table`."""
     share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
     where = "stdout" if s["output"] == "-" else s["output"]
     speed = f"{s['rows_per_s']:,.0f} rows/s" if s["rows_per_s"] else "n/a rows/s"
@@ -64,7 +64,7 @@ def score_text(s: dict) -> str:
 
 
 def evaluate_text(m: dict) -> str:
-    """Metrics of :func:`vae_anomaly.evaluation.classification_metrics` as a small table."""
+    """Metrics of :func:`vae_anomaly.jobs.evaluate.classification_metrics` as a small table."""
     rows = [
         ("rows", f"{m['n_rows']:,} ({m['n_anomalies']:,} labelled anomalies, {m['n_flagged']:,} flagged)"),
         ("AUC-ROC", _num(m["auc_roc"])),
@@ -89,7 +89,7 @@ def _column_line(col: dict, width: int) -> str:
 
 
 def info_text(d: dict) -> str:
-    """Description of a model file from :func:`vae_anomaly.batch.describe_model`."""
+    """Description of a model file from :func:`vae_anomaly.jobs.describe.describe_model`."""
     cols = d["columns"]
     width = max((len(c["name"]) for c in cols), default=4)
     t = d["training"]

@@ -1,8 +1,10 @@
-"""Deterministic per-row scores and per-feature terms from a fitted torch network.
+"""Scores from a fitted torch network: the engine for GPUs and the importance-weighted bound.
 
 On CPU, scores at the latent mean come from the NumPy copy of the network
-(:mod:`vae_anomaly.inference`; :func:`engine_for` chooses). The torch path
-here scores on a GPU and computes the importance-weighted bound.
+(:mod:`~vae_anomaly.scoring.numpy_engine`; :func:`~vae_anomaly.scoring.engine.build_engine`
+chooses). The torch path here scores on a GPU and computes the
+importance-weighted bound; the latent means and reconstructions that the
+estimator returns come from here too.
 
 Every function here evaluates rows independently, in fixed-size chunks, with
 the network in eval mode and either the latent mean or a fixed set of
@@ -12,25 +14,28 @@ caller's batch size.
 
 The chunks are small enough (:data:`CHUNK` rows) for the network's
 intermediate arrays to stay in the CPU cache, and the decoder and the
-likelihood terms are evaluated in place. The arithmetic is exactly that of
-:meth:`TabularVAE.feature_terms`, operation by operation, so the results are
-the same to the last bit.
+likelihood terms are evaluated in place, by the same functions of
+:mod:`vae_anomaly.likelihood` as :meth:`TabularVAE.feature_terms`, so the
+results are the same to the last bit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .likelihood import student_t_constants
-from .model import _LOG_2PI, TabularVAE, categorical_nll, kl_to_standard_normal, log_normal
-from .training import Tensors
+from ..likelihood import LOG_2PI, numeric_nll_, numeric_terms
+from ..model import TabularVAE, categorical_nll, kl_to_standard_normal
+from ..tensors import Tensors, to_tensors
+from .network import NetworkSpec
 
-__all__ = ["importance_noise", "score_rows", "score_and_terms", "feature_terms", "TorchEngine", "engine_for"]
+__all__ = ["importance_noise", "score_rows", "score_and_terms", "feature_terms", "latent_means", "reconstructions",
+           "TorchEngine", "module_from_weights"]
 
 # Rows per network evaluation: the hidden activations of a chunk (4096 x 64 floats, 1 MB)
 # stay in the CPU's L2 cache; 65,536-row chunks were 2x slower on the same rows.
@@ -80,31 +85,21 @@ class _Terms:
     """Per-feature terms of chunks at the latent mean, with the constants computed once.
 
     ``numeric(x, mean, observed)`` returns the same values as
-    :func:`vae_anomaly.model.gaussian_nll` or
-    :func:`vae_anomaly.model.student_t_nll` (``kind="elbo"``, as the module's
-    likelihood) or the masked squared error (``kind="reconstruction"``), by
-    the same operations in the same order, done in place on one new array.
+    :meth:`TabularVAE.feature_terms` (``kind="elbo"``) or the masked squared
+    error (``kind="reconstruction"``), by the same function
+    (:func:`vae_anomaly.likelihood.numeric_nll_`), in place on one new array.
     """
 
     def __init__(self, module: TabularVAE, kind: str, has_missing: bool):
         self.kind = kind
         self.has_missing = has_missing
-        self.df = module.student_df
-        log_var = module.feature_log_var()
-        self.inv_var = torch.exp(-log_var)
-        if self.df is None:
-            self.offset = _LOG_2PI + log_var
-        else:
-            self.inv_var, self.offset, self.half_power = student_t_constants(log_var, self.inv_var, self.df)
+        self.terms = numeric_terms(module.feature_log_var(), torch.exp, module.student_df)
 
     def numeric(self, x: torch.Tensor, mean: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         t = x - mean
         t.pow_(2)
-        if self.kind != "reconstruction" and self.df is None:
-            # 0.5 * (_LOG_2PI + log_var + (x - mu).pow(2) * exp(-log_var)); addition commutes exactly.
-            t.mul_(self.inv_var).add_(self.offset).mul_(0.5)
-        elif self.kind != "reconstruction":
-            t.mul_(self.inv_var).log1p_().mul_(self.half_power).add_(self.offset)
+        if self.kind != "reconstruction":
+            numeric_nll_(t, self.terms, torch.Tensor.log1p_)
         if self.has_missing:
             t.masked_fill_(~observed, 0.0)
         return t
@@ -143,7 +138,7 @@ def score_rows(module: TabularVAE, data: Tensors, kind: str, noise: torch.Tensor
     module : TabularVAE
         Fitted network.
     data : tuple of Tensor
-        From :func:`vae_anomaly.training.to_tensors`.
+        From :func:`vae_anomaly.tensors.to_tensors`.
     kind : {"elbo", "reconstruction"}
         ``"elbo"``: negative ELBO at the latent mean, or with ``noise`` the
         negative importance-weighted bound over those shared samples.
@@ -158,6 +153,11 @@ def score_rows(module: TabularVAE, data: Tensors, kind: str, noise: torch.Tensor
     for start, rows, num, cat, mu, log_var in _evaluate(module, data, kind, chunk):
         out[start:start + rows] = _row_scores(kind, num.double(), cat, mu, log_var)[:rows].cpu().numpy()
     return out
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian, summed over the last axis."""
+    return -0.5 * (LOG_2PI + log_var + (z - mu).pow(2) * torch.exp(-log_var)).sum(dim=-1)
 
 
 def _iw_scores(module: TabularVAE, data: Tensors, noise: torch.Tensor, chunk: int) -> np.ndarray:
@@ -261,8 +261,6 @@ class TorchEngine:
 
     def raw_scores(self, enc, with_terms: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Scores (n,) and, when asked, per-feature terms (n, d_num + d_cat), float64."""
-        from .training import to_tensors
-
         data = to_tensors(enc, next(self.module.parameters()).device)
         if self.kind == "elbo" and self.noise is not None and self.noise.shape[0] > 1:
             scores = score_rows(self.module, data, self.kind, self.noise)
@@ -272,26 +270,15 @@ class TorchEngine:
         return score_rows(self.module, data, self.kind), None
 
 
-def numpy_network(module: TabularVAE):
-    """The NumPy copy of a torch network (:class:`vae_anomaly.inference.Network`)."""
-    from .inference import Network
+def module_from_weights(spec: NetworkSpec, weights: Mapping[str, np.ndarray], device) -> TabularVAE:
+    """The torch network of ``spec`` with ``weights`` (a state dict of NumPy arrays), on ``device``, in eval mode.
 
-    state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
-    return Network.from_state(state, module.n_numeric, module.cat_sizes, module.indicator_cols.tolist(),
-                              module.min_log_var, student_df=module.student_df)
-
-
-def engine_for(module: TabularVAE, kind: str, n_samples: int, noise_seed: int):
-    """The engine that scores with ``module``: NumPy on CPU, torch on a GPU or for ``n_samples > 1``.
-
-    Both give the same scores to float32 rounding; on CPU every caller (the
-    estimator, ``vae-detect score``) uses the NumPy one, so their scores are
-    equal to the last bit.
+    Raises
+    ------
+    RuntimeError
+        If the weights do not fit the network.
     """
-    from .inference import NumpyEngine, scores_in_numpy
-
-    if scores_in_numpy(kind, n_samples, next(module.parameters()).device.type):
-        return NumpyEngine(numpy_network(module), kind)
-    iw = kind == "elbo" and n_samples > 1
-    noise = importance_noise(n_samples, module.latent_dim, noise_seed) if iw else None
-    return TorchEngine(module, kind, noise)
+    module = TabularVAE(spec.n_numeric, spec.cat_sizes, spec.indicator_cols, spec.hidden, spec.latent_dim,
+                        spec.min_log_var, torch.Generator().manual_seed(0), device="cpu", student_df=spec.student_df)
+    module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()}, strict=True)
+    return module.to(device).eval()

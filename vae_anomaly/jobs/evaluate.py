@@ -1,4 +1,4 @@
-"""How well anomaly scores and flags match known labels.
+"""``vae-detect evaluate``: how well a model's scores and flags match known labels.
 
 :func:`classification_metrics` is a pure function of arrays (labels, scores,
 flags); :func:`evaluate_table` streams a labelled table through a fitted
@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .batch import csv_types, model_columns, require_model_columns, scored_batches
-from .exceptions import InvalidInputError
-from .io import DEFAULT_BATCH_ROWS
+from ..exceptions import InvalidInputError
+from ..features.schema import require_columns
+from ..options import DEFAULT_BATCH_ROWS
+from .score import csv_types
+from .stream import as_scorer, model_columns, scored_batches
 
 __all__ = ["binary_labels", "classification_metrics", "evaluate_table"]
 
@@ -130,22 +132,22 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, flags: np.nda
     }
 
 
-def evaluate_table(det, reader, label_column: str, *, batch_size: int = DEFAULT_BATCH_ROWS,
+def evaluate_table(model, reader, label_column: str, *, batch_size: int = DEFAULT_BATCH_ROWS,
                    n_jobs: int = 1, on_rows=None) -> dict:
     """Score a labelled table in record batches and compare the flags with the labels.
 
     Parameters
     ----------
-    det : VAEDetector
-        Fitted detector.
-    reader : vae_anomaly.io.TableReader
+    model : Scorer or VAEDetector
+        Fitted model.
+    reader : vae_anomaly.tables.read.TableReader
         Table holding the model's columns and ``label_column``.
     label_column : str
         See :func:`binary_labels` for the accepted values.
     batch_size : int, optional
         Rows per record batch.
     n_jobs : int, default=1
-        Batches scored in parallel (see :func:`vae_anomaly.batch.scored_batches`).
+        Batches scored in parallel (see :func:`vae_anomaly.jobs.stream.scored_batches`).
     on_rows : callable, optional
         Called with the number of rows after each batch.
 
@@ -154,14 +156,15 @@ def evaluate_table(det, reader, label_column: str, *, batch_size: int = DEFAULT_
     dict
         See :func:`classification_metrics`.
     """
-    names = model_columns(det)
-    require_model_columns(reader, names)
+    scorer = as_scorer(model)
+    names = model_columns(scorer)
+    require_columns(reader.column_names, names)
     reader.require_columns([label_column], what="label column")
     wanted = set(names) | {label_column}
     batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
-                                  csv_types=csv_types(det))
+                                  csv_types=csv_types(scorer))
     scores, flags, labels = [], [], []
-    for batch, details in scored_batches(det, batches, names, n_jobs):
+    for batch, details in scored_batches(scorer, batches, names, n_jobs):
         scores.append(details.anomaly_score)
         flags.append(details.is_anomaly)
         labels.append(binary_labels(batch.column(label_column).to_pandas(), label_column))
@@ -170,4 +173,4 @@ def evaluate_table(det, reader, label_column: str, *, batch_size: int = DEFAULT_
     if not scores:
         raise InvalidInputError(f"{reader.path.name} has no rows")
     return classification_metrics(np.concatenate(labels), np.concatenate(scores), np.concatenate(flags),
-                                  threshold=det.threshold_)
+                                  threshold=scorer.threshold_)

@@ -1,0 +1,173 @@
+"""The rows the network sees: from a checked input frame to encoded model rows, and back.
+
+Without windows a model row is an input row. With windows, the rows (after
+any ``context`` rows, the tail of the previous batch when streaming) are
+checked and put in window order once (:func:`order_windowed`); each becomes
+the window ending at it, and results are put back in the caller's order
+afterwards. Context rows fill the first windows but get no result of their
+own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import series, windows
+from .encoder import Encoded, TabularPreprocessor
+from .schema import check_numeric
+from .series import WindowSpec
+
+__all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "feature_owner",
+           "aggregate", "missing_mask"]
+
+
+@dataclass
+class Ordered:
+    """A windowed batch, checked once and sorted once by series and time.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The context rows and the batch's rows together, in window order.
+    order : ndarray of int (n_context + n,)
+        ``frame`` row ``i`` is row ``order[i]`` of the context rows followed
+        by the batch's rows.
+    n_context : int
+        How many of those rows came from the context.
+    starts : ndarray of bool (n_context + n,)
+        True where a series begins in ``frame``.
+    """
+
+    frame: pd.DataFrame
+    order: np.ndarray
+    n_context: int
+    starts: np.ndarray
+
+    @property
+    def from_context(self) -> np.ndarray:
+        """Bool (n_context + n,): which rows of ``frame`` came from the context."""
+        return self.order < self.n_context
+
+
+@dataclass
+class Prepared:
+    """Model rows plus what is needed to return results in the caller's order.
+
+    Attributes
+    ----------
+    enc : Encoded
+        Rows as the network sees them (windowed when the model uses windows).
+    back : ndarray of int (n_caller,)
+        ``result[back]`` puts per-model-row results in the caller's row order,
+        leaving out context rows.
+    fill : ndarray (n_model,)
+        Share of each window holding real rows (all ones without windows).
+    sorted_frame : DataFrame or None
+        The input rows in window order (None without windows).
+    starts : ndarray of bool or None
+        Where each series begins in ``sorted_frame``.
+    """
+
+    enc: Encoded
+    back: np.ndarray
+    fill: np.ndarray
+    sorted_frame: pd.DataFrame | None = None
+    starts: np.ndarray | None = None
+
+
+def order_windowed(frame: pd.DataFrame, pre: TabularPreprocessor, spec: WindowSpec,
+                   context: pd.DataFrame | None = None, context_checked: bool = False) -> Ordered:
+    """Check ``frame`` and ``context`` for a windowed model, then sort them once.
+
+    The checks run on the caller's rows, before sorting, so an error names
+    the caller's row: key columns present, complete and of the fitted time
+    kind; channels numeric and finite. ``context_checked`` skips them for
+    context rows that were checked with an earlier batch (a stream).
+
+    Raises
+    ------
+    InvalidInputError, SchemaMismatchError
+        Naming the column (and row) at fault.
+    """
+    for rows in (frame, None if context_checked else context):
+        if rows is None:
+            continue
+        series.check_key_columns(rows, spec)
+        if spec.features == "summary":
+            windows.check_channels(rows, spec.summarised)
+        else:
+            check_numeric(rows, pre.num_names_)
+    n_ctx = 0 if context is None else len(context)
+    full = frame if not n_ctx else pd.concat([context[frame.columns], frame], ignore_index=True)
+    order = series.order_rows(full, spec)
+    ordered = full.iloc[order].reset_index(drop=True)
+    return Ordered(ordered, order, n_ctx, series.group_starts(ordered, spec))
+
+
+def prepare(frame: pd.DataFrame | None, pre: TabularPreprocessor, spec: WindowSpec | None,
+            context: pd.DataFrame | None = None, summary: pd.DataFrame | None = None,
+            ordered: Ordered | None = None) -> Prepared:
+    """Encode ``frame`` (after optional ``context`` rows) into model rows.
+
+    Parameters
+    ----------
+    frame : DataFrame or None
+        Checked input rows (None when ``ordered`` is given).
+    pre : TabularPreprocessor
+        Fitted encoder of the feature columns.
+    spec : WindowSpec or None
+        Windowing, or None for row-wise models.
+    context : DataFrame, optional
+        Earlier rows of the same series (windowed models only).
+    summary : DataFrame, optional
+        Summary windows without ``context`` only: the statistics of
+        ``frame`` as :func:`summary_training_frame` returned them, so that
+        fitting does not compute them twice.
+    ordered : Ordered, optional
+        Windowed models: the rows as :func:`order_windowed` returned them,
+        so that a streamed batch is checked and sorted once.
+    """
+    if spec is None:
+        enc = pre.transform(frame)
+        n = len(enc)
+        return Prepared(enc, np.arange(n), np.ones(n))
+    if ordered is None:
+        ordered = order_windowed(frame, pre, spec, context)
+    idx = windows.window_index(ordered.starts, spec.size)
+    features = ordered.frame.drop(columns=spec.key_columns())
+    if spec.features == "summary":
+        if summary is None or ordered.n_context:
+            summary = windows.summary_frame(features, idx, spec.summarised)
+        enc = pre.transform(summary)
+    else:
+        enc = windows.stack_windows(pre.transform(features), idx)
+    inverse = np.empty_like(ordered.order)
+    inverse[ordered.order] = np.arange(ordered.order.size)
+    return Prepared(enc, inverse[ordered.n_context:], windows.window_fill(idx), ordered.frame, ordered.starts)
+
+
+def feature_owner(pre: TabularPreprocessor, window_size: int = 1) -> np.ndarray:
+    """Input column (index into ``pre.schema_``) behind each model feature.
+
+    Model features are the numeric ones then the categorical ones; with
+    windows each block is laid out position-major.
+    """
+    position = {s.name: i for i, s in enumerate(pre.schema_)}
+    num = np.array([position[n] for n in pre.num_names_], dtype=np.int64)
+    cat = np.array([position[s.name] for s in pre.cat_specs_], dtype=np.int64)
+    return np.concatenate([np.tile(num, window_size), np.tile(cat, window_size)])
+
+
+def aggregate(terms: np.ndarray, owner: np.ndarray, n_columns: int) -> np.ndarray:
+    """Sum per-feature values into their input columns, (n, n_columns)."""
+    perm = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[perm], np.arange(n_columns))
+    return np.add.reduceat(terms[:, perm], bounds, axis=1) if terms.shape[0] else np.zeros((0, n_columns))
+
+
+def missing_mask(enc: Encoded) -> np.ndarray:
+    """Bool (n, d_num + d_cat): True where a model feature is missing or padding."""
+    return np.concatenate([np.isnan(enc.num), enc.cat < 0], axis=1)

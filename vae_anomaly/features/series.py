@@ -1,0 +1,235 @@
+"""How rows form series: the window settings, time kinds, row order, series starts and time gaps.
+
+A series is the rows of one group (machine, device) in time order. This
+module puts a table's rows in that order, tells where each series starts,
+and measures the time steps between rows, so that windows never cross a
+series and gaps in time can be reported. It works on plain DataFrames and
+arrays so it can be tested without a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import InvalidInputError, SchemaMismatchError
+
+__all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
+           "group_starts", "median_step", "find_gaps"]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How rows are windowed.
+
+    Parameters
+    ----------
+    size : int
+        Rows per window, the current row included.
+    time_column : str or None
+        Column that orders rows within a group; None keeps the input order.
+    group_column : str or None
+        Column whose values separate independent series; windows never cross
+        groups.
+    features : {"stack", "summary"}
+        ``"stack"`` models the flattened window (``size x channels``
+        features); ``"summary"`` models per-channel window statistics
+        (:data:`SUMMARY_STATS`) instead.
+    channels : tuple of str
+        With ``"summary"``: the feature columns in input order (set at fit).
+    summarised : tuple of str
+        With ``"summary"``: the numeric channels that get statistics; other
+        channels are passed through as they are (set at fit).
+    time_kind : {"datetime", "datetime-tz", "number"} or None
+        What the time column held at fit (see :func:`time_kind`); a column of
+        another kind is refused at score time. None: not recorded (no time
+        column, or a file written before it was).
+    """
+
+    size: int
+    time_column: str | None = None
+    group_column: str | None = None
+    features: str = "stack"
+    channels: tuple = ()
+    summarised: tuple = ()
+    time_kind: str | None = None
+
+    def key_columns(self) -> list[str]:
+        """Columns used for ordering and grouping, never modelled."""
+        return [c for c in (self.group_column, self.time_column) if c is not None]
+
+    def to_dict(self) -> dict:
+        """JSON-able form, as stored in model files."""
+        out = {"size": self.size, "time_column": self.time_column, "group_column": self.group_column}
+        if self.features != "stack":
+            out.update(features=self.features, channels=list(self.channels), summarised=list(self.summarised))
+        if self.time_kind is not None:
+            out["time_kind"] = self.time_kind
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WindowSpec:
+        """Inverse of :meth:`to_dict` (older files have no ``features`` key: stacked windows)."""
+        return cls(int(d["size"]), d.get("time_column"), d.get("group_column"), d.get("features", "stack"),
+                   tuple(d.get("channels", ())), tuple(d.get("summarised", ())), d.get("time_kind"))
+
+
+
+TIME_KINDS = {"datetime": "datetimes", "datetime-tz": "time-zone-aware datetimes", "number": "numbers"}
+
+
+def _as_datetimes(col: pd.Series) -> pd.Series | None:
+    """``col`` as datetime64 when it holds datetimes or dates (pandas keeps Arrow dates as
+    Python ``date`` objects), else None."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return col
+    if not pd.api.types.is_object_dtype(col.dtype):
+        return None
+    if pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime", "datetime64"):
+        try:
+            return pd.to_datetime(col)
+        except (ValueError, TypeError) as exc:  # e.g. time zones mixed within the column
+            raise InvalidInputError(f"column {col.name!r} (the window's time column) cannot be read as "
+                                    f"datetimes: {exc}") from None
+    return None
+
+
+def time_kind(col: pd.Series) -> str:
+    """What a time column holds: ``"datetime"``, ``"datetime-tz"`` or ``"number"``.
+
+    Raises
+    ------
+    InvalidInputError
+        If it holds anything else (text, booleans): text would be ordered
+        as text, so ``"10:00"`` would come before ``"9:00"``.
+    """
+    dt = _as_datetimes(col)
+    if dt is not None:
+        return "datetime-tz" if isinstance(dt.dtype, pd.DatetimeTZDtype) else "datetime"
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return "number"
+    text = pd.api.types.is_string_dtype(col.dtype) or pd.api.types.is_object_dtype(col.dtype)
+    raise InvalidInputError(
+        f"column {col.name!r} (the window's time column) holds {'text' if text else f'{col.dtype} values'}, "
+        "not datetimes or numbers; convert it first (for example with pandas.to_datetime), since text "
+        "would be ordered as text"
+    )
+
+
+def time_values(col: pd.Series) -> np.ndarray:
+    """A time column as numbers that order like it: int64 nanoseconds since the epoch (UTC for
+    time-zone-aware datetimes) for datetimes, the values themselves for numbers."""
+    return _time_numbers(col)[0]
+
+
+def _time_numbers(col: pd.Series) -> tuple[np.ndarray, bool]:
+    """:func:`time_values` of ``col``, and whether they are datetimes (nanoseconds)."""
+    dt = _as_datetimes(col)
+    if dt is not None:
+        if isinstance(dt.dtype, pd.DatetimeTZDtype):
+            dt = dt.dt.tz_convert("UTC").dt.tz_localize(None)
+        return dt.to_numpy().astype("datetime64[ns]").astype(np.int64), True
+    time_kind(col)  # refuses what is neither
+    return col.to_numpy(), False
+
+
+def check_key_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
+    """Refuse a missing time or group column, missing keys, or a time column of another kind than at fit."""
+    for col in spec.key_columns():
+        if col not in frame.columns:
+            raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) is missing")
+        if frame[col].isna().any():
+            raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) has missing values")
+    if spec.time_column is not None:
+        kind = time_kind(frame[spec.time_column])
+        if spec.time_kind is not None and kind != spec.time_kind:
+            raise SchemaMismatchError(
+                f"column {spec.time_column!r} (the window's time column) holds {TIME_KINDS[kind]}, but the "
+                f"model was fitted on {TIME_KINDS[spec.time_kind]}"
+            )
+
+
+def _role(spec: WindowSpec, col: str) -> str:
+    return "time" if col == spec.time_column else "group"
+
+
+def order_rows(frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
+    """Positions that sort ``frame`` by group, then time (stable).
+
+    The key columns must have been checked (:func:`check_key_columns`).
+
+    Returns
+    -------
+    ndarray of int (n,)
+        ``frame.iloc[order]`` is in window order.
+    """
+    keys = spec.key_columns()
+    if not keys:
+        return np.arange(len(frame))
+    return np.lexsort([time_values(frame[c]) if c == spec.time_column else _group_key(frame[c])
+                       for c in reversed(keys)])
+
+
+def _group_key(col: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return col.to_numpy()
+    return pd.factorize(col.astype(str), sort=True)[0]
+
+
+def group_starts(frame_sorted: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
+    """Boolean (n,): True where a new group begins in sorted rows."""
+    n = len(frame_sorted)
+    starts = np.zeros(n, dtype=bool)
+    if n:
+        starts[0] = True
+    if spec.group_column is not None and n > 1:
+        g = frame_sorted[spec.group_column].astype(str).to_numpy()
+        starts[1:] = g[1:] != g[:-1]
+    return starts
+
+
+def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray) -> float | None:
+    """Median time step within groups, in seconds for datetimes, else in the time column's units.
+
+    Steps of zero (rows that share a timestamp) are left out, so repeated
+    timestamps do not make every later step look like a gap. None without a
+    time column, or when no two rows of a group have different times.
+    """
+    if spec.time_column is None or len(frame_sorted) < 2:
+        return None
+    steps = _steps(frame_sorted[spec.time_column])
+    within = steps[~starts[1:]]
+    within = within[np.isfinite(within) & (within > 0)]
+    return float(np.median(within)) if within.size else None
+
+
+def _steps(times: pd.Series) -> np.ndarray:
+    """Steps between consecutive rows: seconds for datetimes, the column's own units for numbers."""
+    values, nanoseconds = _time_numbers(times)
+    return np.diff(values) / 1e9 if nanoseconds else np.diff(values.astype(np.float64))
+
+
+def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, step: float | None,
+              tolerance: float = 3.0) -> pd.DataFrame:
+    """Steps longer than ``tolerance`` times the fitted median step.
+
+    Returns
+    -------
+    DataFrame
+        One row per gap: group, the time before and after it, its length in
+        seconds (in the time column's units for a numeric time column), and
+        ``row``, the position in ``frame_sorted`` of the row after the gap.
+    """
+    cols = ["group", "before", "after", "seconds", "row"]
+    if step is None or step <= 0 or len(frame_sorted) < 2:
+        return pd.DataFrame(columns=cols)
+    steps = _steps(frame_sorted[spec.time_column])
+    big = np.flatnonzero((steps > tolerance * step) & ~starts[1:])
+    times = frame_sorted[spec.time_column].to_numpy()
+    groups = (frame_sorted[spec.group_column].to_numpy() if spec.group_column else np.full(len(times), None))
+    return pd.DataFrame({
+        "group": groups[big + 1], "before": times[big], "after": times[big + 1], "seconds": steps[big],
+        "row": big + 1,
+    }, columns=cols)

@@ -1,0 +1,59 @@
+"""``vae-detect info``: what a model file holds, from its verified metadata (the network is not built)."""
+
+from __future__ import annotations
+
+import os
+
+from ..persistence import read_metadata
+
+__all__ = ["describe_model"]
+
+
+def _input_columns(meta: dict) -> list[dict]:
+    """The modelled input columns. A summary-window model's schema also lists the statistics
+    it derives from each channel (``mean(x)``, ...); only the channels themselves are shown,
+    each with the dtype it had in the training data (its statistics are float64)."""
+    schema = meta.get("preprocessing", {}).get("schema", [])
+    window = meta.get("window") or {}
+    if window.get("features") != "summary":
+        return schema
+    channels = set(window.get("channels", []))
+    dtypes = window.get("channel_dtypes")  # absent from files written before it was recorded
+    dtypes = dtypes if isinstance(dtypes, dict) else {}
+    return [{**c, "dtype": dtypes.get(c["name"], c.get("dtype"))} for c in schema if c.get("name") in channels]
+
+
+def describe_model(model: str | os.PathLike) -> dict:
+    """What a model file holds, from its verified metadata (the network is not built).
+
+    Returns
+    -------
+    dict
+        ``params``, ``columns`` (name, kind, dtype, categories), ``threshold``,
+        ``calibration`` (method, rate, n_calibration, score_type),
+        ``training`` (epochs, best epoch, final losses, fit time, device,
+        training rows) and ``versions``.
+    """
+    meta = read_metadata(model)
+    train = meta.get("training", {})
+    cal = meta.get("calibration", {})
+    losses, val_losses = train.get("loss_curve") or [None], train.get("validation_loss_curve") or [None]
+    return {
+        "model": str(model),
+        "format_version": meta.get("format_version"),
+        "params": meta.get("params", {}),
+        "columns": _input_columns(meta),
+        "threshold": cal.get("threshold"),
+        "calibration": {k: cal.get(k) for k in ("method", "rate", "n_calibration", "score_type")},
+        "training": {
+            "epochs": train.get("n_iter"),
+            "best_epoch": train.get("best_epoch"),
+            "final_loss": losses[-1],
+            "final_validation_loss": val_losses[-1],
+            "fit_time_s": train.get("fit_time_s"),
+            "device": train.get("device"),
+            "n_train_rows": train.get("n_train_rows"),
+        },
+        "window": meta.get("window"),
+        "versions": meta.get("versions", {}),
+    }

@@ -1,0 +1,89 @@
+"""``vae-detect fit``: read a table file, choose its columns, fit a detector and save it.
+
+The table is read whole (fitting needs every row at once); the model file
+is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ..exceptions import InvalidInputError
+from ..features.columns import choose_columns
+from ..options import MAX_CATEGORIES
+from ..tables.read import TableReader
+from ..tables.write import check_output_path
+
+__all__ = ["check_device", "fit_file"]
+
+
+def check_device(device: str) -> str:
+    """``device`` resolved (``"auto"`` becomes ``"cuda"`` or ``"cpu"``); ``"cpu"`` needs no torch import.
+
+    Raises
+    ------
+    InvalidInputError
+        If it is not a torch device, or asks for CUDA where there is none.
+    """
+    if device == "cpu":
+        return device
+    from ..tensors import resolve_device
+
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequence[str] = (),
+             exclude: Sequence[str] = (), params: dict | None = None) -> dict:
+    """Fit a detector on a table file and save it to ``model``.
+
+    Parameters
+    ----------
+    data : str or PathLike
+        Training table (see :class:`~vae_anomaly.tables.read.TableReader`).
+    model : str or PathLike
+        Model file to write (atomically).
+    columns, exclude : sequence of str
+        See :func:`choose_columns`.
+    params : dict, optional
+        Keyword arguments of :class:`~vae_anomaly.VAEDetector`.
+
+    Returns
+    -------
+    dict
+        Rows, columns used (modelled; a window's time and group columns are
+        listed under ``window``), ignored (with reasons) and excluded,
+        epochs, best epoch, fit time, threshold and its calibration, device.
+    """
+    params = dict(params or {})
+    check_output_path(model)
+    check_device(params.get("device", "auto"))
+    frame = TableReader(data).read()
+    keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
+    choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES), always=keys)
+    from ..detector import VAEDetector
+
+    det = VAEDetector(**params).fit(frame[choice.used])
+    det.save(model)
+    return {
+        "data": str(data),
+        "model": str(model),
+        "rows": int(len(frame)),
+        "columns_used": [c for c in choice.used if c not in keys],  # modelled: not the time and group columns
+        "columns_ignored": choice.ignored,
+        "columns_excluded": choice.excluded,
+        "epochs": int(det.n_iter_),
+        "best_epoch": int(det.best_epoch_),
+        "fit_time_s": round(float(det.fit_time_), 3),
+        "threshold": float(det.threshold_),
+        "calibration": {
+            "method": "target_fpr" if det.contamination == "auto" else "contamination",
+            "rate": float(det.target_fpr if det.contamination == "auto" else det.contamination),
+            "n_calibration": int(det.calibration_scores_.size),
+        },
+        "device": str(det.device_),
+        "window": getattr(det, "window_config_", None),
+    }

@@ -1,0 +1,202 @@
+"""``vae-detect score``: stream a table through a fitted model into an output file, one record batch at a time.
+
+Memory is bounded by the batch size, each row's results equal those of
+scoring the whole table at once, and the output appears only once it is
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..exceptions import InvalidInputError
+from ..features.rows import Ordered
+from ..features.schema import NUMERIC, require_columns
+from ..options import DEFAULT_BATCH_ROWS, GAP_TOLERANCE, check_gap_tolerance
+from ..scoring.scorer import ScoreDetails, Scorer
+from ..tables.read import TableReader
+from ..tables.write import AtomicTableWriter, StreamTableWriter
+from .fit import check_device
+from .stream import as_scorer, details, frames, in_order, model_columns
+
+__all__ = ["OUTPUT_COLUMNS", "load_scorer", "csv_types", "default_output_path", "open_output", "output_batch",
+           "score_table"]
+
+#: Columns appended to every scored table, in this order.
+OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "p_value", "top_feature")
+
+RowCallback = Callable[[int], object]
+
+
+def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:
+    """Load a model file for scoring; errors are :class:`~vae_anomaly.VAEAnomalyError`.
+
+    On CPU this imports neither torch nor scikit-learn (see
+    :func:`vae_anomaly.persistence.load_scorer`).
+    """
+    from ..persistence import load_scorer as _load
+
+    return _load(model, device=check_device(device))
+
+
+def csv_types(scorer: Scorer) -> dict[str, pa.DataType]:
+    """Arrow types for the model's columns in CSV input, from the dtypes seen at fit time."""
+    types = {}
+    for spec in scorer.preprocessor_.schema_:
+        if spec.kind == NUMERIC and spec.dtype.startswith(("float", "Float")):
+            types[spec.name] = pa.float64()
+        elif spec.kind != NUMERIC and spec.dtype not in ("bool", "boolean"):
+            types[spec.name] = pa.string()
+    return types
+
+
+def default_output_path(data: str | os.PathLike) -> Path:
+    """``data.parquet`` -> ``data.scores.parquet``; a directory ``d`` -> ``d.scores.parquet``."""
+    data = Path(data)
+    if data.is_dir():
+        return data.with_name(data.name + ".scores.parquet")
+    return data.with_suffix(".scores.parquet")
+
+
+def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None,
+                stream: BinaryIO | None = None) -> AtomicTableWriter | StreamTableWriter:
+    """The writer for scores of ``data``: CSV to ``stream`` if given, else an atomic file.
+
+    Raises
+    ------
+    InvalidInputError
+        If the output would replace the input, or its directory is missing or
+        not writable.
+    """
+    if stream is not None:
+        return StreamTableWriter(stream)
+    path = Path(output) if output is not None else default_output_path(data)
+    if path.exists() and Path(data).exists() and path.resolve() == Path(data).resolve():
+        raise InvalidInputError(f"output {path} is the input file; choose another output path")
+    return AtomicTableWriter(path)
+
+
+def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[str],
+                 window_fill: bool = False) -> pa.RecordBatch:
+    """``keep`` columns of ``batch`` (unconverted) followed by :data:`OUTPUT_COLUMNS`.
+
+    ``top_feature`` is a dictionary-encoded string column; ``window_fill``
+    is added last when asked (windowed models).
+    """
+    top = np.argmax(details.contributions, axis=1).astype(np.int32)
+    arrays = [batch.column(k) for k in keep] + [
+        pa.array(details.anomaly_score, type=pa.float64()),
+        pa.array(details.is_anomaly, type=pa.bool_()),
+        pa.array(details.p_value, type=pa.float64()),
+        pa.DictionaryArray.from_arrays(top, pa.array(details.feature_names, type=pa.string())),
+    ]
+    names = list(keep) + list(OUTPUT_COLUMNS)
+    if window_fill:
+        arrays.append(pa.array(details.window_fill, type=pa.float64()))
+        names.append("window_fill")
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _columns_to_keep(reader: TableReader, columns_out: Sequence[str] | None) -> list[str]:
+    keep = reader.column_names if columns_out is None else list(columns_out)
+    reader.require_columns(keep)
+    clash = [c for c in keep if c in OUTPUT_COLUMNS + ("window_fill",)]
+    if clash:
+        raise InvalidInputError(
+            f"the input already has a column {clash[0]!r}, which scoring adds; "
+            "leave it out with --columns-out or rename it"
+        )
+    return keep
+
+
+def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
+                columns_out: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
+                n_jobs: int = 1, on_rows: RowCallback | None = None,
+                gap_tolerance: float = GAP_TOLERANCE) -> dict:
+    """Stream ``reader`` through ``model`` into ``writer``, one record batch at a time.
+
+    Memory is bounded by the batch size, and each row's results equal those
+    of scoring the whole table at once. On any error the writer discards
+    its output.
+
+    Parameters
+    ----------
+    model : Scorer or VAEDetector
+        Fitted model.
+    reader : TableReader
+        Input table; columns beyond the model's are copied through.
+    writer : AtomicTableWriter or StreamTableWriter
+        Not yet entered; see :func:`open_output`.
+    columns_out : sequence of str, optional
+        Input columns to copy to the output (default: all of them).
+    batch_size : int
+        Rows per record batch.
+    n_jobs : int, default=1
+        Batches scored in parallel (see :func:`scored_batches`).
+    on_rows : callable, optional
+        Called with the number of rows after each batch (for progress).
+    gap_tolerance : float, default=GAP_TOLERANCE
+        A step between consecutive rows of a series that is longer than this
+        many fitted time steps is reported as a time gap. Must be finite
+        and positive.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``, and
+        for windowed models with a time column ``time_gaps`` (steps longer
+        than ``time_gap_tolerance`` times the fitted time step; windows run
+        across them as if the series were continuous) with up to three
+        ``time_gap_examples``.
+    """
+    try:
+        check_gap_tolerance(gap_tolerance)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+    start = time.perf_counter()
+    scorer = as_scorer(model)
+    names = model_columns(scorer)
+    require_columns(reader.column_names, names)
+    keep = _columns_to_keep(reader, columns_out)
+    wanted = set(keep) | set(names)
+    batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
+                                  csv_types=csv_types(scorer))
+    window_fill = scorer.window_spec_ is not None
+
+    def score(batch: pa.RecordBatch, frame: pd.DataFrame, ordered: Ordered | None):
+        # The output batch is built in the worker too: the main thread only reads and writes.
+        found = details(scorer, frame, ordered)
+        return output_batch(batch, found, keep, window_fill), int(np.count_nonzero(found.is_anomaly))
+
+    rows = anomalies = 0
+    gaps: list[pd.DataFrame] = []
+    with writer:
+        for out, n_flagged in in_order(score, frames(scorer, batches, names, gaps, gap_tolerance), n_jobs):
+            writer.write(out)
+            rows += out.num_rows
+            anomalies += n_flagged
+            if on_rows is not None:
+                on_rows(out.num_rows)
+        if rows == 0:
+            raise InvalidInputError(f"{reader.path.name} has no rows")
+    seconds = time.perf_counter() - start
+    target = getattr(writer, "path", None)
+    found = pd.concat(gaps, ignore_index=True) if gaps else None
+    spec = scorer.window_spec_
+    unit = " units" if spec is not None and spec.time_kind == "number" else " s"  # numbers: the column's own units
+    return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
+            "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
+            "output": "-" if target is None else str(target),
+            "time_gaps": 0 if found is None else len(found),
+            "time_gap_tolerance": gap_tolerance,
+            "time_gap_examples": [] if found is None else [
+                f"{'' if g.group is None else f'{g.group} '}{g.before} -> {g.after} ({g.seconds:g}{unit})"
+                for g in found.head(3).itertuples()]}
