@@ -23,9 +23,8 @@ from ..features import series
 from ..features.rows import Ordered, order_windowed
 from ..features.series import WindowSpec
 from ..options import GAP_TOLERANCE
-from ..scoring.blas import one_blas_thread
 from ..scoring.scorer import ScoreDetails, Scorer
-from .threads import torch_threads
+from .threads import one_blas_thread, torch_threads
 
 __all__ = ["as_scorer", "model_columns", "carry_context", "new_gaps", "frames", "in_order", "details", "scored_batches"]
 

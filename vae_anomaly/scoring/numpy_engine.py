@@ -7,13 +7,17 @@ start-up time, and the arithmetic is no slower. The formulas are those of
 Gaussian and categorical negative log-likelihoods, KL to the prior), in
 float32 with float64 sums; the torch engine agrees to float32 rounding.
 
-Rows are evaluated in chunks of exactly :data:`CHUNK` rows, the last one
-padded, so every row goes through the same matrix-product kernels whatever
-the number of rows, their order or the caller's batch size: a row's score is
-the same to the last bit.
+A row's score is the same to the last bit whatever the number of rows,
+their order, its position among them, the caller's batch size or the number
+of BLAS threads:
 
-The products run with BLAS on one thread (:mod:`vae_anomaly.scoring.blas`):
-with more, a row's rounding would depend on the rows scored with it.
+* each row's layer products are computed on their own, as a stack of
+  vector-matrix products. One matrix product over many rows does not promise
+  that: on this project's machines (OpenBLAS 0.3.31, Haswell kernels on an
+  AMD EPYC) the last bit of a row's result depended on its position in the
+  product, and with several BLAS threads on how the product was split;
+* rows are evaluated in chunks of exactly :data:`CHUNK` rows, the last one
+  padded, so the sums over features always run over arrays of one shape.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import numpy as np
 
 from ..features.encoder import Encoded
 from ..likelihood import bounded_latent_log_var, kl_elements, numeric_nll_, numeric_terms
-from .blas import one_blas_thread
 from .network import Layers, Network
 
 __all__ = ["CHUNK", "NumpyEngine", "scores_in_numpy"]
@@ -45,8 +48,9 @@ def _log1p_(a: np.ndarray) -> None:
 
 
 def _mlp(h: np.ndarray, layers: Layers, relu_last: bool) -> np.ndarray:
+    """Linear layers with ReLU between them; ``h`` (n, d_in) float32, one vector-matrix product per row."""
     for i, (w, b) in enumerate(layers):
-        h = h @ w
+        h = np.matmul(h[:, None, :], w)[:, 0, :]
         h += b
         if relu_last or i < len(layers) - 1:
             np.maximum(h, 0.0, out=h)
@@ -87,14 +91,13 @@ class NumpyEngine:
                              f"the network expects {self.net.n_numeric} and {d_cat}")
         scores = np.empty(n)
         terms = np.empty((n, d_num + d_cat)) if with_terms else None
-        with one_blas_thread():
-            for start in range(0, n, CHUNK):
-                stop = min(start + CHUNK, n)
-                s, t = self._chunk(enc.num[start:stop], enc.cat[start:stop])
-                rows = stop - start
-                scores[start:stop] = s[:rows]
-                if with_terms:
-                    terms[start:stop] = t[:rows]
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            s, t = self._chunk(enc.num[start:stop], enc.cat[start:stop])
+            rows = stop - start
+            scores[start:stop] = s[:rows]
+            if with_terms:
+                terms[start:stop] = t[:rows]
         return scores, terms
 
     def _chunk(self, num: np.ndarray, cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
