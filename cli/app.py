@@ -1,4 +1,4 @@
-"""``vae-detect``: fit, score, evaluate and describe anomaly detectors on table files.
+"""``vae-detect``: fit, score, evaluate, describe and report on anomaly detectors on table files.
 
 Each command parses its options, calls one function of :mod:`vae_anomaly.jobs`,
 and renders the result: messages and progress to stderr, data to stdout or
@@ -241,6 +241,49 @@ def evaluate(
             metrics = evaluate_table(scorer, reader, label_column, batch_size=batch_size,
                                                 n_jobs=jobs, on_rows=bar.update)
     typer.echo(to_json(metrics) if json_out else render.evaluate_text(metrics))
+
+
+REPORT_EXAMPLES = """Examples:
+
+vae-detect report today.parquet -m model.vae    (writes today.report.html)
+
+vae-detect report labelled.parquet -m model.vae -o check.html --label-column label --top 20
+"""
+
+
+@app.command(epilog=REPORT_EXAMPLES)
+def report(
+    data: Data,
+    model: Model = Path("model.vae"),
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", show_default=False,
+        help="HTML file to write. Default: DATA with .report.html as its suffix.")] = None,
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", "-l", show_default=False,
+        help="Column of known labels: adds ROC and precision-recall curves and the confusion counts.")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Highest-scoring rows listed.")] = 50,
+    batch_size: BatchSize = options.DEFAULT_BATCH_ROWS,
+    jobs: Jobs = DEFAULT_JOBS,
+    quiet: Quiet = False,
+) -> None:
+    """Score a table and write a one-file HTML report: what was flagged, and why.
+
+    Summary, score histogram, top rows with their contributions, columns
+    against the fitted data, series strips (windowed models), latent map,
+    training curves and, with --label-column, ROC and PR curves. Needs the
+    report extra: pip install 'vae-anomaly[report]'.
+    """
+    reuse_freed_memory()
+    with user_errors():
+        from vae_anomaly.report import report_file
+        from vae_anomaly.tables.read import TableReader
+
+        reader = TableReader(data)
+        with progress(reader.num_rows, quiet, "reporting") as bar:
+            summary = report_file(model, reader, output, label_column=label_column, top=top,
+                                  batch_size=batch_size, n_jobs=jobs, on_rows=bar.update)
+    if not quiet:
+        typer.echo(render.report_text(summary), err=True)
 
 
 INFO_EXAMPLES = """Examples:

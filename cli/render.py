@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["fit_text", "score_text", "evaluate_text", "info_text"]
+__all__ = ["fit_text", "score_text", "evaluate_text", "info_text", "report_text"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -109,3 +109,10 @@ def info_text(d: dict) -> str:
         f"versions:   {versions}",
     ]
     return "\n".join(lines)
+
+
+def report_text(s: dict) -> str:
+    """Summary of :func:`vae_anomaly.report.report_file`."""
+    share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
+    return (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) in {s['seconds']:.2f} s "
+            f"-> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")

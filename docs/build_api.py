@@ -20,7 +20,7 @@ Generated from the docstrings by `python docs/build_api.py`; do not edit by hand
 
 def _entries():
     import vae_anomaly
-    from vae_anomaly import calibration, detector, persistence
+    from vae_anomaly import calibration, detector, persistence, plot, report
 
     yield "vae_anomaly.VAEDetector", vae_anomaly.VAEDetector, True
     yield "vae_anomaly.detector.ScoreDetails", detector.ScoreDetails, True
@@ -28,6 +28,9 @@ def _entries():
         yield f"vae_anomaly.calibration.{name}", getattr(calibration, name), False
     for name in ("read_metadata", "read_model", "write_model", "load_scorer"):
         yield f"vae_anomaly.persistence.{name}", getattr(persistence, name), False
+    yield "vae_anomaly.report.write_report", report.write_report, False
+    for name in plot.__all__:
+        yield f"vae_anomaly.plot.{name}", getattr(plot, name), False
     for name in ("VAEAnomalyError", "InvalidInputError", "SchemaMismatchError", "ModelFileError"):
         yield f"vae_anomaly.{name}", getattr(vae_anomaly, name), False
 
