@@ -158,6 +158,8 @@ vae-detect score today.parquet -m model.vae    (writes today.scores.parquet)
 vae-detect score landing/ -m model.vae -o scores/today.parquet --columns-out id
 
 vae-detect score today.csv -m model.vae -o - --quiet | head
+
+vae-detect score landing/ -m model.vae -o scores/ --dask tcp://scheduler:8786
 """
 
 
@@ -178,6 +180,13 @@ def score(
         "--gap-tolerance", callback=_checked(options.check_gap_tolerance),
         help="Windowed models: warn about steps between rows of a series longer than this many "
              "fitted time steps.")] = options.GAP_TOLERANCE,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", metavar="ADDRESS", show_default=False,
+        help="Score Parquet on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'. "
+             "The output is a directory of Parquet part files. Needs vae-anomaly[dask].")] = None,
+    partition_rows: Annotated[int, typer.Option(
+        "--partition-rows", min=1,
+        help="With --dask: rows per partition (whole row groups).")] = options.DEFAULT_PARTITION_ROWS,
     quiet: Quiet = False,
 ) -> None:
     """Score every row of a table and write the input columns plus the results.
@@ -186,6 +195,9 @@ def score(
     top_feature. The input is streamed in record batches, so memory stays
     bounded; the output appears only once it is complete.
     """
+    if dask is not None:
+        _score_on_cluster(data, model, output, dask, columns_out, partition_rows, device, gap_tolerance, quiet)
+        return
     reuse_freed_memory()
     with user_errors():
         from vae_anomaly.jobs.score import load_scorer, open_output, score_table
@@ -199,6 +211,28 @@ def score(
             summary = score_table(scorer, reader, writer, columns_out=columns_out or None,
                                         batch_size=batch_size, n_jobs=jobs, on_rows=bar.update,
                                         gap_tolerance=gap_tolerance)
+    if not quiet:
+        typer.echo(render.score_text(summary), err=True)
+
+
+def _score_on_cluster(data: Path, model: Path, output: str | None, address: str, columns_out: list[str] | None,
+                      partition_rows: int, device: str, gap_tolerance: float, quiet: bool) -> None:
+    """``score --dask``: the same results, written as a directory of part files by a Dask cluster."""
+    if output == "-":
+        raise typer.BadParameter("--dask writes a directory of Parquet part files, not stdout", param_hint="'-o'")
+    if device != "cpu":
+        raise typer.BadParameter("--dask scores on the workers' CPUs", param_hint="'--device'")
+    with user_errors():
+        from vae_anomaly.jobs import cluster
+        from vae_anomaly.jobs.score import load_scorer
+        from vae_anomaly.tables.read import TableReader
+
+        reader = TableReader(data)
+        scorer = load_scorer(model)
+        with progress(reader.num_rows, quiet, "scoring") as bar:
+            summary = cluster.score_on_cluster(scorer, reader, output, address=address,
+                                               columns_out=columns_out or None, partition_rows=partition_rows,
+                                               gap_tolerance=gap_tolerance, on_rows=bar.update)
     if not quiet:
         typer.echo(render.score_text(summary), err=True)
 

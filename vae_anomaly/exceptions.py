@@ -11,6 +11,7 @@ __all__ = [
     "InvalidInputError",
     "SchemaMismatchError",
     "ModelFileError",
+    "MissingExtraError",
 ]
 
 
@@ -31,3 +32,8 @@ class SchemaMismatchError(InvalidInputError):
 
 class ModelFileError(VAEAnomalyError, ValueError):
     """A model file is missing, corrupt, or of a format this version cannot read."""
+
+
+class MissingExtraError(VAEAnomalyError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it
+    (``pip install 'vae-anomaly[report]'``, ``'vae-anomaly[dask]'``)."""

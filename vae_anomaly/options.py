@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "WINDOW_FEATURES", "MAX_CATEGORIES", "TARGET_FPR",
-           "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE", "check_contamination", "check_target_fpr",
+           "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE", "DEFAULT_PARTITION_ROWS", "check_contamination", "check_target_fpr",
            "check_gap_tolerance"]
 
 SCORE_TYPES = ("elbo", "reconstruction")
@@ -27,6 +27,8 @@ TARGET_FPR = 0.01
 DEFAULT_BATCH_ROWS = 65_536
 #: A step longer than this many fitted median time steps is reported as a time gap.
 GAP_TOLERANCE = 3.0
+#: Rows per partition when scoring on a Dask cluster (whole row groups, so a partition may hold more).
+DEFAULT_PARTITION_ROWS = 8 * DEFAULT_BATCH_ROWS
 
 
 def check_contamination(value):

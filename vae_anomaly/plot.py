@@ -6,7 +6,7 @@ active backend is never changed; a notebook shows the returned figure, and
 ``fig.savefig(path)`` writes it. matplotlib is an optional dependency:
 install the ``report`` extra (``pip install 'vae-anomaly[report]'``);
 without it each function raises
-:class:`~vae_anomaly.reporting.figures.MissingExtraError` naming the extra.
+:class:`~vae_anomaly.MissingExtraError` naming the extra.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from ..tables.write import AtomicTableWriter, StreamTableWriter
 from .fit import check_device
 from .stream import as_scorer, details, frames, in_order, model_columns
 
-__all__ = ["OUTPUT_COLUMNS", "load_scorer", "csv_types", "default_output_path", "open_output", "output_batch",
+__all__ = ["OUTPUT_COLUMNS", "load_scorer", "csv_types", "columns_to_keep", "default_output_path", "open_output", "output_batch",
            "score_table"]
 
 #: Columns appended to every scored table, in this order.
@@ -105,15 +105,23 @@ def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[st
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
-def _columns_to_keep(reader: TableReader, columns_out: Sequence[str] | None) -> list[str]:
-    keep = reader.column_names if columns_out is None else list(columns_out)
-    reader.require_columns(keep)
-    clash = [c for c in keep if c in OUTPUT_COLUMNS + ("window_fill",)]
-    if clash:
-        raise InvalidInputError(
-            f"the input already has a column {clash[0]!r}, which scoring adds; "
-            "leave it out with --columns-out or rename it"
-        )
+def columns_to_keep(columns: Sequence[str], columns_out: Sequence[str] | None, where: str = "the input") -> list[str]:
+    """Input columns copied to the output: ``columns_out``, or all of ``columns``.
+
+    Raises
+    ------
+    InvalidInputError
+        If a column of ``columns_out`` is not in ``columns`` (the message
+        names ``where``), or a kept column has the name of a column that
+        scoring adds.
+    """
+    keep = list(columns) if columns_out is None else list(columns_out)
+    for name in keep:
+        if name not in columns:
+            raise InvalidInputError(f"column {name!r} is not in {where}")
+        if name in OUTPUT_COLUMNS + ("window_fill",):
+            raise InvalidInputError(f"the input already has a column {name!r}, which scoring adds; "
+                                    "leave it out with --columns-out or rename it")
     return keep
 
 
@@ -165,7 +173,7 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     scorer = as_scorer(model)
     names = model_columns(scorer)
     require_columns(reader.column_names, names)
-    keep = _columns_to_keep(reader, columns_out)
+    keep = columns_to_keep(reader.column_names, columns_out, reader.path.name)
     wanted = set(keep) | set(names)
     batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
                                   csv_types=csv_types(scorer))

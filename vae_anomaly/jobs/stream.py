@@ -10,6 +10,7 @@ once each, even across batch boundaries.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +31,25 @@ __all__ = ["as_scorer", "model_columns", "carry_context", "new_gaps", "frames", 
 
 
 def as_scorer(model) -> Scorer:
-    """``model`` itself if it is a :class:`Scorer`, else the scorer of a fitted ``VAEDetector``."""
-    return model if isinstance(model, Scorer) else model.scorer()
+    """The :class:`Scorer` of a model file path, a fitted ``VAEDetector`` or a Scorer.
+
+    Raises
+    ------
+    ModelFileError
+        If a model file cannot be loaded.
+    InvalidInputError
+        If ``model`` is none of the three.
+    """
+    if isinstance(model, Scorer):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from ..persistence import load_scorer
+
+        return load_scorer(model)
+    if callable(getattr(model, "scorer", None)):
+        return model.scorer()
+    raise InvalidInputError(f"model must be a model file path, a fitted VAEDetector or a Scorer, "
+                            f"got {type(model).__name__}")
 
 
 def model_columns(scorer: Scorer) -> list[str]:

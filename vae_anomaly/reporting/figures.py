@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from ..exceptions import VAEAnomalyError
+from ..exceptions import MissingExtraError
 
-__all__ = ["MissingExtraError", "require_extra", "new_figure", "FLAG", "NORMAL", "GREY"]
+__all__ = ["require_extra", "new_figure", "FLAG", "NORMAL", "GREY"]
 
 FLAG = "#c0392b"  # flagged rows, threshold
 NORMAL = "#2c6e9b"
 GREY = "#8a8f98"
-
-
-class MissingExtraError(VAEAnomalyError, ImportError):
-    """An optional dependency (the ``report`` extra) is not installed."""
 
 
 def require_extra(module: str, what: str = "vae_anomaly.plot") -> None:

@@ -1,0 +1,274 @@
+"""The ``vae-detect score --dask`` job: score a Parquet table on a Dask cluster into a directory.
+
+Each partition is scored on a worker (:mod:`vae_anomaly.dask`) and
+written there as one Parquet part file, ``part.00000.parquet`` and on, into
+a hidden temporary directory beside the output. Only when every part is
+written and the row count matches the input is the directory renamed into
+place, so a failed or interrupted run leaves no output directory and an
+earlier output is kept. Part files in name order hold the rows in input
+order for row-wise models; for windowed models each series is in one part
+file, in time order.
+
+The output directory and the input must be at the same path on the client
+and every worker (a shared file system); with ``local`` they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..dask import DASK_EXTRA, prepare, read_parquet, score_partition, ship
+from ..exceptions import InvalidInputError, MissingExtraError, VAEAnomalyError
+from ..options import DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
+from ..scoring.scorer import Scorer
+from ..tables.read import TableReader
+from ..tables.write import AtomicTableWriter
+from .score import columns_to_keep, default_output_path
+from .stream import as_scorer, model_columns
+
+try:
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.scheduler import KilledWorker
+except ImportError as exc:
+    raise MissingExtraError(f"scoring on a Dask cluster needs the dask extra ({exc.name} is not installed): "
+                            f"{DASK_EXTRA}") from None
+
+__all__ = ["ClusterError", "connect", "score_on_cluster", "PART_FILE"]
+
+#: Name of the part files: part.00000.parquet, part.00001.parquet, ...
+PART_FILE = re.compile(r"part\.\d{5,}\.parquet")
+
+
+class ClusterError(VAEAnomalyError, RuntimeError):
+    """The Dask cluster could not be reached, or lost work it could not redo."""
+
+
+@contextmanager
+def connect(address: str, timeout: float = 10.0) -> Iterator[Client]:
+    """A client of the scheduler at ``address``, or of a new local cluster for ``"local"``.
+
+    ``"local"`` starts a ``distributed.LocalCluster`` with Dask's default
+    layout for this machine's cores (one worker process per core, one
+    thread each, up to 4 cores), closed again on the way out.
+
+    Raises
+    ------
+    ClusterError
+        If no scheduler answers at ``address`` within ``timeout`` seconds.
+    """
+    if address == "local":
+        with LocalCluster(dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster, set_as_default=False) as client:
+            yield client
+        return
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"cannot reach a Dask scheduler at {address!r}: {exc}") from None
+    with client:
+        yield client
+
+
+def _is_part_directory(path: Path) -> bool:
+    return path.is_dir() and all(p.is_file() and PART_FILE.fullmatch(p.name) for p in path.iterdir())
+
+
+def output_directory(data: Path, output: str | os.PathLike | None) -> Path:
+    """The output directory for scores of ``data``, checked before any work is done.
+
+    Raises
+    ------
+    InvalidInputError
+        If its parent is missing or not writable, it is the input or inside
+        it, or it exists and is not a directory of part files (which is
+        replaced only when the new one is complete).
+    """
+    out = Path(output) if output is not None else default_output_path(data)
+    parent = out.parent
+    if not parent.is_dir():
+        raise InvalidInputError(f"output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"output directory {parent} is not writable")
+    where, source = out.resolve(), data.resolve()
+    if where == source or source in where.parents or where in source.parents:
+        raise InvalidInputError(f"output {out} overlaps the input {data}; choose another output path")
+    if out.exists() and not _is_part_directory(out):
+        raise InvalidInputError(f"output {out} exists and is not a directory of part files written by "
+                                "vae-detect; remove it or choose another output path")
+    return out
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an older ``out`` is set aside first and deleted after."""
+    for stray in tmp.glob(".*"):  # a part being written when its worker died
+        stray.unlink()
+    os.chmod(tmp, 0o777 & ~_umask())
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.old")
+        os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _discard(tmp: Path) -> None:
+    """Delete ``tmp``, renamed first: a cancelled task still running on a worker cannot add a file to it."""
+    trash = tmp.with_name(tmp.name[:-len(".tmp")] + ".trash")
+    try:
+        os.rename(tmp, trash)
+    except OSError:
+        trash = tmp
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_part(frame: pd.DataFrame, scorer: Scorer, keep: Sequence[str], path: str,
+                gap_tolerance: float) -> dict:
+    """Score one partition and write it to ``path``; runs on a worker."""
+    gaps: list[pd.DataFrame] = []
+    out = score_partition(frame, scorer, keep, gaps, gap_tolerance)
+    if len(out):
+        with AtomicTableWriter(path) as writer:
+            for batch in pa.Table.from_pandas(out, preserve_index=False).to_batches():
+                writer.write(batch)
+    found = pd.concat(gaps, ignore_index=True) if gaps else None
+    return {"rows": len(out), "anomalies": int(np.count_nonzero(out["is_anomaly"].to_numpy())),
+            "time_gaps": 0 if found is None else len(found),
+            "gap_examples": None if found is None else found.head(3).drop(columns="row")}
+
+
+def _cluster_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the cluster's failure (workers lost, work cancelled), not ours or the data's."""
+    p2p = isinstance(exc, RuntimeError) and str(exc).startswith("P2P ")  # distributed's shuffle gave up
+    return p2p or isinstance(exc, (KilledWorker, CancelledError))
+
+
+def _run(client: Client, tasks: list, on_rows: Callable[[int], object] | None) -> list[dict]:
+    futures = client.compute(tasks)
+    reports = []
+    try:
+        for future in as_completed(futures, loop=client.loop):
+            report = future.result()
+            reports.append(report)
+            if on_rows is not None:
+                on_rows(report["rows"])
+    except BaseException as exc:
+        client.cancel(futures)
+        if isinstance(exc, Exception) and _cluster_failure(exc):
+            raise ClusterError(f"the Dask cluster failed: {type(exc).__name__}: {exc}") from None
+        raise
+    return reports
+
+
+def _summary(reports: list[dict], spec, gap_tolerance: float) -> dict:
+    examples = [r["gap_examples"] for r in reports if r["gap_examples"] is not None]
+    found = pd.concat(examples, ignore_index=True) if examples else None
+    if found is not None and spec.group_column is not None:
+        found = found.sort_values(["group", "before"], kind="stable")  # as one batch lists them
+    unit = " units" if spec is not None and spec.time_kind == "number" else " s"
+    return {"rows": sum(r["rows"] for r in reports), "anomalies": sum(r["anomalies"] for r in reports),
+            "time_gaps": sum(r["time_gaps"] for r in reports), "time_gap_tolerance": gap_tolerance,
+            "time_gap_examples": [] if found is None else [
+                f"{'' if g.group is None else f'{g.group} '}{g.before} -> {g.after} ({g.seconds:g}{unit})"
+                for g in found.head(3).itertuples()]}
+
+
+def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None = None, *, address: str,
+                     columns_out: Sequence[str] | None = None, partition_rows: int = DEFAULT_PARTITION_ROWS,
+                     gap_tolerance: float = GAP_TOLERANCE,
+                     on_rows: Callable[[int], object] | None = None) -> dict:
+    """Score a Parquet table on a Dask cluster into a directory of Parquet part files.
+
+    Parameters
+    ----------
+    det : Scorer, VAEDetector, str or PathLike
+        Fitted model (see :func:`vae_anomaly.dask.score_dask`).
+    reader : TableReader
+        A Parquet file or directory.
+    output : str or PathLike, optional
+        Output directory; default ``DATA.scores.parquet`` beside the input.
+    address : str
+        Scheduler address (``tcp://host:8786``), or ``"local"``.
+    columns_out : sequence of str, optional
+        Input columns to copy to the output (default: all of them).
+    partition_rows : int
+        Rows per partition read (whole row groups; see
+        :func:`vae_anomaly.dask.read_parquet`).
+    gap_tolerance : float
+        Windowed models: steps longer than this many fitted time steps are
+        reported as time gaps.
+    on_rows : callable, optional
+        Called with a partition's row count as each partition is written.
+
+    Returns
+    -------
+    dict
+        As :func:`vae_anomaly.batch.score_table`: ``rows``, ``anomalies``,
+        ``seconds``, ``rows_per_s``, ``output`` and the time gaps, plus
+        ``partitions``.
+
+    Raises
+    ------
+    InvalidInputError, SchemaMismatchError, ModelFileError
+        For bad data, model or output path; the output is not written.
+    ClusterError
+        If the cluster cannot be reached, or loses work it cannot redo.
+    """
+    if not (np.isfinite(gap_tolerance) and gap_tolerance > 0):
+        raise InvalidInputError(f"gap_tolerance must be a positive number of time steps, got {gap_tolerance!r}")
+    out = output_directory(reader.path, output)
+    keep = columns_to_keep(reader.column_names, columns_out)
+    scorer = as_scorer(det)
+    wanted = set(keep) | set(model_columns(scorer))
+    ddf = read_parquet(reader, [c for c in reader.column_names if c in wanted], partition_rows)
+    scorer, keep, source = prepare(ddf, scorer, keep)  # checks the model's columns
+    parts = source.to_delayed()
+    width = max(5, len(str(len(parts) - 1)))
+    with connect(address) as client:
+        start = time.perf_counter()  # the job itself: a local cluster's start-up is not counted
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            shipped = ship(scorer)
+            write = dask.delayed(_write_part, pure=False)
+            tasks = [write(part, shipped, keep, str(tmp / f"part.{i:0{width}d}.parquet"), gap_tolerance)
+                     for i, part in enumerate(parts)]
+            reports = _run(client, tasks, on_rows)
+            summary = _summary(reports, scorer.window_spec_, gap_tolerance)
+            if reader.num_rows is not None and summary["rows"] != reader.num_rows:
+                raise ClusterError(f"the cluster returned {summary['rows']:,} scored rows of {reader.num_rows:,}; "
+                                   "nothing was written")
+            if summary["rows"] == 0:
+                raise InvalidInputError(f"{reader.path.name} has no rows")
+            _move_into_place(tmp, out)
+        except BaseException:
+            _discard(tmp)
+            raise
+    seconds = time.perf_counter() - start
+    return {**summary, "seconds": round(seconds, 3), "partitions": len(parts),
+            "rows_per_s": round(summary["rows"] / seconds, 1) if seconds > 0 else None, "output": str(out)}
