@@ -23,6 +23,11 @@ Sections (all seeded, all on data whose truth is known):
     The spread of flagged / target for the conformal and the tail threshold at
     rates ``k / (n_cal + 1)``, k = 2, 5, 10, 20: where the conformal threshold
     becomes as steady as the tail (the ``threshold_method="auto"`` rule).
+``few``
+    Too few calibration scores for the rate (``rate * (n_cal + 1) < 1``, where
+    the conformal p-values cannot reach it): the exponential tail fitted to the
+    top scores (status ``shape_fixed``) against the largest calibration score
+    as the threshold (what release 0.2 did), for 60, 200 and 400 scores.
 ``drift``
     Drift checks (:mod:`vae_anomaly.drift`) on an exact Gaussian model
     (each column's contribution ``z**2 / 2`` less its calibration median, the
@@ -48,6 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae_anomaly import calibration, drift, tail  # noqa: E402
+from vae_anomaly.drift_reference import DriftReference, column_reference  # noqa: E402
 
 N_CAL = 2_000
 N_FRESH = 1_000_000
@@ -81,7 +87,7 @@ def _ratios(fresh_sorted, cal, targets, **fit_kw):
     fit = tail.fit_tail(cal, **fit_kw)
     out = {}
     for rate in targets:
-        t_tail = tail.threshold_for_rate(fit, cal, rate)
+        t_tail = calibration.threshold_for_rate(cal, rate, fit)
         t_conf = calibration.threshold_for_rate(cal, rate)
         share = [1 - np.searchsorted(fresh_sorted, t, side="right") / fresh_sorted.size for t in (t_tail, t_conf)]
         out[rate] = (share[0] / rate, share[1] / rate)
@@ -134,6 +140,28 @@ def fraction_section(seeds, fractions):
                 cells.append(f"{np.median(r):.2f} ({np.quantile(r, 0.1):.2f}-{np.quantile(r, 0.9):.2f}),"
                              f" {np.mean((r >= 0.5) & (r <= 2)):.0%}")
             print(f"| {name} | {rate:g} | " + " | ".join(cells) + " |")
+
+
+def few_section(seeds, sizes=(60, 200, 400), counts=(0.5, 0.1)):
+    print(f"\n## Too few calibration scores for the rate ({len(seeds)} seeds, {N_FRESH:,} fresh rows)\n")
+    print("rate = c / (n_cal + 1); flagged / target: median | 10th-90th pct | range | seeds in [0.5, 2]\n")
+    print("| scores | n_cal | c | exponential tail (shape_fixed) | largest calibration score |")
+    print("|---|---:|---:|---|---|")
+    for name, (_, sampler) in DISTRIBUTIONS.items():
+        rows = {(n, c): ([], []) for n in sizes for c in counts}
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            fresh = np.sort(sampler(rng, N_FRESH))
+            for n in sizes:
+                cal = sampler(rng, n)
+                fit = tail.fit_tail(cal)
+                assert fit.status == "shape_fixed", fit.status
+                for c in counts:
+                    rate = c / (n + 1)
+                    for t, out in ((calibration.threshold_for_rate(cal, rate, fit), rows[n, c][0]), (cal.max(), rows[n, c][1])):
+                        out.append((1 - np.searchsorted(fresh, t, side="right") / fresh.size) / rate)
+        for (n, c), (rt, rm) in rows.items():
+            print(f"| {name} | {n} | {c:g} | {_summary(rt)} | {_summary(rm)} |")
 
 
 def auto_section(seeds, counts=(2, 5, 10, 20)):
@@ -200,8 +228,8 @@ def drift_section(n_refs=10, n_batches=100, d=20, shifted=(0, 1, 2)):
             med = np.median(t, axis=0)
             scores = t.sum(axis=1)
             cols = (lambda x: terms(x) - med) if per_column == "contributions" else (lambda x: x)
-            ref = drift.DriftReference(scores, calibration.threshold_for_rate(scores, 0.01),
-                                       *drift.column_reference(cols(x)))
+            ref = DriftReference(scores, calibration.threshold_for_rate(scores, 0.01),
+                                       *column_reference(cols(x)))
             return lambda x: drift.check_drift(ref, terms(x).sum(axis=1), cols(x))
 
         def draw(rng, m, shift):
@@ -257,8 +285,8 @@ def detector_section(seeds, n_batches=100):
     def make_reference(rng):
         cal_rows = _table(rng, N_CAL)
         details = det.score_details(cal_rows)
-        ref = drift.DriftReference(details.anomaly_score, det.threshold_,
-                                   *drift.column_reference(details.contributions), details.feature_names)
+        ref = DriftReference(details.anomaly_score, det.threshold_,
+                                   *column_reference(details.contributions), details.feature_names)
 
         def check(frame):
             got = det.score_details(frame)
@@ -277,7 +305,7 @@ def detector_section(seeds, n_batches=100):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="seeds per distribution")
-    parser.add_argument("--sections", default="tail,fraction,auto,drift,detector")
+    parser.add_argument("--sections", default="tail,fraction,auto,few,drift,detector")
     parser.add_argument("--fractions", default="0.02,0.05,0.1,0.2")
     parser.add_argument("--n-cal", type=int, default=N_CAL, help="calibration scores per set")
     args = parser.parse_args(argv)
@@ -291,6 +319,8 @@ def main(argv=None):
         fraction_section(seeds, [float(f) for f in args.fractions.split(",")])
     if "auto" in sections:
         auto_section(seeds)
+    if "few" in sections:
+        few_section(seeds)
     if "drift" in sections:
         drift_section()
     if "detector" in sections:

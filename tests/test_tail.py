@@ -25,7 +25,7 @@ def _ratios(rate, seeds=range(4)):
         for seed in seeds:
             cal = _cal(name, seed)
             fit = tail.fit_tail(cal)
-            t_tail = tail.threshold_for_rate(fit, cal, rate)
+            t_tail = calibration.threshold_for_rate(cal, rate, fit)
             t_conf = calibration.threshold_for_rate(cal, rate)
             out.append((dist.sf(t_tail) / rate, dist.sf(t_conf) / rate))
     return np.array(out)
@@ -47,7 +47,7 @@ def test_p_values_fall_with_the_score_and_go_below_the_conformal_floor():
     cal = _cal("chi2", 0)
     fit = tail.fit_tail(cal)
     grid = np.linspace(cal.min() - 1, cal.max() * 2, 5000)
-    p = tail.tail_p_values(fit, cal, grid)
+    p = calibration.p_values(cal, grid, fit)
     assert np.all(np.diff(p) <= 0)
     assert np.all((p >= 0) & (p <= 1))
     # beyond the largest calibration score they keep falling, past the conformal floor 1 / (n_cal + 1)
@@ -67,8 +67,8 @@ def test_flagged_exactly_when_the_p_value_is_at_most_the_rate(rate, conformal_co
     cal = _cal("student_t", 1)
     fit = tail.fit_tail(cal, conformal_count=conformal_count)
     scores = np.concatenate([cal, DISTS["student_t"].rvs(size=20000, random_state=2) * 3])
-    t = tail.threshold_for_rate(fit, cal, rate)
-    assert np.array_equal(scores > t, tail.tail_p_values(fit, cal, scores) <= rate)
+    t = calibration.threshold_for_rate(cal, rate, fit)
+    assert np.array_equal(scores > t, calibration.p_values(cal, scores, fit) <= rate)
 
 
 def test_rates_the_calibration_set_supports_keep_the_conformal_threshold():
@@ -76,23 +76,42 @@ def test_rates_the_calibration_set_supports_keep_the_conformal_threshold():
     fit = tail.fit_tail(cal)
     supported = tail.CONFORMAL_COUNT / (N_CAL + 1)
     for rate in (supported, 0.01, 0.2):
-        assert tail.method_for_rate(fit, rate) == "conformal"
-        assert tail.threshold_for_rate(fit, cal, rate) == calibration.threshold_for_rate(cal, rate)
-    assert tail.method_for_rate(fit, supported * 0.99) == "tail"
+        assert calibration.rule_for_rate(fit, rate) == "conformal"
+        assert calibration.threshold_for_rate(cal, rate, fit) == calibration.threshold_for_rate(cal, rate)
+    assert calibration.rule_for_rate(fit, supported * 0.99) == "tail"
     # asked for the tail: it sets every threshold below the share of scores above u
     forced = tail.fit_tail(cal, conformal_count=None)
-    assert tail.method_for_rate(forced, 0.01) == "tail"
-    assert tail.threshold_for_rate(forced, cal, 0.01) != calibration.threshold_for_rate(cal, 0.01)
+    assert calibration.rule_for_rate(forced, 0.01) == "tail"
+    assert calibration.threshold_for_rate(cal, 0.01, forced) != calibration.threshold_for_rate(cal, 0.01)
+
+
+def test_few_calibration_scores_get_an_exponential_tail_beyond_their_range_only():
+    cal = _cal("chi2", 3, n=400)  # 10% is 40 excesses, too few to estimate a shape
+    fit = tail.fit_tail(cal)
+    assert fit.status == "shape_fixed" and fit.shape == 0.0 and fit.junction == cal.max()
+    # rates the 400 rows resolve keep the conformal threshold and p-values
+    assert calibration.rule_for_rate(fit, 1 / 401) == "conformal"
+    assert calibration.threshold_for_rate(cal, 0.01, fit) == calibration.threshold_for_rate(cal, 0.01)
+    inside = np.linspace(0, cal.max(), 100)
+    assert np.array_equal(calibration.p_values(cal, inside, fit), calibration.conformal_p_values(cal, inside))
+    # beyond the largest score the tail takes over, below the conformal floor 1 / 401
+    assert calibration.rule_for_rate(fit, 1e-4) == "tail"
+    t = calibration.threshold_for_rate(cal, 1e-4, fit)
+    assert t > cal.max() and 0.2 < DISTS["chi2"].sf(t) / 1e-4 < 5
+    beyond = np.linspace(cal.max() * 1.01, 2 * cal.max(), 100)
+    p = calibration.p_values(cal, beyond, fit)
+    assert np.all(p < 1 / 401) and np.all(np.diff(p) < 0)
+    assert np.array_equal(beyond > t, p <= 1e-4)
 
 
 def test_too_few_calibration_scores_fall_back_to_conformal():
-    cal = _cal("chi2", 3, n=400)  # 10% is 40 excesses, fewer than MIN_EXCEEDANCES
+    cal = _cal("chi2", 3, n=19)  # under 20 scores: no tail at all
     fit = tail.fit_tail(cal)
     assert fit.status == "too_few_scores" and not fit.usable
-    assert tail.method_for_rate(fit, 1e-4) == "conformal"
-    assert tail.threshold_for_rate(fit, cal, 1e-4) == cal.max()
+    assert calibration.rule_for_rate(fit, 1e-4) == "conformal"
+    assert calibration.threshold_for_rate(cal, 1e-4, fit) == cal.max()
     scores = np.linspace(0, 2 * cal.max(), 100)
-    assert np.array_equal(tail.tail_p_values(fit, cal, scores), calibration.conformal_p_values(cal, scores))
+    assert np.array_equal(calibration.p_values(cal, scores, fit), calibration.conformal_p_values(cal, scores))
     with pytest.raises(InvalidInputError, match="too_few_scores"):
         tail.tail_survival(fit, scores)
 
@@ -102,7 +121,7 @@ def test_too_few_calibration_scores_fall_back_to_conformal():
 def test_tied_scores_fall_back_to_conformal(cal):
     fit = tail.fit_tail(cal)
     assert fit.status == "tied_scores"
-    assert tail.threshold_for_rate(fit, cal, 1e-4) == calibration.threshold_for_rate(cal, 1e-4)
+    assert calibration.threshold_for_rate(cal, 1e-4, fit) == calibration.threshold_for_rate(cal, 1e-4)
 
 
 def test_a_wild_shape_is_bounded_and_thresholds_stay_finite():
@@ -110,7 +129,7 @@ def test_a_wild_shape_is_bounded_and_thresholds_stay_finite():
     cal = rng.pareto(0.4, size=N_CAL)  # xi = 2.5: infinite mean
     fit = tail.fit_tail(cal)
     assert fit.status == "shape_bounded" and fit.shape == tail.SHAPE_RANGE[1]
-    thresholds = [tail.threshold_for_rate(fit, cal, r) for r in (1e-3, 1e-4, 1e-6)]
+    thresholds = [calibration.threshold_for_rate(cal, r, fit) for r in (1e-3, 1e-4, 1e-6)]
     assert np.all(np.isfinite(thresholds)) and np.all(np.diff(thresholds) > 0)
 
 
@@ -144,6 +163,6 @@ def test_bad_input_is_refused_with_the_value():
     fit = tail.fit_tail(cal)
     for rate in (0.0, 1.0, -1e-4):
         with pytest.raises(VAEAnomalyError, match=repr(rate)):
-            tail.threshold_for_rate(fit, cal, rate)
+            calibration.threshold_for_rate(cal, rate, fit)
     with pytest.raises(ValueError, match="conformal_count"):
         tail.fit_tail(cal, conformal_count=0)

@@ -1,4 +1,4 @@
-"""Thresholds and p-values for rates below what the calibration set resolves, from a fitted tail.
+"""A generalised Pareto fitted to the upper tail of calibration scores: its survival function and quantiles.
 
 Peaks over threshold (Pickands-Balkema-de Haan; used for anomaly scores by
 SPOT, Siffer et al., "Anomaly Detection in Streams with Extreme Value
@@ -6,7 +6,8 @@ Theory", KDD 2017): above a high threshold ``u``, the excesses ``s - u`` of
 the calibration scores are fitted with a generalised Pareto distribution
 (:data:`scipy.stats.genpareto`, maximum likelihood, location fixed at 0). The
 tail survival function ``P(S > s) ~ (n_u / n) * GPD_sf(s - u)`` then extends
-the conformal p-value below ``1 / (n_cal + 1)``.
+the conformal p-value below ``1 / (n_cal + 1)``; :mod:`vae_anomaly.calibration`
+joins the two into one threshold and one p-value per score.
 
 Pure functions on arrays of anomaly scores (higher = more anomalous).
 """
@@ -17,15 +18,11 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
-from . import calibration
 from .exceptions import InvalidInputError
 
-__all__ = [
-    "CONFORMAL_COUNT", "MIN_EXCEEDANCES", "SHAPE_RANGE", "TAIL_FRACTION",
-    "TailFit", "fit_tail", "method_for_rate", "tail_p_values", "tail_survival", "threshold_for_rate",
-]
+__all__ = ["CONFORMAL_COUNT", "MIN_EXCEEDANCES", "MIN_FIXED_EXCEEDANCES", "SHAPE_RANGE", "TAIL_FRACTION",
+           "TailFit", "fit_tail", "tail_quantile", "tail_survival"]
 
 #: Rates of at least ``CONFORMAL_COUNT / (n_cal + 1)`` keep the conformal threshold under
 #: ``threshold_method="auto"``: the realised false-positive rate of the conformal threshold is
@@ -34,9 +31,12 @@ __all__ = [
 CONFORMAL_COUNT = 10
 #: Share of the calibration scores above the tail's initial threshold ``u``.
 TAIL_FRACTION = 0.1
-#: Fewest excesses a tail is fitted to (so at least 491 calibration scores); with fewer,
-#: thresholds stay conformal.
+#: Fewest excesses the shape is fitted to (so at least 491 calibration scores).
 MIN_EXCEEDANCES = 50
+#: With fewer than MIN_EXCEEDANCES but at least this many excesses, the shape is fixed at 0
+#: (an exponential tail) and the tail is used only beyond the largest calibration score.
+#: From 20 to 49 calibration scores, the top five are used; below 20, no tail is fitted.
+MIN_FIXED_EXCEEDANCES = 5
 #: Accepted range of the fitted shape xi. A maximum-likelihood fit outside it (wild fits of
 #: few or tied excesses) is refitted with xi fixed at the nearer bound.
 SHAPE_RANGE = (-0.5, 1.0)
@@ -53,11 +53,15 @@ class TailFit:
     ----------
     status : str
         ``"fitted"``; ``"shape_bounded"`` (the fitted shape was outside
-        :data:`SHAPE_RANGE` and was fixed at the bound); or, when no tail
-        could be fitted and every threshold and p-value stays conformal,
-        ``"too_few_scores"`` (``tail_fraction * n_cal < min_exceedances``) or
-        ``"tied_scores"`` (ties at the top leave fewer than ``min_exceedances``
-        scores above ``u``, or the excesses are all equal).
+        :data:`SHAPE_RANGE` and was fixed at the bound); ``"shape_fixed"``
+        (fewer than ``min_exceedances`` but at least
+        :data:`MIN_FIXED_EXCEEDANCES` excesses: the shape is fixed at 0 and
+        the tail takes over only beyond the largest calibration score); or,
+        when no tail could be fitted and every threshold and p-value stays
+        conformal, ``"too_few_scores"`` (fewer than 20 scores, or fewer than
+        :data:`MIN_FIXED_EXCEEDANCES` in the top ``tail_fraction``) or
+        ``"tied_scores"`` (ties at the top leave fewer than that many scores
+        above ``u``, or the excesses are all equal).
     n_calibration : int
         Calibration scores the tail was fitted on.
     n_exceedances : int
@@ -96,7 +100,7 @@ class TailFit:
     @property
     def usable(self) -> bool:
         """Whether a tail was fitted (otherwise everything stays conformal)."""
-        return self.status in ("fitted", "shape_bounded")
+        return self.status in ("fitted", "shape_bounded", "shape_fixed")
 
     @property
     def junction_rate(self) -> float:
@@ -137,11 +141,13 @@ def fit_tail(calibration_scores, *, conformal_count: int | None = CONFORMAL_COUN
         Where conformal p-values hand over to the tail: above the
         ``conformal_count``-th largest calibration score. ``None`` hands over
         at ``u`` (``threshold_method="tail"``: the tail sets every threshold
-        it can, i.e. for rates below ``n_exceedances / (n_cal + 1)``).
+        it can, i.e. for rates below ``n_exceedances / (n_cal + 1)``). A
+        ``"shape_fixed"`` fit always hands over at the largest score.
     tail_fraction : float, default=TAIL_FRACTION
         Share of the calibration scores above ``u``.
     min_exceedances : int, default=MIN_EXCEEDANCES
-        Fewest excesses to fit; with fewer, no tail is fitted.
+        Fewest excesses to fit the shape to; with fewer (but at least
+        :data:`MIN_FIXED_EXCEEDANCES`) the shape is fixed at 0.
 
     Returns
     -------
@@ -154,22 +160,31 @@ def fit_tail(calibration_scores, *, conformal_count: int | None = CONFORMAL_COUN
     InvalidInputError
         No calibration scores, a non-finite one, or ``conformal_count < 1``.
     """
+    from scipy import stats  # imported on first use: conformal scoring needs no SciPy
+
     cal = _sorted_scores(calibration_scores)
     if conformal_count is not None and conformal_count < 1:
         raise InvalidInputError(f"conformal_count must be at least 1, got {conformal_count!r}")
     n = cal.size
     n_above = math.ceil(tail_fraction * n)
+    if n_above < MIN_FIXED_EXCEEDANCES and n >= 4 * MIN_FIXED_EXCEEDANCES:
+        n_above = MIN_FIXED_EXCEEDANCES  # 20 to 49 scores: the top five, at most a quarter of them
     u = float(cal[max(n - n_above - 1, 0)])
     excess = cal[cal > u] - u
     status = "fitted"
-    if n_above < min_exceedances or n <= n_above:
+    if n_above < MIN_FIXED_EXCEEDANCES or n <= n_above:
         status = "too_few_scores"
-    elif excess.size < min_exceedances or excess.max() == excess.min():
+    elif excess.size < MIN_FIXED_EXCEEDANCES or excess.max() == excess.min():
         status = "tied_scores"
-    if status != "fitted":
+    elif excess.size < min_exceedances:
+        status = "shape_fixed"  # too few excesses to estimate a shape: exponential, beyond the range only
+    if status not in ("fitted", "shape_fixed"):
         return TailFit(status, n, int(excess.size), u, None, None, None, None, float(cal[-1]), 1)
     unit = float(excess.mean())  # fit in units of the mean excess: the optimiser sees O(1) numbers
-    shape, _, scale = stats.genpareto.fit(excess / unit, floc=0)
+    if status == "shape_fixed":
+        shape, _, scale = stats.genpareto.fit(excess / unit, fc=0.0, floc=0)
+    else:
+        shape, _, scale = stats.genpareto.fit(excess / unit, floc=0)
     lo, hi = SHAPE_RANGE
     if not (np.isfinite(shape) and np.isfinite(scale) and lo <= shape <= hi):
         status = "shape_bounded"
@@ -178,6 +193,7 @@ def fit_tail(calibration_scores, *, conformal_count: int | None = CONFORMAL_COUN
     scale = float(scale) * unit
     ks = stats.kstest(excess, stats.genpareto(shape, scale=scale).cdf)
     count = excess.size if conformal_count is None else min(conformal_count, excess.size)
+    count = 1 if status == "shape_fixed" else count
     return TailFit(status, n, int(excess.size), u, float(shape), scale, float(ks.statistic),
                    float(ks.pvalue), float(cal[n - count]), int(count))
 
@@ -205,6 +221,8 @@ def tail_survival(tail: TailFit, scores) -> np.ndarray:
     InvalidInputError
         If the fit is not usable.
     """
+    from scipy import stats  # imported on first use: conformal scoring needs no SciPy
+
     _require_usable(tail)
     excess = np.maximum(np.asarray(scores, dtype=np.float64) - tail.u, 0.0)
     return tail.n_exceedances / tail.n_calibration * stats.genpareto.sf(excess, tail.shape, scale=tail.scale)
@@ -215,94 +233,31 @@ def _require_usable(tail: TailFit) -> None:
         raise InvalidInputError(f"no tail was fitted (status {tail.status!r})")
 
 
-def tail_p_values(tail: TailFit, calibration_scores, scores) -> np.ndarray:
-    """p-values that are conformal where the calibration set resolves them and from the tail beyond.
+def tail_quantile(tail: TailFit, rate: float) -> float:
+    """Score above which the fitted tail puts a share ``rate`` of normal scores.
 
-    For ``s <= tail.junction`` this is the conformal p-value
-    (:func:`vae_anomaly.calibration.conformal_p_values`); above it,
-    ``min(tail_survival(s), tail.junction_rate)``. Both pieces fall as the
-    score rises and the second lies below the first, so ``p`` never rises
-    with the score. Beyond the largest calibration score ``p`` keeps falling,
-    below ``1 / (n_cal + 1)``. With an unusable fit this is the conformal
-    p-value everywhere.
+    The inverse of :func:`tail_survival`:
+    ``u + sigma / xi * ((rate * n_cal / n_u) ** -xi - 1)`` (SPOT, eq. 1).
 
     Parameters
     ----------
     tail : TailFit
-        Fitted on ``calibration_scores``.
-    calibration_scores : array-like (n_cal,)
-        The held-out scores the tail was fitted on.
-    scores : array-like (n,)
-        Anomaly scores to turn into p-values.
-
-    Returns
-    -------
-    ndarray (n,)
-        Values in ``[0, 1]``, smaller for more anomalous rows; 0 only beyond
-        the fitted end point of a bounded tail.
-    """
-    cal = _sorted_scores(calibration_scores)
-    scores = np.asarray(scores, dtype=np.float64)
-    p = calibration.conformal_p_values(cal, scores)
-    if tail.usable:
-        above = scores > tail.junction
-        p[above] = np.minimum(tail_survival(tail, scores[above]), tail.junction_rate)
-    return p
-
-
-def threshold_for_rate(tail: TailFit, calibration_scores, rate: float) -> float:
-    """Anomaly-score threshold flagging a share ``rate`` of normal rows.
-
-    The conformal threshold (:func:`vae_anomaly.calibration.threshold_for_rate`)
-    for ``rate >= tail.junction_rate`` or an unusable fit; otherwise the
-    generalised Pareto quantile
-    ``u + sigma / xi * ((rate * n_cal / n_u) ** -xi - 1)`` (SPOT, eq. 1),
-    raised to ``tail.junction`` if below it. A row is flagged when its score
-    is strictly above the threshold, which is (up to scores exactly at it)
-    when :func:`tail_p_values` is at most ``rate``.
-
-    Parameters
-    ----------
-    tail : TailFit
-        Fitted on ``calibration_scores``.
-    calibration_scores : array-like (n_cal,)
-        Held-out anomaly scores.
+        A usable fit.
     rate : float
-        Target share of normal rows flagged, in (0, 1).
+        Share of normal scores, in ``(0, n_exceedances / n_cal]``.
 
     Returns
     -------
     float
-        The threshold on the anomaly score.
+        At least ``u``.
 
     Raises
     ------
     InvalidInputError
-        If ``rate`` is not in (0, 1).
+        If the fit is not usable.
     """
-    if not 0.0 < rate < 1.0:
-        raise InvalidInputError(f"rate must lie in (0, 1), got {rate!r}")
-    cal = _sorted_scores(calibration_scores)
-    if not tail.usable or rate >= tail.junction_rate:
-        return calibration.threshold_for_rate(cal, rate)
-    tail_share = tail.n_exceedances / tail.n_calibration
-    excess = stats.genpareto.isf(rate / tail_share, tail.shape, scale=tail.scale)
-    return float(max(tail.u + excess, tail.junction))
+    from scipy import stats  # imported on first use: conformal scoring needs no SciPy
 
-
-def method_for_rate(tail: TailFit, rate: float) -> str:
-    """Which rule sets the threshold for ``rate``: ``"conformal"`` or ``"tail"``.
-
-    Parameters
-    ----------
-    tail : TailFit
-        The fit (its ``junction_rate`` decides).
-    rate : float
-        Target share of normal rows flagged.
-
-    Returns
-    -------
-    str
-        ``"tail"`` when the fit is usable and ``rate < tail.junction_rate``.
-    """
-    return "tail" if tail.usable and rate < tail.junction_rate else "conformal"
+    _require_usable(tail)
+    share = tail.n_exceedances / tail.n_calibration
+    return float(tail.u + stats.genpareto.isf(min(rate / share, 1.0), tail.shape, scale=tail.scale))
