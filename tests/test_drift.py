@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from vae_anomaly import calibration, drift
+from vae_anomaly.drift_reference import DriftReference, column_reference
 from vae_anomaly.exceptions import InvalidInputError
 
 D = 10
@@ -20,8 +21,8 @@ class GaussianModel:
         terms = self.terms(rng.standard_normal((n_cal, D)))
         self.median = np.median(terms, axis=0)
         scores = terms.sum(axis=1)
-        edges, counts = drift.column_reference(terms - self.median)
-        self.reference = drift.DriftReference(scores, calibration.threshold_for_rate(scores, rate), edges, counts,
+        edges, counts = column_reference(terms - self.median)
+        self.reference = DriftReference(scores, calibration.threshold_for_rate(scores, rate), edges, counts,
                                               [f"c{j}" for j in range(D)])
 
     @staticmethod
@@ -107,7 +108,7 @@ def test_score_distance_is_the_two_sample_kolmogorov_smirnov_statistic():
     rng = np.random.default_rng(5)
     cal = np.round(rng.standard_normal(500), 1)  # ties within and across the samples
     batch = np.round(rng.standard_normal(321) + 0.2, 1)
-    report = drift.check_drift(drift.DriftReference(cal, 1.5), batch)
+    report = drift.check_drift(DriftReference(cal, 1.5), batch)
     expected = stats.ks_2samp(batch, cal, method="asymp")
     assert report.scores["ks_statistic"] == pytest.approx(expected.statistic, abs=1e-12)
     assert report.scores["p_value"] == pytest.approx(expected.pvalue, rel=1e-6)
@@ -118,7 +119,7 @@ def test_constant_columns_and_an_empty_batch_are_fine():
     rng = np.random.default_rng(6)
     cal_contrib = np.c_[np.zeros(500), rng.standard_normal(500)]
     cal_scores = cal_contrib.sum(axis=1)
-    ref = drift.DriftReference(cal_scores, 2.0, *drift.column_reference(cal_contrib), ["flat", "z"])
+    ref = DriftReference(cal_scores, 2.0, *column_reference(cal_contrib), ["flat", "z"])
     report = drift.check_drift(ref, cal_scores[:100], cal_contrib[:100])
     assert [c["name"] for c in report.columns["top"]] == ["z"]
     empty = drift.check_drift(ref, np.array([]), np.zeros((0, 2)))
@@ -139,4 +140,4 @@ def test_bad_input_is_refused_naming_it():
     with pytest.raises(InvalidInputError, match="alpha"):
         model.check(x, alpha=1.5)
     with pytest.raises(InvalidInputError, match="feature names"):
-        drift.DriftReference(np.ones(3), 1.0, np.zeros((2, 9)), np.ones((2, 10)), ["only_one"])
+        DriftReference(np.ones(3), 1.0, np.zeros((2, 9)), np.ones((2, 10)), ["only_one"])

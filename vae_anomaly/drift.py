@@ -1,7 +1,7 @@
 """Whether a scored batch still looks like the calibration rows: flagged share, scores, columns.
 
 Three families of tests compare a batch of ``m`` rows with the ``n``
-held-out calibration rows (reasoning and measurements: docs/thresholds.md):
+held-out calibration rows (reasoning and measurements: docs/concepts.md, "Drift checks"):
 
 ``flagged``
     Rows above the threshold against beta-binomial(m, k + 1, n - k)
@@ -22,109 +22,17 @@ Drift is detected when a family's p-value times the number of families
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
+from .drift_reference import DriftReference, bin_counts, finite_2d
 from .exceptions import InvalidInputError
 
-__all__ = ["DRIFT_ALPHA", "N_BINS", "DriftReference", "DriftReport", "DriftTally", "check_drift",
-           "column_reference"]
+__all__ = ["DRIFT_ALPHA", "DriftReport", "DriftTally", "check_drift"]
 
 #: Significance level of the drift check, for the three families together.
 DRIFT_ALPHA = 0.01
-#: Bins per column (at the calibration deciles).
-N_BINS = 10
-
-
-def _bin(values: np.ndarray, edges: np.ndarray, n_bins: int) -> np.ndarray:
-    """(d, n_bins) counts of each column's values between its edges (d, n_bins - 1)."""
-    d = values.shape[1]
-    idx = np.empty(values.shape, dtype=np.int64)
-    for j in range(d):
-        idx[:, j] = np.searchsorted(edges[j], values[:, j], side="right") + j * n_bins
-    return np.bincount(idx.ravel(), minlength=d * n_bins).reshape(d, n_bins)
-
-
-def _finite_2d(values, what: str) -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 2:
-        raise InvalidInputError(f"{what} must be a 2-d array (rows, columns), got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise InvalidInputError(f"{what} must be finite, got {x[~np.isfinite(x)][0]!r}")
-    return x
-
-
-def column_reference(column_values, n_bins: int = N_BINS) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column bins of the calibration rows' values, to store with the model.
-
-    Parameters
-    ----------
-    column_values : array-like (n_cal, d)
-        One finite value per calibration row and column: their
-        contributions (as ``feature_contributions`` gives them), or any other
-        per-column values that are then passed for the batch the same way.
-    n_bins : int, default=N_BINS
-        Bins per column, at equally spaced quantiles.
-
-    Returns
-    -------
-    edges : ndarray (d, n_bins - 1)
-        Inner bin edges: the calibration quantiles ``1/n_bins, ..., 1 - 1/n_bins``.
-    counts : ndarray of int64 (d, n_bins)
-        Calibration rows in each bin (unequal where values tie).
-
-    Raises
-    ------
-    InvalidInputError
-        A non-finite value, a shape that is not 2-d, no rows, or ``n_bins < 2``.
-    """
-    x = _finite_2d(column_values, "calibration column values")
-    if n_bins < 2 or x.shape[0] == 0:
-        raise InvalidInputError(f"need n_bins >= 2 and at least one row, got {n_bins!r} and {x.shape[0]}")
-    edges = np.ascontiguousarray(np.quantile(x, np.arange(1, n_bins) / n_bins, axis=0).T)
-    return edges, _bin(x, edges, n_bins)
-
-
-@dataclass(frozen=True, eq=False)
-class DriftReference:
-    """What a drift check compares against, all stored in (or derived from) the model file.
-
-    Attributes
-    ----------
-    calibration_scores : ndarray (n_cal,)
-        Held-out anomaly scores.
-    threshold : float
-        Rows scoring strictly above it are flagged.
-    column_edges : ndarray (d, n_bins - 1) or None
-        From :func:`column_reference`; ``None`` skips the column test.
-    column_counts : ndarray (d, n_bins) or None
-        From :func:`column_reference`.
-    feature_names : sequence of str or None
-        Column names (default ``x0, x1, ...``).
-    """
-
-    calibration_scores: np.ndarray
-    threshold: float
-    column_edges: np.ndarray | None = None
-    column_counts: np.ndarray | None = None
-    feature_names: tuple = field(default=None)
-
-    def __post_init__(self):
-        cal = np.sort(np.asarray(self.calibration_scores, dtype=np.float64).ravel())
-        if cal.size == 0 or not np.isfinite(cal).all():
-            raise InvalidInputError("a drift reference needs finite calibration scores, at least one")
-        object.__setattr__(self, "calibration_scores", cal)
-        if (self.column_edges is None) != (self.column_counts is None):
-            raise InvalidInputError("column_edges and column_counts go together")
-        if self.column_edges is not None:
-            d = np.shape(self.column_counts)[0]
-            names = tuple(f"x{j}" for j in range(d)) if self.feature_names is None else tuple(map(str, self.feature_names))
-            if len(names) != d or np.shape(self.column_edges) != (d, np.shape(self.column_counts)[1] - 1):
-                raise InvalidInputError(f"column reference shapes {np.shape(self.column_edges)} and "
-                                        f"{np.shape(self.column_counts)} do not fit {len(names)} feature names")
-            object.__setattr__(self, "feature_names", names)
 
 
 @dataclass(frozen=True)
@@ -197,7 +105,7 @@ class DriftTally:
         scores : array-like (m,)
             Anomaly scores (higher = more anomalous), finite.
         column_values : array-like (m, d), optional
-            Their per-column values (as given to :func:`column_reference`);
+            Their per-column values (as given to :func:`~vae_anomaly.drift_reference.column_reference`);
             required when the reference has a column part.
 
         Raises
@@ -212,11 +120,11 @@ class DriftTally:
         if self._columns is not None:
             if column_values is None:
                 raise InvalidInputError("this drift reference has columns: pass the column values too")
-            x = _finite_2d(column_values, "column values")
+            x = finite_2d(column_values, "column values")
             if x.shape != (s.size, self._columns.shape[0]):
                 raise InvalidInputError(f"column values of shape {x.shape} do not fit {s.size} scores "
                                         f"and {self._columns.shape[0]} columns")
-            self._columns += _bin(x, ref.column_edges, self._columns.shape[1])
+            self._columns += bin_counts(x, ref.column_edges, self._columns.shape[1])
         self.n_rows += s.size
         self.n_flagged += int(s.size - np.searchsorted(s, ref.threshold, side="right"))
         self._below += np.searchsorted(s, ref.calibration_scores, side="left")
@@ -234,6 +142,8 @@ class DriftTally:
             self._columns += other._columns
 
     def _flagged(self) -> dict:
+        from scipy import stats  # imported on first use: scoring without a report needs no SciPy
+
         cal, m = self.reference.calibration_scores, self.n_rows
         n = cal.size
         k = int(n - np.searchsorted(cal, self.reference.threshold, side="right"))
@@ -242,6 +152,8 @@ class DriftTally:
                 "reference_share": (k + 1) / (n + 1), "p_value": min(p, 1.0)}
 
     def _scores(self) -> dict:
+        from scipy import stats  # imported on first use: scoring without a report needs no SciPy
+
         cal, m = self.reference.calibration_scores, self.n_rows
         n = cal.size
         gap_below = np.abs(self._below / m - np.searchsorted(cal, cal, side="left") / n)
@@ -250,6 +162,8 @@ class DriftTally:
         return {"ks_statistic": d, "p_value": float(stats.kstwo.sf(d, max(round(m * n / (m + n)), 1)))}
 
     def _column_tests(self, n_columns: int) -> dict:
+        from scipy import stats  # imported on first use: scoring without a report needs no SciPy
+
         ref = self.reference
         rows = []
         for name, batch, calib in zip(ref.feature_names, self._columns, ref.column_counts, strict=True):
@@ -301,7 +215,7 @@ def check_drift(reference: DriftReference, scores, column_values=None, *, alpha:
     scores : array-like (m,)
         The batch's anomaly scores.
     column_values : array-like (m, d), optional
-        The batch's per-column values, as given to :func:`column_reference`
+        The batch's per-column values, as given to :func:`~vae_anomaly.drift_reference.column_reference`
         for the calibration rows (needed when ``reference`` has columns).
     alpha : float, default=DRIFT_ALPHA
         Significance level for the three tests together.
