@@ -1,4 +1,4 @@
-"""Errors raised by vae_anomaly.
+"""Errors and warnings raised by vae_anomaly.
 
 Every error the library raises on purpose subclasses :class:`VAEAnomalyError`
 and the builtin that matches its meaning, so callers can catch either.
@@ -11,6 +11,7 @@ __all__ = [
     "InvalidInputError",
     "SchemaMismatchError",
     "ModelFileError",
+    "CalibrationWarning",
 ]
 
 
@@ -31,3 +32,12 @@ class SchemaMismatchError(InvalidInputError):
 
 class ModelFileError(VAEAnomalyError, ValueError):
     """A model file is missing, corrupt, or of a format this version cannot read."""
+
+
+class CalibrationWarning(UserWarning):
+    """The held-out rows cannot support the requested false-positive rate.
+
+    The message says what the threshold then does (extrapolated from a
+    fitted tail, or flags nothing) and how many held-out rows would support
+    the rate.
+    """
