@@ -33,8 +33,13 @@ app = typer.Typer(
 # The library's choices, as the enums Typer shows in --help.
 WindowFeatures = Enum("WindowFeatures", {v: v for v in options.WINDOW_FEATURES}, type=str)
 Likelihood = Enum("Likelihood", {v.replace("-", "_"): v for v in options.LIKELIHOODS}, type=str)
+ThresholdMethod = Enum("ThresholdMethod", {v: v for v in options.THRESHOLD_METHODS}, type=str)
 DEFAULT_WINDOW_FEATURES = WindowFeatures(options.WINDOW_FEATURES[0])
 DEFAULT_LIKELIHOOD = Likelihood(options.LIKELIHOODS[0])
+DEFAULT_THRESHOLD_METHOD = ThresholdMethod(options.THRESHOLD_METHODS[0])
+
+#: Exit code of ``score --fail-on-drift`` when drift is detected (errors exit 1, usage 2).
+EXIT_DRIFT = 3
 
 Data = Annotated[Path, typer.Argument(
     help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files.",
@@ -99,10 +104,16 @@ def fit(
              "that hold anomalies).")] = DEFAULT_LIKELIHOOD,
     contamination: Annotated[str, typer.Option(
         "--contamination", callback=_checked(options.check_contamination),
-        help="'auto' (threshold from --target-fpr) or the expected share of anomalies.")] = "auto",
+        help="'auto' (threshold from --target-fpr) or the expected share of anomalies: that share "
+             "of the training rows is flagged.")] = "auto",
     target_fpr: Annotated[float, typer.Option(
         "--target-fpr", callback=_checked(options.check_target_fpr),
         help="False-positive rate on normal rows, with --contamination auto.")] = options.TARGET_FPR,
+    threshold_method: Annotated[ThresholdMethod, typer.Option(
+        "--threshold-method",
+        help="How the threshold is set from the held-out rows: conformal, a tail fitted to their top "
+             "scores (for rare rates), or auto (the tail only where conformal is unsteady).")
+    ] = DEFAULT_THRESHOLD_METHOD,
     seed: Annotated[int, typer.Option(
         "--seed", help="Random seed (random_state): the same data and seed give the same model on CPU.")] = 0,
     window: Annotated[int | None, typer.Option(
@@ -135,6 +146,7 @@ def fit(
         "likelihood": likelihood.value,
         "contamination": contamination if contamination == "auto" else float(contamination),
         "target_fpr": target_fpr,
+        "threshold_method": threshold_method.value,
         "random_state": seed,
         **({"window": window, "time_column": time_column, "group_column": group_column,
             "window_features": window_features.value} if window else {}),
@@ -160,6 +172,8 @@ vae-detect score landing/ -m model.vae -o scores/today.parquet --columns-out id
 vae-detect score today.csv -m model.vae -o - --quiet | head
 
 vae-detect score landing/ -m model.vae -o scores/ --dask tcp://scheduler:8786
+
+vae-detect score today.parquet -m model.vae --json --fail-on-drift > summary.json
 """
 
 
@@ -187,17 +201,32 @@ def score(
     partition_rows: Annotated[int, typer.Option(
         "--partition-rows", min=1,
         help="With --dask: rows per partition (whole row groups).")] = options.DEFAULT_PARTITION_ROWS,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the summary, with the drift check, as JSON on stdout (not with -o -).")] = False,
+    fail_on_drift: Annotated[bool, typer.Option(
+        "--fail-on-drift",
+        help=f"Exit with code {EXIT_DRIFT} when the table no longer looks like the training data "
+             "(after the output is written).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Score every row of a table and write the input columns plus the results.
 
     Adds anomaly_score (higher = more anomalous), is_anomaly, p_value and
     top_feature. The input is streamed in record batches, so memory stays
-    bounded; the output appears only once it is complete.
+    bounded; the output appears only once it is complete. The whole table is
+    also checked for drift against the model's held-out rows (flagged share,
+    score distribution, each column's contributions): one line on stderr
+    when drift is detected.
     """
     if dask is not None:
+        if json_out or fail_on_drift:
+            raise typer.BadParameter("--json and --fail-on-drift are not available with --dask: the drift check "
+                                     "runs in single-process scoring", param_hint="--dask")
         _score_on_cluster(data, model, output, dask, columns_out, partition_rows, device, gap_tolerance, quiet)
         return
+    if json_out and output == "-":
+        raise typer.BadParameter("--json prints to stdout, where -o - writes the scores; "
+                                 "write the scores to a file", param_hint="--json")
     reuse_freed_memory()
     with user_errors():
         from vae_anomaly.jobs.score import load_scorer, open_output, score_table
@@ -211,8 +240,15 @@ def score(
             summary = score_table(scorer, reader, writer, columns_out=columns_out or None,
                                         batch_size=batch_size, n_jobs=jobs, on_rows=bar.update,
                                         gap_tolerance=gap_tolerance)
+    drifted = summary["drift"]["detected"]
     if not quiet:
         typer.echo(render.score_text(summary), err=True)
+    if drifted and not json_out and (not quiet or fail_on_drift):
+        typer.echo(render.drift_line(summary["drift"]), err=True)
+    if json_out:
+        typer.echo(to_json(summary))
+    if drifted and fail_on_drift:
+        raise typer.Exit(code=EXIT_DRIFT)
 
 
 def _score_on_cluster(data: Path, model: Path, output: str | None, address: str, columns_out: list[str] | None,

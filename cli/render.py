@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["fit_text", "score_text", "evaluate_text", "info_text", "report_text"]
+__all__ = ["fit_text", "score_text", "drift_line", "evaluate_text", "info_text", "report_text"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -18,7 +18,19 @@ def _names(names) -> str:
 
 
 def _rate(cal: dict) -> str:
-    return f"{cal.get('method')} = {_num(cal.get('rate'))}, from {cal.get('n_calibration')} held-out rows"
+    rule = cal.get("threshold_rule")
+    return (f"{cal.get('method')} = {_num(cal.get('rate'))}, from {cal.get('n_calibration')} held-out rows"
+            + (f"; {rule} rule" if rule else ""))
+
+
+def _tail(tail: dict | None) -> str:
+    if tail is None:
+        return "none fitted (threshold_method=conformal)"
+    if tail.get("shape") is None:
+        return f"none fitted ({str(tail.get('status')).replace('_', ' ')}): conformal only"
+    return (f"{tail['status'].replace('_', ' ')}, shape {_num(tail['shape'], 3)}, scale {_num(tail['scale'], 4)}, "
+            f"top {tail['n_exceedances']} held-out scores, fit KS p = {_num(tail['ks_p_value'], 2)}; "
+            f"used above {_num(tail['junction'], 6)}")
 
 
 def _window(w: dict) -> str:
@@ -45,6 +57,8 @@ def fit_text(s: dict) -> str:
     if s.get("window"):
         lines.append(f"windows: {_window(s['window'])}")
     lines.append(f"threshold: {_num(s['threshold'], 6)} ({_rate(s['calibration'])})")
+    if s["calibration"].get("warning"):
+        lines.append(f"warning: {s['calibration']['warning']}")
     lines.append(f"model written to {s['model']}")
     return "\n".join(lines)
 
@@ -60,7 +74,18 @@ def score_text(s: dict) -> str:
         text += (f"\nwarning: {s['time_gaps']:,} time gap(s) longer than {s['time_gap_tolerance']:g}x "
                  "the fitted time step; "
                  f"windows run across them: {'; '.join(s['time_gap_examples'])}")
+    if s.get("drift", {}).get("note"):
+        text += f"\nnote: drift {s['drift']['note']}"
     return text
+
+
+def drift_line(d: dict) -> str:
+    """One line on a detected drift, from the ``drift`` object of :func:`vae_anomaly.jobs.score.score_table`."""
+    flagged, scores, columns = d["flagged"], d["scores"], d.get("columns")
+    moved = ", ".join(c["name"] for c in (columns or {}).get("top", [])[:3] if c["p_value"] <= d["alpha"])
+    return (f"drift detected (p = {_num(d['p_value'], 2)}): {100 * flagged['share']:.2f}% flagged against "
+            f"at most {100 * flagged['reference_share']:.2f}% expected; score distribution moved by "
+            f"{_num(scores['ks_statistic'], 2)} (KS)" + (f"; columns that moved most: {moved}" if moved else ""))
 
 
 def evaluate_text(m: dict) -> str:
@@ -102,6 +127,9 @@ def info_text(d: dict) -> str:
     lines += [
         f"windows:    {_window(d['window']) if d.get('window') else 'none (rows are scored one by one)'}",
         f"threshold:  {_num(d['threshold'], 6)} on the {cal.get('score_type')} score ({_rate(cal)})",
+        f"tail:       {_tail(cal.get('tail'))}",
+        *([f"warning:    {cal['warning']}"] if cal.get("warning") else []),
+        f"drift:      {'score and column tests' if d.get('drift_columns') else 'score tests only (no column reference: model file written before format version 3)'}",
         f"training:   {t['epochs']} epochs (best {t['best_epoch']}), final loss {_num(t['final_loss'])}, "
         f"validation loss {_num(t['final_validation_loss'])}",
         f"            {_num(t['fit_time_s'])} s on {t['device']}, {t['n_train_rows']} training rows",

@@ -4,7 +4,13 @@ The estimator is imported on first use, so ``import vae_anomaly`` (and the
 ``vae-detect --help`` that lives in this package) stays fast.
 """
 
-from .exceptions import InvalidInputError, ModelFileError, SchemaMismatchError, VAEAnomalyError
+from .exceptions import (
+    CalibrationWarning,
+    InvalidInputError,
+    ModelFileError,
+    SchemaMismatchError,
+    VAEAnomalyError,
+)
 
 __all__ = [
     "VAEDetector",
@@ -12,6 +18,7 @@ __all__ = [
     "InvalidInputError",
     "SchemaMismatchError",
     "ModelFileError",
+    "CalibrationWarning",
     "__version__",
 ]
 

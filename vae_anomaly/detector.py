@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,7 +25,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import calibration, options
-from .exceptions import InvalidInputError, ModelFileError
+from .drift import DRIFT_ALPHA, DriftReport, check_drift
+from .drift_reference import column_reference
+from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features import series
 from .features.encoder import Encoded, TabularPreprocessor
 from .features.rows import Prepared, missing_mask, prepare
@@ -68,10 +71,26 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         deterministic.
     contamination : "auto" or float in (0, 0.5], default="auto"
         ``"auto"`` sets the threshold for a false-positive rate of
-        ``target_fpr`` on normal data. A float is the expected share of
-        anomalies: that share of the held-out calibration rows is flagged.
+        ``target_fpr`` on normal data, from the held-out rows. A float is
+        the expected share of anomalies, with scikit-learn's meaning: that
+        share of the rows given to ``fit`` is flagged by ``predict`` on the
+        same rows (the threshold is that quantile of their scores, as
+        ``IsolationForest`` sets ``offset_``).
     target_fpr : float in (0, 0.5], default=0.01
-        Target false-positive rate used with ``contamination="auto"``.
+        Target false-positive rate used with ``contamination="auto"``. When
+        the held-out rows cannot support it (fewer than ``1 / target_fpr - 1``
+        of them), ``fit`` warns with a :class:`~vae_anomaly.CalibrationWarning`
+        saying how many would.
+    threshold_method : {"auto", "conformal", "tail"}, default="auto"
+        How the threshold and the p-values are set from the held-out scores.
+        ``"conformal"``: the conformal rule, whose p-values cannot go below
+        ``1 / (n_held_out + 1)`` (a smaller ``target_fpr`` then flags
+        nothing). ``"tail"``: a generalised Pareto fitted to the top 10% of
+        the held-out scores (peaks over threshold, as in SPOT: Siffer et al.,
+        KDD 2017) sets the threshold and the p-values above that top 10%.
+        ``"auto"``: conformal where the held-out rows resolve the rate
+        steadily (``target_fpr * (n_held_out + 1) >= 10``), the tail below.
+        See docs/concepts.md for the measured accuracy of each.
     latent_dim : int, default=None
         Size of the latent space; by default ``ceil(d / 4)`` clipped to
         [2, 16] with ``d`` the encoded input width.
@@ -167,6 +186,17 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Anomaly-score threshold (``-offset_``); rows above it are flagged.
     calibration_scores_ : ndarray of shape (n_calibration,)
         Anomaly scores of the held-out rows.
+    threshold_rule_ : {"conformal", "tail", "contamination"}
+        The rule that set ``threshold_``.
+    tail_ : vae_anomaly.tail.TailFit or None
+        The tail fitted to the calibration scores, with its quality
+        (``status``, ``shape``, ``ks_p_value``); None with
+        ``threshold_method="conformal"``.
+    calibration_warning_ : str or None
+        Why the held-out rows cannot support ``target_fpr``, if they cannot
+        (also issued as a :class:`~vae_anomaly.CalibrationWarning`).
+    column_reference_ : tuple of ndarray
+        Bins of the held-out rows' per-column contributions, for :meth:`drift`.
     module_ : torch.nn.Module
         The trained network.
     preprocessor_ : TabularPreprocessor
@@ -206,6 +236,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "target_fpr": [Interval(Real, 0, 0.5, closed="right")],
+        "threshold_method": [StrOptions(set(options.THRESHOLD_METHODS))],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": ["array-like", None],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -238,6 +269,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         n_samples=1,
         contamination="auto",
         target_fpr=options.TARGET_FPR,
+        threshold_method="auto",
         latent_dim=None,
         hidden_layer_sizes=None,
         beta=1.0,
@@ -266,6 +298,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.n_samples = n_samples
         self.contamination = contamination
         self.target_fpr = target_fpr
+        self.threshold_method = threshold_method
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.beta = beta
@@ -404,7 +437,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.best_epoch_ = result.best_epoch
 
-        self._calibrate(held_enc)
+        self._calibrate(enc, held_enc)
         self.n_train_rows_ = int(len(fit_rows))
         self.fit_time_ = time.perf_counter() - start
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
@@ -420,15 +453,33 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                           self.min_log_var, generator, device=self.device_,
                           student_df=degrees_of_freedom(self.likelihood))
 
-    def _calibrate(self, held: Encoded) -> None:
-        """Set per-feature baselines, the threshold and the p-value reference from held-out rows."""
-        raw, terms = self._engine().raw_scores(held, with_terms=True)
+    def _calibrate(self, enc: Encoded, held: Encoded) -> None:
+        """Set per-feature baselines, the threshold, the p-value and the drift references.
+
+        ``enc`` holds every row given to ``fit`` (scored only for a float
+        ``contamination``), ``held`` the held-out rows.
+        """
+        engine = self._engine()
+        raw, terms = engine.raw_scores(held, with_terms=True)
         missing = missing_mask(held)
         self.feature_baseline_ = calibration.feature_baselines(terms, missing)
         self.calibration_scores_ = np.sort(add_baseline(raw, missing, self.feature_baseline_))
-        rate = self.target_fpr if self.contamination == "auto" else self.contamination
-        self.threshold_ = calibration.threshold_for_rate(self.calibration_scores_, rate)
+        auto = self.contamination == "auto"
+        rate = self.target_fpr if auto else float(self.contamination)
+        fit_scores = None if auto else add_baseline(engine.raw_scores(enc, with_terms=False)[0], missing_mask(enc),
+                                                    self.feature_baseline_)
+        choice = calibration.choose_threshold(self.calibration_scores_, rate, self.threshold_method,
+                                              fit_scores=fit_scores)
+        self.threshold_ = choice.value
         self.offset_ = -self.threshold_
+        self.threshold_rule_ = choice.rule
+        self.tail_ = choice.tail
+        self.calibration_warning_ = calibration.unsupported_rate_message(
+            choice, self.calibration_scores_.size, rate, self.validation_fraction)
+        if self.calibration_warning_ is not None:
+            warnings.warn(self.calibration_warning_, CalibrationWarning, stacklevel=5)
+        self.column_reference_ = None  # set below: scorer() reads it
+        self.column_reference_ = column_reference(self.scorer().contributions(held, terms, missing))
 
     # ---------------------------------------------------------------------------------------
     # scores
@@ -456,7 +507,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         return Scorer(self.preprocessor_, self._engine(), self.feature_baseline_, self.threshold_,
                       self.calibration_scores_, getattr(self, "feature_names_in_", None),
-                      self.window_spec_, self.window_config_)
+                      self.window_spec_, self.window_config_,
+                      calibration.p_value_tail(self.threshold_method, self.threshold_rule_, self.tail_),
+                      self.column_reference_)
 
     def score_samples(self, X) -> np.ndarray:
         """Normality score of each row: higher is more normal.
@@ -488,18 +541,54 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def p_values(self, X) -> np.ndarray:
-        """Conformal p-value of each row against the calibration scores.
+        """p-value of each row against the calibration scores.
 
         Small values mean the row is less normal than nearly all held-out
-        training rows. On normal data, ``p <= a`` happens with probability at
-        most ``a``.
+        training rows. Conformal p-values (``p <= a`` happens with
+        probability at most ``a`` on normal data) unless a fitted tail sets
+        the threshold (``threshold_rule_ == "tail"``) or was asked for
+        (``threshold_method="tail"``): then rows beyond the scores the tail
+        covers get the tail's estimate, which keeps falling below
+        ``1 / (n_calibration + 1)``. With ``contamination="auto"``, a row is
+        flagged exactly when its p-value is at most ``target_fpr``.
 
         Returns
         -------
         ndarray of shape (n_samples,)
-            Values in ``(0, 1]``.
+            Values in ``[0, 1]``.
         """
-        return calibration.conformal_p_values(self.calibration_scores_, -self.score_samples(X))
+        return self.scorer().p_values(-self.score_samples(X))
+
+    def drift(self, X, context=None, alpha: float = DRIFT_ALPHA) -> DriftReport:
+        """Whether the rows of ``X``, taken as one batch, still look like the held-out rows.
+
+        Three tests, Bonferroni-combined at level ``alpha``: the flagged share
+        against its beta-binomial expectation, a two-sample Kolmogorov-Smirnov
+        test of the scores, and a chi-square test of each column's
+        contributions binned at the held-out deciles (see
+        :mod:`vae_anomaly.drift` and docs/concepts.md).
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        context : DataFrame, optional
+            As for :meth:`score_details`.
+        alpha : float, default=0.01
+            Significance level of the three tests together; over normal
+            batches, alarms stay at most at this rate.
+
+        Returns
+        -------
+        DriftReport
+            ``detected``, ``p_value``, and per test ``flagged``, ``scores``
+            and ``columns`` (the columns that moved most; None for models
+            loaded from files without a column reference).
+        """
+        scorer = self.scorer()
+        prep = self._prepare(scorer.model_columns(X), None if context is None else scorer.model_columns(context))
+        found = scorer.details(prep)
+        return check_drift(scorer.drift_reference(), found.anomaly_score,
+                           None if self.column_reference_ is None else found.contributions, alpha=alpha)
 
     def feature_contributions(self, X):
         """Each input column's share of each row's anomaly score.
@@ -645,7 +734,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             weights={k: v.detach().cpu().contiguous().numpy() for k, v in self.module_.state_dict().items()},
             calibration=Calibration(float(self.threshold_), rate_kind,
                                     float(self.target_fpr if rate_kind == "target_fpr" else self.contamination),
-                                    self.score_type, self.calibration_scores_, self.feature_baseline_),
+                                    self.score_type, self.calibration_scores_, self.feature_baseline_,
+                                    self.threshold_method, self.threshold_rule_, self.tail_,
+                                    *(self.column_reference_ or (None, None)), self.calibration_warning_),
             noise_seed=int(self.noise_seed_),
             n_features_in=int(self.n_features_in_),
             feature_names_in=None if names is None else [str(c) for c in names],
@@ -666,6 +757,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         det.offset_ = state.calibration.offset
         det.calibration_scores_ = state.calibration.scores
         det.feature_baseline_ = state.calibration.feature_baseline
+        det.threshold_rule_ = state.calibration.threshold_rule
+        det.tail_ = state.calibration.tail
+        det.column_reference_ = state.calibration.column_reference
+        det.calibration_warning_ = state.calibration.warning
         det.n_features_in_ = state.n_features_in
         if state.feature_names_in is not None:
             det.feature_names_in_ = np.asarray(state.feature_names_in, dtype=object)

@@ -1,4 +1,4 @@
-"""Errors raised by vae_anomaly.
+"""Errors and warnings raised by vae_anomaly.
 
 Every error the library raises on purpose subclasses :class:`VAEAnomalyError`
 and the builtin that matches its meaning, so callers can catch either.
@@ -12,6 +12,7 @@ __all__ = [
     "SchemaMismatchError",
     "ModelFileError",
     "MissingExtraError",
+    "CalibrationWarning",
 ]
 
 
@@ -37,3 +38,12 @@ class ModelFileError(VAEAnomalyError, ValueError):
 class MissingExtraError(VAEAnomalyError, ImportError):
     """An optional dependency is not installed; the message names the extra that installs it
     (``pip install 'vae-anomaly[report]'``, ``'vae-anomaly[dask]'``)."""
+
+
+class CalibrationWarning(UserWarning):
+    """The held-out rows cannot support the requested false-positive rate.
+
+    The message says what the threshold then does (extrapolated from a
+    fitted tail, or flags nothing) and how many held-out rows would support
+    the rate.
+    """

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "WINDOW_FEATURES", "MAX_CATEGORIES", "TARGET_FPR",
-           "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE", "DEFAULT_PARTITION_ROWS", "check_contamination", "check_target_fpr",
+__all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "WINDOW_FEATURES", "THRESHOLD_METHODS", "MAX_CATEGORIES",
+           "TARGET_FPR", "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE", "DEFAULT_PARTITION_ROWS", "check_contamination",
+           "check_target_fpr",
            "check_gap_tolerance"]
 
 SCORE_TYPES = ("elbo", "reconstruction")
 SCALERS = ("robust", "quantile", "standard")
 LIKELIHOODS = ("gaussian", "student-t")
 WINDOW_FEATURES = ("summary", "stack")
+#: How the threshold is set from the held-out scores: the conformal rule, a fitted tail
+#: where the rate is too small for the held-out rows to resolve steadily (auto), or the tail.
+THRESHOLD_METHODS = ("auto", "conformal", "tail")
 
 #: Text columns with more distinct values than this are not modelled (an id?).
 MAX_CATEGORIES = 50

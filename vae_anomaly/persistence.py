@@ -7,9 +7,9 @@ A model file is a zip archive holding exactly two members:
     parameters, the feature schema, network shape, threshold and how it was
     calibrated, windowing settings and a training summary.
 ``tensors.safetensors``
-    The network weights, the preprocessing arrays, the calibration scores and
-    the per-feature baselines, in the safetensors format (plain numbers, no
-    code).
+    The network weights, the preprocessing arrays, the calibration scores,
+    the per-feature baselines and the drift check's column bins, in the
+    safetensors format (plain numbers, no code).
 
 The archive's comment holds a SHA-256 checksum of every byte before it, so a
 truncated or bit-flipped file is refused before anything in it is parsed.
@@ -41,13 +41,16 @@ from .scoring.network import NetworkSpec
 from .scoring.scorer import Scorer
 from .state import Calibration, FittedState, scorer_from_state
 from .tables.write import atomic_write_bytes
+from .tail import TailFit
 
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # 2: the numeric likelihood is recorded (``network.student_df``, null for Gaussian). Files of
 #    version 1 have no such entry and were all Gaussian; they load and score as before.
+# 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning``; drift column bins
+#    (``drift.*`` arrays). Older files load as conformal, without bins, and score as before.
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -82,7 +85,9 @@ def _split(state: FittedState) -> tuple[dict, dict]:
         "network": state.network.to_dict(),
         "calibration": {"threshold": float(cal.threshold), "offset": float(cal.offset), "method": cal.method,
                         "rate": float(cal.rate), "n_calibration": int(cal.scores.size),
-                        "score_type": cal.score_type},
+                        "score_type": cal.score_type, "threshold_method": cal.threshold_method,
+                        "threshold_rule": cal.threshold_rule,
+                        "tail": None if cal.tail is None else cal.tail.to_dict(), "warning": cal.warning},
         "window": state.window,
         "training": state.training,
         "noise_seed": int(state.noise_seed),
@@ -91,6 +96,9 @@ def _split(state: FittedState) -> tuple[dict, dict]:
     arrays.update({f"module.{k}": np.ascontiguousarray(v) for k, v in state.weights.items()})
     arrays["calibration_scores"] = np.ascontiguousarray(cal.scores, dtype=np.float64)
     arrays["feature_baseline"] = np.ascontiguousarray(cal.feature_baseline, dtype=np.float64)
+    if cal.column_edges is not None:
+        arrays["drift.column_edges"] = np.ascontiguousarray(cal.column_edges, dtype=np.float64)
+        arrays["drift.column_counts"] = np.ascontiguousarray(cal.column_counts, dtype=np.int64)
     return meta, arrays
 
 
@@ -239,8 +247,8 @@ def _state(meta: dict, arrays: dict) -> FittedState:
     params = dict(meta["params"])
     train = meta["training"]
     return FittedState(
-        # Files written before window_features and likelihood existed: stacked windows, Gaussian.
-        params={"window_features": "stack", "likelihood": "gaussian", **params},
+        # Files written before window_features, likelihood, threshold_method: stack, Gaussian, conformal.
+        params={"window_features": "stack", "likelihood": "gaussian", "threshold_method": "conformal", **params},
         preprocessor=TabularPreprocessor.from_state(meta["preprocessing"], pre_arrays),
         network=NetworkSpec.from_dict(meta["network"]),
         weights={k[7:]: v for k, v in arrays.items() if k.startswith("module.")},
@@ -249,7 +257,12 @@ def _state(meta: dict, arrays: dict) -> FittedState:
             rate=float(cal.get("rate", params.get("target_fpr", 0.01))),
             score_type=str(cal.get("score_type", params.get("score_type", "elbo"))),
             scores=np.asarray(arrays["calibration_scores"], dtype=np.float64),
-            feature_baseline=np.asarray(arrays["feature_baseline"], dtype=np.float64)),
+            feature_baseline=np.asarray(arrays["feature_baseline"], dtype=np.float64),
+            threshold_method=str(cal.get("threshold_method", "conformal")),
+            threshold_rule=str(cal.get("threshold_rule", "conformal")),
+            tail=None if cal.get("tail") is None else TailFit.from_dict(cal["tail"]),
+            column_edges=arrays.get("drift.column_edges"), column_counts=arrays.get("drift.column_counts"),
+            warning=cal.get("warning")),
         noise_seed=int(meta["noise_seed"]),
         n_features_in=int(meta["n_features_in"]),
         feature_names_in=meta.get("feature_names_in"),

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .calibration import p_value_tail
 from .features.encoder import TabularPreprocessor
 from .features.series import WindowSpec
 from .scoring.engine import build_engine
 from .scoring.network import NetworkSpec
 from .scoring.scorer import Scorer
+from .tail import TailFit
 
 __all__ = ["Calibration", "FittedState", "json_params", "scorer_from_state"]
 
@@ -32,10 +34,11 @@ class Calibration:
     Attributes
     ----------
     threshold : float
-        Anomaly scores above it are flagged.
+        Anomaly scores above it are flagged (``inf``: none is).
     method : {"target_fpr", "contamination"}
         What ``rate`` means: a false-positive target, or the share of the
-        held-out rows flagged.
+        rows given to ``fit`` that is flagged (files written before model
+        format 3: of the held-out rows).
     rate : float
     score_type : {"elbo", "reconstruction"}
         The score the threshold applies to.
@@ -43,6 +46,18 @@ class Calibration:
         Sorted anomaly scores of the held-out rows.
     feature_baseline : ndarray (d_num + d_cat,)
         Median per-feature term on the held-out rows.
+    threshold_method : {"auto", "conformal", "tail"}
+        The estimator's ``threshold_method`` at fit ("conformal" for older files).
+    threshold_rule : {"conformal", "tail", "contamination"}
+        The rule that set the threshold.
+    tail : TailFit or None
+        The tail fitted to ``scores`` (None with ``threshold_method="conformal"``).
+    column_edges, column_counts : ndarray (d, 9) and (d, 10), or None
+        Bins of the held-out rows' contributions, for the drift check's
+        column test (:func:`vae_anomaly.drift_reference.column_reference`);
+        None in files written before model format 3.
+    warning : str or None
+        Why the held-out rows cannot support the rate, if they cannot.
     """
 
     threshold: float
@@ -51,11 +66,27 @@ class Calibration:
     score_type: str
     scores: np.ndarray
     feature_baseline: np.ndarray
+    threshold_method: str = "conformal"
+    threshold_rule: str = "conformal"
+    tail: TailFit | None = None
+    column_edges: np.ndarray | None = None
+    column_counts: np.ndarray | None = None
+    warning: str | None = None
 
     @property
     def offset(self) -> float:
         """``decision_function = score_samples - offset``."""
         return -self.threshold
+
+    @property
+    def p_value_tail(self) -> TailFit | None:
+        """The tail the p-values use (:func:`vae_anomaly.calibration.p_value_tail`)."""
+        return p_value_tail(self.threshold_method, self.threshold_rule, self.tail)
+
+    @property
+    def column_reference(self) -> tuple | None:
+        """``(column_edges, column_counts)``, or None without them."""
+        return None if self.column_edges is None else (self.column_edges, self.column_counts)
 
 
 @dataclass(frozen=True)
@@ -115,7 +146,7 @@ def scorer_from_state(state: FittedState, device: str = "cpu") -> Scorer:
                           state.noise_seed, device, weights=state.weights)
     cal = state.calibration
     return Scorer(state.preprocessor, engine, cal.feature_baseline, cal.threshold, cal.scores,
-                  state.feature_names_in, state.window_spec, state.window)
+                  state.feature_names_in, state.window_spec, state.window, cal.p_value_tail, cal.column_reference)
 
 
 def json_params(params: dict) -> dict:

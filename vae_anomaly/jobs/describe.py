@@ -30,7 +30,10 @@ def describe_model(model: str | os.PathLike) -> dict:
     -------
     dict
         ``params``, ``columns`` (name, kind, dtype, categories), ``threshold``,
-        ``calibration`` (method, rate, n_calibration, score_type),
+        ``calibration`` (method, rate, n_calibration, score_type,
+        threshold_method, threshold_rule, tail: the fitted tail and its
+        quality or None, warning), ``drift_columns`` (whether the file holds
+        the drift check's column reference: from model format 3),
         ``training`` (epochs, best epoch, final losses, fit time, device,
         training rows) and ``versions``.
     """
@@ -44,7 +47,15 @@ def describe_model(model: str | os.PathLike) -> dict:
         "params": meta.get("params", {}),
         "columns": _input_columns(meta),
         "threshold": cal.get("threshold"),
-        "calibration": {k: cal.get(k) for k in ("method", "rate", "n_calibration", "score_type")},
+        "calibration": {
+            **{k: cal.get(k) for k in ("method", "rate", "n_calibration", "score_type")},
+            # Files before model format 3 were all conformal, without a tail or a warning.
+            "threshold_method": cal.get("threshold_method", "conformal"),
+            "threshold_rule": cal.get("threshold_rule", "conformal"),
+            "tail": cal.get("tail"),
+            "warning": cal.get("warning"),
+        },
+        "drift_columns": (meta.get("format_version") or 0) >= 3,
         "training": {
             "epochs": train.get("n_iter"),
             "best_epoch": train.get("best_epoch"),

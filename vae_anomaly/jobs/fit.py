@@ -7,9 +7,10 @@ is written atomically.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
-from ..exceptions import InvalidInputError
+from ..exceptions import CalibrationWarning, InvalidInputError
 from ..features.columns import choose_columns
 from ..options import MAX_CATEGORIES
 from ..tables.read import TableReader
@@ -56,7 +57,11 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     dict
         Rows, columns used (modelled; a window's time and group columns are
         listed under ``window``), ignored (with reasons) and excluded,
-        epochs, best epoch, fit time, threshold and its calibration, device.
+        epochs, best epoch, fit time, threshold and its calibration
+        (``method``, ``rate``, ``n_calibration``, ``threshold_method``,
+        ``threshold_rule``, ``tail``: the fitted tail and its quality or
+        None, ``warning``: why the held-out rows cannot support the rate, or
+        None), device.
     """
     params = dict(params or {})
     check_output_path(model)
@@ -66,7 +71,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES), always=keys)
     from ..detector import VAEDetector
 
-    det = VAEDetector(**params).fit(frame[choice.used])
+    with warnings.catch_warnings():  # the summary carries it (calibration.warning)
+        warnings.simplefilter("ignore", CalibrationWarning)
+        det = VAEDetector(**params).fit(frame[choice.used])
     det.save(model)
     return {
         "data": str(data),
@@ -83,6 +90,10 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
             "method": "target_fpr" if det.contamination == "auto" else "contamination",
             "rate": float(det.target_fpr if det.contamination == "auto" else det.contamination),
             "n_calibration": int(det.calibration_scores_.size),
+            "threshold_method": det.threshold_method,
+            "threshold_rule": det.threshold_rule_,
+            "tail": None if det.tail_ is None else det.tail_.to_dict(),
+            "warning": det.calibration_warning_,
         },
         "device": str(det.device_),
         "window": getattr(det, "window_config_", None),

@@ -2,7 +2,8 @@
 
 Memory is bounded by the batch size, each row's results equal those of
 scoring the whole table at once, and the output appears only once it is
-complete.
+complete. Each batch is also counted for the drift check
+(:class:`~vae_anomaly.drift.DriftTally`), whose report covers the whole table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..drift import DriftTally
 from ..exceptions import InvalidInputError
 from ..features.rows import Ordered
 from ..features.schema import NUMERIC, require_columns
@@ -159,7 +161,9 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     Returns
     -------
     dict
-        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``, and
+        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``,
+        ``drift`` (:meth:`vae_anomaly.drift.DriftReport.to_dict` of the whole
+        table, plus ``note``: why the column test did not run, or None), and
         for windowed models with a time column ``time_gaps`` (steps longer
         than ``time_gap_tolerance`` times the fitted time step; windows run
         across them as if the series were continuous) with up to three
@@ -178,19 +182,26 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
                                   csv_types=csv_types(scorer))
     window_fill = scorer.window_spec_ is not None
+    reference = scorer.drift_reference()
+    with_columns = reference.column_edges is not None
+    drift = DriftTally(reference)
 
     def score(batch: pa.RecordBatch, frame: pd.DataFrame, ordered: Ordered | None):
-        # The output batch is built in the worker too: the main thread only reads and writes.
+        # The output batch and the batch's drift counts are made in the worker too: the main
+        # thread only reads, writes and adds up.
         found = details(scorer, frame, ordered)
-        return output_batch(batch, found, keep, window_fill), int(np.count_nonzero(found.is_anomaly))
+        tally = DriftTally(reference)
+        tally.add(found.anomaly_score, found.contributions if with_columns else None)
+        return output_batch(batch, found, keep, window_fill), int(np.count_nonzero(found.is_anomaly)), tally
 
     rows = anomalies = 0
     gaps: list[pd.DataFrame] = []
     with writer:
-        for out, n_flagged in in_order(score, frames(scorer, batches, names, gaps, gap_tolerance), n_jobs):
+        for out, n_flagged, tally in in_order(score, frames(scorer, batches, names, gaps, gap_tolerance), n_jobs):
             writer.write(out)
             rows += out.num_rows
             anomalies += n_flagged
+            drift.merge(tally)
             if on_rows is not None:
                 on_rows(out.num_rows)
         if rows == 0:
@@ -200,9 +211,11 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     found = pd.concat(gaps, ignore_index=True) if gaps else None
     spec = scorer.window_spec_
     unit = " units" if spec is not None and spec.time_kind == "number" else " s"  # numbers: the column's own units
+    report = {**drift.report().to_dict(), "note": None if with_columns else (
+        "column test unavailable: the model file holds no column reference (written before model format 3)")}
     return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
             "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
-            "output": "-" if target is None else str(target),
+            "output": "-" if target is None else str(target), "drift": report,
             "time_gaps": 0 if found is None else len(found),
             "time_gap_tolerance": gap_tolerance,
             "time_gap_examples": [] if found is None else [

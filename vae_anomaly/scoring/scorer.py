@@ -16,11 +16,14 @@ import numpy as np
 import pandas as pd
 
 from .. import calibration
+from ..drift import DRIFT_ALPHA, DriftReport, check_drift
+from ..drift_reference import DriftReference
 from ..features import windows
 from ..features.encoder import Encoded, TabularPreprocessor
 from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, prepare
 from ..features.schema import as_frame, require_columns
 from ..features.series import WindowSpec
+from ..tail import TailFit
 from .engine import Engine
 
 __all__ = ["ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
@@ -51,7 +54,9 @@ class ScoreDetails:
     is_anomaly : ndarray of bool (n,)
         ``anomaly_score > threshold_``.
     p_value : ndarray (n,)
-        Conformal p-values against the calibration scores.
+        p-values against the calibration scores: conformal, or from the
+        fitted tail beyond the scores the tail covers (see
+        :func:`vae_anomaly.calibration.p_values`).
     contributions : ndarray (n, n_features)
         Per-column contributions, as in :meth:`VAEDetector.feature_contributions`.
     feature_names : list of str
@@ -99,11 +104,19 @@ class Scorer:
     window_spec : WindowSpec or None
     window_config : dict or None
         Window settings as stored in the model file.
+    p_value_tail : TailFit or None
+        The tail the p-values use beyond the calibration scores
+        (:func:`vae_anomaly.calibration.p_value_tail`); None for conformal p-values.
+    column_reference : tuple of ndarray or None
+        ``(edges, counts)`` of the calibration rows' contributions
+        (:func:`vae_anomaly.drift_reference.column_reference`) for the drift
+        check's column test; None for models saved without them.
     """
 
     def __init__(self, preprocessor: TabularPreprocessor, engine: Engine, feature_baseline: np.ndarray,
                  threshold: float, calibration_scores: np.ndarray, feature_names_in=None,
-                 window_spec: WindowSpec | None = None, window_config: dict | None = None):
+                 window_spec: WindowSpec | None = None, window_config: dict | None = None,
+                 p_value_tail: TailFit | None = None, column_reference: tuple | None = None):
         self.preprocessor_ = preprocessor
         self.engine = engine
         self.feature_baseline_ = np.asarray(feature_baseline, dtype=np.float64)
@@ -113,6 +126,8 @@ class Scorer:
             self.feature_names_in_ = np.asarray(feature_names_in, dtype=object)
         self.window_spec_ = window_spec
         self.window_config_ = window_config
+        self.p_value_tail_ = p_value_tail
+        self.column_reference_ = column_reference
 
     # -- model rows ------------------------------------------------------------------------
     def prepare(self, frame: pd.DataFrame | None, context: pd.DataFrame | None = None,
@@ -169,6 +184,14 @@ class Scorer:
             return list(spec.channels)
         return [s.name for s in self.preprocessor_.schema_]
 
+    def p_values(self, scores: np.ndarray) -> np.ndarray:
+        """p-values (n,) of anomaly scores (n,) against the calibration scores (and tail, if in use)."""
+        # Looking up the scores in sorted order is 2-3x faster than in row order (cache, branches).
+        order = np.argsort(scores)
+        p_value = np.empty_like(scores)
+        p_value[order] = calibration.p_values(self.calibration_scores_, scores[order], self.p_value_tail_)
+        return p_value
+
     def details(self, prep: Prepared) -> ScoreDetails:
         """Everything the CLI writes for each row of ``prep``, in the caller's order."""
         missing = missing_mask(prep.enc)
@@ -177,14 +200,10 @@ class Scorer:
         fill = prep.fill
         if self.window_spec_ is not None:  # model rows are in window order: put them back in the caller's
             scores, contributions, fill = scores[prep.back], contributions[prep.back], fill[prep.back]
-        # Looking up the scores in sorted order is 2-3x faster than in row order (cache, branches).
-        order = np.argsort(scores)
-        p_value = np.empty_like(scores)
-        p_value[order] = calibration.conformal_p_values(self.calibration_scores_, scores[order])
         return ScoreDetails(
             anomaly_score=scores,
             is_anomaly=scores > self.threshold_,
-            p_value=p_value,
+            p_value=self.p_values(scores),
             contributions=contributions,
             feature_names=self.feature_names(),
             window_fill=fill,
@@ -205,3 +224,37 @@ class Scorer:
         if context is not None:
             context = self.model_columns(context)
         return self.details(self.prepare(frame, context))
+
+    # -- drift -----------------------------------------------------------------------------
+    def drift_reference(self) -> DriftReference:
+        """What a batch is compared with: calibration scores, threshold and (if stored) column bins."""
+        edges, counts = self.column_reference_ if self.column_reference_ is not None else (None, None)
+        return DriftReference(self.calibration_scores_, self.threshold_, edges, counts,
+                              None if edges is None else self.feature_names())
+
+    def drift(self, X, context: pd.DataFrame | None = None, alpha: float = DRIFT_ALPHA) -> DriftReport:
+        """Whether the rows of ``X``, as one batch, still look like the calibration rows.
+
+        Compares the batch's flagged share, its score distribution and each
+        column's contributions with those of the held-out rows
+        (:func:`vae_anomaly.drift.check_drift`).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like (n, n_features)
+            As for :meth:`score_details`.
+        context : DataFrame, optional
+            Earlier rows of the same series, for windowed models.
+        alpha : float, default=DRIFT_ALPHA
+            Significance level of the three tests together.
+
+        Returns
+        -------
+        DriftReport
+            ``columns`` is None when the model holds no column reference
+            (files written before model format 3): the column test is then
+            unavailable and only the score tests run.
+        """
+        found = self.score_details(X, context)
+        columns = None if self.column_reference_ is None else found.contributions
+        return check_drift(self.drift_reference(), found.anomaly_score, columns, alpha=alpha)
