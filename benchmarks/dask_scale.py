@@ -11,7 +11,8 @@ script times, in separate processes and on the same files:
   ADDRESS`` against a ``distributed.LocalCluster`` of 1 or 2 worker
   processes of one thread each, started by this script before the command
   and closed after it (its start-up is not timed: a real cluster is already
-  running when a job is submitted).
+  running when a job is submitted, and its workers have imported the
+  library for an earlier job, which the script does for them first).
 
 Reported per method and size: rows/s over the command's wall time (start-up
 and connecting to the scheduler included), rows/s inside the command (the
@@ -31,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -118,6 +120,7 @@ def one_run(method: str, data: Path, model: Path, work: Path) -> dict:
         n = int(method[-1])
         with LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
+            client.run(importlib.import_module, "vae_anomaly.jobs.cluster")  # warm, as on a cluster already in use
             pids = list(client.run(os.getpid).values())
             wall, inner, peaks = _command([*base, "-o", str(out), "--dask", cluster.scheduler_address], pids)
         shutil.rmtree(out)

@@ -23,6 +23,7 @@ from vae_anomaly import VAEDetector  # the dask extra is part of the dev extra, 
 from vae_anomaly.dask import read_parquet, score_dask
 from vae_anomaly.jobs import cluster as dask_job
 from vae_anomaly.jobs.score import load_scorer
+from vae_anomaly.tables.read import TableReader
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 RESULTS = ["anomaly_score", "is_anomaly", "p_value", "top_feature"]
@@ -221,7 +222,7 @@ def test_a_worker_killed_mid_run_gives_the_full_result_or_no_output(data, cluste
             os.kill(pids[0], signal.SIGKILL)
 
     try:
-        summary = dask_job.score_on_cluster(load_scorer(where / model), dask_job.TableReader(where / source), out,
+        summary = dask_job.score_on_cluster(load_scorer(where / model), TableReader(where / source), out,
                                             address=cluster.scheduler.address, partition_rows=300,
                                             on_rows=kill_a_worker)
     except dask_job.ClusterError:

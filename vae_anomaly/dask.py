@@ -239,7 +239,7 @@ def read_parquet(reader: TableReader | str | os.PathLike, columns: Sequence[str]
     columns = reader.column_names if columns is None else list(columns)
     reader.require_columns(columns)
     schema = pa.schema([reader.schema.field(c) for c in columns], metadata=reader.schema.metadata)
-    pieces = list(_pieces(reader._files, max(1, int(partition_rows))))  # TableReader's files, in its order
+    pieces = list(_pieces(reader.files, max(1, int(partition_rows))))
     if not pieces:
         raise InvalidInputError(f"{reader.path.name} has no rows")
     with dask.config.set({"dataframe.convert-string": False}):  # columns as vae-detect score reads them

@@ -148,6 +148,11 @@ class TableReader:
         return pa_ds.dataset([str(f) for f in self._files], format=parquet)
 
     @property
+    def files(self) -> list[Path]:
+        """The files read, in the order they are read (one for a file; sorted parts for a directory)."""
+        return list(self._files)
+
+    @property
     def column_names(self) -> list[str]:
         """Names of the columns, in file order."""
         return list(self.schema.names)
