@@ -7,6 +7,7 @@ The estimator is imported on first use, so ``import vae_anomaly`` (and the
 from .exceptions import (
     CalibrationWarning,
     InvalidInputError,
+    MissingExtraError,
     ModelFileError,
     SchemaMismatchError,
     VAEAnomalyError,
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidInputError",
     "SchemaMismatchError",
     "ModelFileError",
+    "MissingExtraError",
     "CalibrationWarning",
     "__version__",
 ]

@@ -195,8 +195,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     calibration_warning_ : str or None
         Why the held-out rows cannot support ``target_fpr``, if they cannot
         (also issued as a :class:`~vae_anomaly.CalibrationWarning`).
-    column_reference_ : tuple of ndarray
-        Bins of the held-out rows' per-column contributions, for :meth:`drift`.
+    column_reference_ : tuple of ndarray or None
+        Bins of the held-out rows' per-column contributions, for :meth:`drift`
+        (None for models loaded from files written before model format 3).
     module_ : torch.nn.Module
         The trained network.
     preprocessor_ : TabularPreprocessor
