@@ -37,6 +37,7 @@ from safetensors.numpy import save as st_save
 
 from .exceptions import ModelFileError
 from .features.encoder import TabularPreprocessor
+from .options import TARGET_FPR
 from .scoring.network import NetworkSpec
 from .scoring.scorer import Scorer
 from .state import Calibration, FittedState, scorer_from_state
@@ -254,7 +255,7 @@ def _state(meta: dict, arrays: dict) -> FittedState:
         weights={k[7:]: v for k, v in arrays.items() if k.startswith("module.")},
         calibration=Calibration(
             threshold=float(cal["threshold"]), method=str(cal.get("method", "target_fpr")),
-            rate=float(cal.get("rate", params.get("target_fpr", 0.01))),
+            rate=float(cal.get("rate", params.get("target_fpr", TARGET_FPR))),
             score_type=str(cal.get("score_type", params.get("score_type", "elbo"))),
             scores=np.asarray(arrays["calibration_scores"], dtype=np.float64),
             feature_baseline=np.asarray(arrays["feature_baseline"], dtype=np.float64),
