@@ -13,9 +13,8 @@ A model file is a zip archive holding exactly two members:
 
 The archive's comment holds a SHA-256 checksum of every byte before it, so a
 truncated or bit-flipped file is refused before anything in it is parsed.
-Files are written to a temporary file beside the target and renamed into
-place (:func:`vae_anomaly.tables.write.atomic_write_bytes`), so a crash never
-leaves half a model at the path.
+Files are written beside the target and renamed into place
+(:func:`vae_anomaly.tables.write.atomic_write_bytes`): never half a model.
 
 This module reads and writes a :class:`~vae_anomaly.state.FittedState`; it
 never imports the estimator, nor torch: a CPU scoring job that calls
