@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import calibration, options
-from .drift import DRIFT_ALPHA, DriftReport, check_drift
+from .drift import DRIFT_ALPHA, DriftReport
 from .drift_reference import column_reference
 from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features import series
@@ -587,9 +587,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         scorer = self.scorer()
         prep = self._prepare(scorer.model_columns(X), None if context is None else scorer.model_columns(context))
-        found = scorer.details(prep)
-        return check_drift(scorer.drift_reference(), found.anomaly_score,
-                           None if self.column_reference_ is None else found.contributions, alpha=alpha)
+        return scorer.drift_of(scorer.details(prep), alpha)
 
     def feature_contributions(self, X):
         """Each input column's share of each row's anomaly score.

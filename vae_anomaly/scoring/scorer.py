@@ -255,6 +255,9 @@ class Scorer:
             (files written before model format 3): the column test is then
             unavailable and only the score tests run.
         """
-        found = self.score_details(X, context)
+        return self.drift_of(self.score_details(X, context), alpha)
+
+    def drift_of(self, found: ScoreDetails, alpha: float = DRIFT_ALPHA) -> DriftReport:
+        """:meth:`drift` of rows already scored (``found`` from :meth:`details`)."""
         columns = None if self.column_reference_ is None else found.contributions
         return check_drift(self.drift_reference(), found.anomaly_score, columns, alpha=alpha)
