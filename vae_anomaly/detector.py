@@ -106,8 +106,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         limit how much the network learns anomalies in the training data.
     scaler : {"robust", "quantile", "standard"}, default="robust"
         Numeric scaling: median and robust spread (interquartile range,
-        falling back to the standard deviation, then 1, for columns that are
-        mostly constant); rank-Gaussian (each column's empirical distribution
+        widening to the central 80%, 90%, then 98% range for columns that are
+        mostly one value, and never below a millionth of the median's size:
+        see :func:`~vae_anomaly.features.scaling.robust_spread`); rank-Gaussian (each column's empirical distribution
         mapped to a standard normal, continued linearly past the fitted
         range); or mean and standard deviation.
     likelihood : {"gaussian", "student-t"}, default="gaussian"
