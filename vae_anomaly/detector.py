@@ -61,11 +61,14 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         lower bound, where each numeric feature has a learned noise level
         (see ``likelihood``);
         ``"reconstruction"`` is the squared error in scaled space (plus the
-        categorical negative log-probabilities).
+        categorical negative log-probabilities). The threshold and p-values
+        are calibrated on this score at fit, so, as with every parameter,
+        changing it after fit takes effect at the next fit: a fitted model
+        keeps scoring with ``score_type_``.
     n_samples : int, default=1
         Latent samples for the ELBO score. 1 uses the latent mean; more use
         a tighter importance-weighted bound with fixed samples, so scores stay
-        deterministic.
+        deterministic. Like ``score_type``, read at fit (``n_samples_``).
     contamination : "auto" or float in (0, 0.5], default="auto"
         ``"auto"`` sets the threshold for a false-positive rate of
         ``target_fpr`` on normal data. A float is the expected share of
@@ -162,6 +165,11 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     Attributes
     ----------
+    score_type_ : str
+        The score this model computes and its threshold was calibrated on:
+        ``score_type`` at fit. Model files and ``vae-detect info`` record it.
+    n_samples_ : int
+        Latent samples of the score: ``n_samples`` at fit.
     offset_ : float
         ``decision_function = score_samples - offset_``.
     threshold_ : float
@@ -374,6 +382,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         spec = self._window_spec()
         rng = check_random_state(self.random_state)
         self.device_ = _resolve_device(self.device)
+        # What scoring reads, fixed at fit (scikit-learn's convention): set_params after fit
+        # cannot pair the calibrated threshold with another score.
+        self.score_type_, self.n_samples_ = str(self.score_type), int(self.n_samples)
         features, summary, channel_dtypes = frame, None, {}
         if spec is not None:
             spec, features, channel_dtypes = training_windows(frame, spec, self.max_categories)
@@ -443,7 +454,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                            tuple(self.hidden_sizes_), m.latent_dim, m.min_log_var, m.student_df)
 
     def _engine(self):
-        return build_engine(self._network_spec(), self.score_type, self.n_samples, self.noise_seed_,
+        return build_engine(self._network_spec(), self.score_type_, self.n_samples_, self.noise_seed_,
                             module_device(self.module_).type, module=self.module_)
 
     def scorer(self) -> Scorer:
@@ -639,14 +650,16 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def _fitted_state(self) -> FittedState:
         rate_kind = "target_fpr" if self.contamination == "auto" else "contamination"
         names = getattr(self, "feature_names_in_", None)
+        # The scoring settings of the fit, not later set_params: the file is the fitted model.
+        params = {**self.get_params(deep=False), "score_type": self.score_type_, "n_samples": self.n_samples_}
         return FittedState(
-            params=json_params(self.get_params(deep=False)),
+            params=json_params(params),
             preprocessor=self.preprocessor_,
             network=self._network_spec(),
             weights={k: v.detach().cpu().contiguous().numpy() for k, v in self.module_.state_dict().items()},
             calibration=Calibration(float(self.threshold_), rate_kind,
                                     float(self.target_fpr if rate_kind == "target_fpr" else self.contamination),
-                                    self.score_type, self.calibration_scores_, self.feature_baseline_),
+                                    self.score_type_, self.calibration_scores_, self.feature_baseline_),
             noise_seed=int(self.noise_seed_),
             n_features_in=int(self.n_features_in_),
             feature_names_in=None if names is None else [str(c) for c in names],
@@ -678,6 +691,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         det.noise_seed_ = state.noise_seed
         det.window_config_ = state.window
         det.window_spec_ = state.window_spec
+        det.score_type_ = state.calibration.score_type
+        det.n_samples_ = int(state.params.get("n_samples", 1))
         return det
 
     # ---------------------------------------------------------------------------------------

@@ -105,15 +105,18 @@ class FittedState:
 def scorer_from_state(state: FittedState, device: str = "cpu") -> Scorer:
     """A :class:`Scorer` for ``state``; on CPU at the latent mean it needs no torch.
 
+    It scores with the score type the threshold was calibrated on
+    (``calibration.score_type``), so scores, threshold and p-values come
+    from one setting.
+
     Raises
     ------
     ValueError
         If the weights do not match the network's shape.
     """
-    params = state.params
-    engine = build_engine(state.network, params.get("score_type", "elbo"), int(params.get("n_samples", 1)),
-                          state.noise_seed, device, weights=state.weights)
     cal = state.calibration
+    engine = build_engine(state.network, cal.score_type, int(state.params.get("n_samples", 1)),
+                          state.noise_seed, device, weights=state.weights)
     return Scorer(state.preprocessor, engine, cal.feature_baseline, cal.threshold, cal.scores,
                   state.feature_names_in, state.window_spec, state.window)
 
