@@ -37,6 +37,7 @@ from .scoring import torch_engine
 from .scoring.engine import build_engine
 from .scoring.network import NetworkSpec
 from .scoring.scorer import ScoreDetails, Scorer, add_baseline, stacked_size
+from .scoring.warmup import warmup_reference
 from .state import Calibration, FittedState, json_params
 from .tensors import module_device, resolve_device, to_tensors
 from .training import held_out_rows, network_shape, train, train_config
@@ -190,6 +191,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Device the network was trained on.
     window_spec_ : WindowSpec or None
         The windowing settings in use.
+    warmup_scores_ : ndarray of shape (window - 1, n_reference) or None
+        Windowed models: scores of the held-out windows cut to 1, 2, ...,
+        ``window - 1`` rows, which put warm-up rows on the full-window scale
+        (see :mod:`vae_anomaly.scoring.warmup`); None otherwise.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -417,6 +422,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
 
         self._calibrate(held_enc)
+        self.warmup_scores_ = warmup_reference(self._engine(), self.feature_baseline_, prep, self.preprocessor_, spec,
+                                               held)
         self.n_train_rows_ = int(len(fit_rows))
         self.fit_time_ = time.perf_counter() - start
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
@@ -468,7 +475,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         return Scorer(self.preprocessor_, self._engine(), self.feature_baseline_, self.threshold_,
                       self.calibration_scores_, getattr(self, "feature_names_in_", None),
-                      self.window_spec_, self.window_config_)
+                      self.window_spec_, self.window_config_, self.warmup_scores_)
 
     def score_samples(self, X) -> np.ndarray:
         """Normality score of each row: higher is more normal.
@@ -485,7 +492,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         prep = self._prepare(X)
-        return -self.scorer().scores(prep.enc, with_terms=False)[0][prep.back]
+        return -self.scorer().scores(prep.enc, with_terms=False, fill=prep.fill)[0][prep.back]
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
@@ -668,6 +675,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                       "n_train_rows": int(self.n_train_rows_), "fit_time_s": float(self.fit_time_),
                       "loss_curve": [float(v) for v in self.loss_curve_],
                       "validation_loss_curve": [float(v) for v in self.validation_loss_curve_]},
+            warmup_scores=self.warmup_scores_,
         )
 
     @classmethod
@@ -691,6 +699,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         det.noise_seed_ = state.noise_seed
         det.window_config_ = state.window
         det.window_spec_ = state.window_spec
+        det.warmup_scores_ = state.warmup_scores
         det.score_type_ = state.calibration.score_type
         det.n_samples_ = int(state.params.get("n_samples", 1))
         return det

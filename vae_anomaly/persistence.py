@@ -7,9 +7,9 @@ A model file is a zip archive holding exactly two members:
     parameters, the feature schema, network shape, threshold and how it was
     calibrated, windowing settings and a training summary.
 ``tensors.safetensors``
-    The network weights, the preprocessing arrays, the calibration scores and
-    the per-feature baselines, in the safetensors format (plain numbers, no
-    code).
+    The network weights, the preprocessing arrays, the calibration scores,
+    the per-feature baselines and, for windowed models, the warm-up reference
+    scores, in the safetensors format (plain numbers, no code).
 
 The archive's comment holds a SHA-256 checksum of every byte before it, so a
 truncated or bit-flipped file is refused before anything in it is parsed.
@@ -45,9 +45,11 @@ from .tables.write import atomic_write_bytes
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # 2: the numeric likelihood is recorded (``network.student_df``, null for Gaussian). Files of
 #    version 1 have no such entry and were all Gaussian; they load and score as before.
+# 3: windowed models record the warm-up reference scores (tensor ``warmup_scores``), which move
+#    warm-up rows to the full-window scale. Older files have none: their warm-up rows score as before.
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -91,6 +93,8 @@ def _split(state: FittedState) -> tuple[dict, dict]:
     arrays.update({f"module.{k}": np.ascontiguousarray(v) for k, v in state.weights.items()})
     arrays["calibration_scores"] = np.ascontiguousarray(cal.scores, dtype=np.float64)
     arrays["feature_baseline"] = np.ascontiguousarray(cal.feature_baseline, dtype=np.float64)
+    if state.warmup_scores is not None:
+        arrays["warmup_scores"] = np.ascontiguousarray(state.warmup_scores, dtype=np.float64)
     return meta, arrays
 
 
@@ -258,7 +262,16 @@ def _state(meta: dict, arrays: dict) -> FittedState:
                   "best_epoch": int(train["best_epoch"]), "n_train_rows": int(train["n_train_rows"]),
                   "fit_time_s": float(train["fit_time_s"]), "loss_curve": list(train["loss_curve"]),
                   "validation_loss_curve": list(train["validation_loss_curve"])},
+        warmup_scores=_warmup_scores(arrays.get("warmup_scores"), meta.get("window")),
     )
+
+
+def _warmup_scores(scores, window: dict | None) -> np.ndarray | None:
+    """The warm-up reference scores (absent from older files), checked against the window size."""
+    if scores is not None and (window is None or np.ndim(scores) != 2 or np.size(scores) == 0
+                               or len(scores) != int(window["size"]) - 1):
+        raise ValueError(f"warm-up scores of shape {np.shape(scores)} do not fit the window")
+    return None if scores is None else np.asarray(scores, dtype=np.float64)
 
 
 def load_scorer(path, device: str = "cpu") -> Scorer:

@@ -83,6 +83,10 @@ class FittedState:
     training : dict
         ``device``, ``n_iter``, ``best_epoch``, ``n_train_rows``,
         ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``.
+    warmup_scores : ndarray (window size - 1, m) or None
+        Windowed models: reference scores of warm-up windows
+        (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); None for
+        row-wise models and files written before they were recorded.
     """
 
     params: dict
@@ -95,6 +99,7 @@ class FittedState:
     feature_names_in: list | None = None
     window: dict | None = None
     training: dict = field(default_factory=dict)
+    warmup_scores: np.ndarray | None = None
 
     @property
     def window_spec(self) -> WindowSpec | None:
@@ -118,7 +123,7 @@ def scorer_from_state(state: FittedState, device: str = "cpu") -> Scorer:
     engine = build_engine(state.network, cal.score_type, int(state.params.get("n_samples", 1)),
                           state.noise_seed, device, weights=state.weights)
     return Scorer(state.preprocessor, engine, cal.feature_baseline, cal.threshold, cal.scores,
-                  state.feature_names_in, state.window_spec, state.window)
+                  state.feature_names_in, state.window_spec, state.window, state.warmup_scores)
 
 
 def json_params(params: dict) -> dict:

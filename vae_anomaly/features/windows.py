@@ -30,8 +30,9 @@ from .encoder import Encoded
 from .schema import MAX_ABS, NUMERIC, check_numeric, infer_schema, numeric_columns, require_columns
 from .series import WindowSpec, check_key_columns, group_starts, order_rows, time_kind
 
-__all__ = ["SUMMARY_STATS", "training_windows", "summary_training_frame", "window_index", "stack_windows", "window_fill",
-           "summary_frame", "summary_name", "summary_owner", "summary_spec", "check_summary_frame", "check_channels"]
+__all__ = ["SUMMARY_STATS", "training_windows", "summary_training_frame", "window_index", "stack_windows", "cut_windows",
+           "window_fill", "summary_frame", "summary_name", "summary_owner", "summary_spec", "check_summary_frame",
+           "check_channels"]
 
 # Statistics of each numeric channel with features="summary", in column order.
 SUMMARY_STATS = ("value", "diff", "mean", "std", "min", "max")
@@ -162,6 +163,19 @@ def summary_owner(channels, summarised) -> np.ndarray:
     summarised = set(summarised)
     return np.array([j for j, c in enumerate(channels) for _ in (SUMMARY_STATS if c in summarised else (0,))],
                     dtype=np.int64)
+
+
+def cut_windows(idx: np.ndarray, real: int) -> np.ndarray:
+    """Windows of ``idx`` cut to their last ``real`` positions (older ones become padding, -1):
+    the windows these rows would have as row number ``real`` (1-based) of a series.
+
+    Examples
+    --------
+    >>> cut_windows(np.array([[3, 4, 5], [-1, 0, 1]]), 2)
+    array([[-1,  4,  5],
+           [-1,  0,  1]])
+    """
+    return np.where(np.arange(idx.shape[1]) >= idx.shape[1] - real, idx, -1)
 
 
 def window_fill(idx: np.ndarray) -> np.ndarray:
