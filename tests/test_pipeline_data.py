@@ -220,3 +220,58 @@ def test_settings_changed_after_fit_take_effect_at_the_next_fit(fitted_elbo, cha
 def _write(frame: pd.DataFrame, path):
     frame.to_parquet(path)
     return path
+
+
+# ------------------------------------------------------------------------------------------
+# 7. more cases of the same classes
+# ------------------------------------------------------------------------------------------
+def test_a_boolean_always_true_in_training_flags_false_and_not_a_missing_value(one_torch_thread):
+    det = VAEDetector(random_state=0).fit(setpoints(2000, 0).assign(ok=True))
+    new = setpoints(500, 1).assign(ok=True)
+    assert flagged(det, new) <= BAND
+    assert flagged(det, new.assign(ok=False)) == 1.0
+    assert flagged(det, new.assign(ok=pd.array([None] * 500, dtype="boolean"))) == flagged(det, new)
+
+
+def test_a_category_seen_once_is_flagged_for_most_rows(one_torch_thread):
+    """A level seen once in 2,000 rows is rarer than the 1% rate: most rows holding it are flagged,
+    as with a level never seen."""
+    levels = np.random.default_rng(0).choice(["a", "b", "c"], 2000).astype(object)
+    levels[5] = "once"
+    det = VAEDetector(random_state=0).fit(setpoints(2000, 0).assign(kind=levels))
+    new = setpoints(500, 1).assign(kind=np.random.default_rng(1).choice(["a", "b", "c"], 500))
+    assert flagged(det, new) <= BAND
+    assert flagged(det, new.assign(kind="once")) >= 0.5 and flagged(det, new.assign(kind="never")) >= 0.5
+
+
+def test_a_column_that_became_all_null_in_an_extract_is_scored_as_missing(tmp_path):
+    """A dead sensor in today's extract: every cell missing (a Parquet column of type null). Each
+    missing cell adds its typical term, so the other columns decide."""
+    setpoints(2000, 0).assign(c=np.random.default_rng(5).normal(size=2000)).to_parquet(tmp_path / "train.parquet")
+    assert invoke("fit", tmp_path / "train.parquet", "-m", tmp_path / "m.vae", "--seed", 0, "-q").exit_code == 0
+    new = setpoints(500, 1).assign(c=None)
+    new.to_parquet(tmp_path / "new.parquet")
+    result = invoke("score", tmp_path / "new.parquet", "-m", tmp_path / "m.vae", "-o", tmp_path / "s.parquet")
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(tmp_path / "s.parquet")
+    assert np.isfinite(scored["anomaly_score"]).all() and scored["is_anomaly"].mean() <= BAND
+
+
+def test_timestamps_shared_by_machines_keep_each_machine_its_own_windows(one_torch_thread, tmp_path):
+    """Four machines logging at the same minutes, rows sorted by time: every timestamp appears four
+    times. Windows stay within a machine, no gap is reported, and each machine scores as it would alone."""
+    rng = np.random.default_rng(0)
+    times = pd.date_range("2024-01-01", periods=300, freq="min")
+    frame = pd.DataFrame({"t": np.repeat(times, 4), "m": np.tile(["a", "b", "c", "d"], 300),
+                          "x": rng.normal(size=1200), "y": rng.normal(size=1200)})
+    det = VAEDetector(window=8, time_column="t", group_column="m", max_iter=3, random_state=0).fit(frame)
+    assert det.window_config_["median_step_s"] == 60.0
+    together = det.score_details(frame)
+    for machine in "abcd":
+        alone = frame["m"] == machine
+        np.testing.assert_allclose(det.score_details(frame[alone]).anomaly_score, together.anomaly_score[alone],
+                                   rtol=1e-6)
+    frame.to_parquet(tmp_path / "f.parquet")
+    det.save(tmp_path / "m.vae")
+    result = invoke("score", tmp_path / "f.parquet", "-m", tmp_path / "m.vae", "-o", tmp_path / "s.parquet")
+    assert result.exit_code == 0 and "gap" not in result.stderr, result.output
