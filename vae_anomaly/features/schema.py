@@ -127,10 +127,10 @@ def _kind_of(col: pd.Series, max_categories: int) -> tuple[str, tuple | None]:
     if pd.api.types.is_numeric_dtype(dtype) and not dictionary:
         return NUMERIC, None
     values = col.dropna()
-    types = {type(v) for v in values}
-    if not types:
+    if values.empty:
         raise InvalidInputError(f"column {name!r} has no observed values")
-    if not dictionary:
+    if not dictionary:  # an object column: what its values are (a dictionary's are its levels)
+        types = {type(v) for v in values}
         if all(issubclass(t, (bool, np.bool_)) for t in types):
             return CATEGORICAL, (False, True)
         if all(issubclass(t, NUMBER_TYPES) and not issubclass(t, (bool, np.bool_)) for t in types):
