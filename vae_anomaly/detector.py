@@ -40,6 +40,7 @@ from .scoring import torch_engine
 from .scoring.engine import build_engine
 from .scoring.network import NetworkSpec
 from .scoring.scorer import ScoreDetails, Scorer, add_baseline, stacked_size
+from .scoring.warmup import to_full_window, warmup_reference
 from .state import Calibration, FittedState, json_params
 from .tensors import module_device, resolve_device, to_tensors
 from .training import held_out_rows, network_shape, train, train_config
@@ -64,11 +65,14 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         lower bound, where each numeric feature has a learned noise level
         (see ``likelihood``);
         ``"reconstruction"`` is the squared error in scaled space (plus the
-        categorical negative log-probabilities).
+        categorical negative log-probabilities). The threshold and p-values
+        are calibrated on this score at fit, so, as with every parameter,
+        changing it after fit takes effect at the next fit: a fitted model
+        keeps scoring with ``score_type_``.
     n_samples : int, default=1
         Latent samples for the ELBO score. 1 uses the latent mean; more use
         a tighter importance-weighted bound with fixed samples, so scores stay
-        deterministic.
+        deterministic. Like ``score_type``, read at fit (``n_samples_``).
     contamination : "auto" or float in (0, 0.5], default="auto"
         ``"auto"`` sets the threshold for a false-positive rate of
         ``target_fpr`` on normal data, from the held-out rows. A float is
@@ -125,8 +129,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         limit how much the network learns anomalies in the training data.
     scaler : {"robust", "quantile", "standard"}, default="robust"
         Numeric scaling: median and robust spread (interquartile range,
-        falling back to the standard deviation, then 1, for columns that are
-        mostly constant); rank-Gaussian (each column's empirical distribution
+        widening to the central 80%, 90%, then 98% range for columns that are
+        mostly one value, and never below a millionth of the median's size:
+        see :func:`~vae_anomaly.features.scaling.robust_spread`); rank-Gaussian (each column's empirical distribution
         mapped to a standard normal, continued linearly past the fitted
         range); or mean and standard deviation.
     likelihood : {"gaussian", "student-t"}, default="gaussian"
@@ -180,6 +185,11 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     Attributes
     ----------
+    score_type_ : str
+        The score this model computes and its threshold was calibrated on:
+        ``score_type`` at fit. Model files and ``vae-detect info`` record it.
+    n_samples_ : int
+        Latent samples of the score: ``n_samples`` at fit.
     offset_ : float
         ``decision_function = score_samples - offset_``.
     threshold_ : float
@@ -212,6 +222,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Device the network was trained on.
     window_spec_ : WindowSpec or None
         The windowing settings in use.
+    warmup_scores_ : ndarray of shape (window - 1, n_reference) or None
+        Windowed models: scores of the held-out windows cut to 1, 2, ...,
+        ``window - 1`` rows, which put warm-up rows on the full-window scale
+        (see :mod:`vae_anomaly.scoring.warmup`); None otherwise.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -407,6 +421,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         spec = self._window_spec()
         rng = check_random_state(self.random_state)
         self.device_ = _resolve_device(self.device)
+        # What scoring reads, fixed at fit (scikit-learn's convention): set_params after fit
+        # cannot pair the calibrated threshold with another score.
+        self.score_type_, self.n_samples_ = str(self.score_type), int(self.n_samples)
         features, summary, channel_dtypes = frame, None, {}
         if spec is not None:
             spec, features, channel_dtypes = training_windows(frame, spec, self.max_categories)
@@ -438,7 +455,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.best_epoch_ = result.best_epoch
 
-        self._calibrate(enc, held_enc)
+        self._calibrate(prep, held, held_enc)
         self.n_train_rows_ = int(len(fit_rows))
         self.fit_time_ = time.perf_counter() - start
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
@@ -454,21 +471,27 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                           self.min_log_var, generator, device=self.device_,
                           student_df=degrees_of_freedom(self.likelihood))
 
-    def _calibrate(self, enc: Encoded, held: Encoded) -> None:
-        """Set per-feature baselines, the threshold, the p-value and the drift references.
+    def _calibrate(self, prep: Prepared, held_rows: np.ndarray, held: Encoded) -> None:
+        """Set per-feature baselines, the threshold, p-values, warm-up and drift references.
 
-        ``enc`` holds every row given to ``fit`` (scored only for a float
-        ``contamination``), ``held`` the held-out rows.
+        ``prep`` holds every row given to ``fit`` (scored only for a float
+        ``contamination``), ``held`` the held-out rows ``held_rows`` of it.
         """
         engine = self._engine()
         raw, terms = engine.raw_scores(held, with_terms=True)
         missing = missing_mask(held)
         self.feature_baseline_ = calibration.feature_baselines(terms, missing)
         self.calibration_scores_ = np.sort(add_baseline(raw, missing, self.feature_baseline_))
+        self.warmup_scores_ = warmup_reference(engine, self.feature_baseline_, prep, self.preprocessor_,
+                                               self.window_spec_, held_rows)
         auto = self.contamination == "auto"
         rate = self.target_fpr if auto else float(self.contamination)
-        fit_scores = None if auto else add_baseline(engine.raw_scores(enc, with_terms=False)[0], missing_mask(enc),
-                                                    self.feature_baseline_)
+        fit_scores = None
+        if not auto:  # the scores predict gives the same rows, warm-up rows moved as there
+            fit_scores = add_baseline(engine.raw_scores(prep.enc, with_terms=False)[0], missing_mask(prep.enc),
+                                      self.feature_baseline_)
+            if self.warmup_scores_ is not None:
+                fit_scores = to_full_window(fit_scores, prep.fill, self.warmup_scores_, self.calibration_scores_)
         choice = calibration.choose_threshold(self.calibration_scores_, rate, self.threshold_method,
                                               fit_scores=fit_scores)
         self.threshold_ = choice.value
@@ -494,7 +517,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                            tuple(self.hidden_sizes_), m.latent_dim, m.min_log_var, m.student_df)
 
     def _engine(self):
-        return build_engine(self._network_spec(), self.score_type, self.n_samples, self.noise_seed_,
+        return build_engine(self._network_spec(), self.score_type_, self.n_samples_, self.noise_seed_,
                             module_device(self.module_).type, module=self.module_)
 
     def scorer(self) -> Scorer:
@@ -510,7 +533,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                       self.calibration_scores_, getattr(self, "feature_names_in_", None),
                       self.window_spec_, self.window_config_,
                       calibration.p_value_tail(self.threshold_method, self.threshold_rule_, self.tail_),
-                      self.column_reference_)
+                      self.column_reference_, self.warmup_scores_)
 
     def score_samples(self, X) -> np.ndarray:
         """Normality score of each row: higher is more normal.
@@ -527,7 +550,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         prep = self._prepare(X)
-        return -self.scorer().scores(prep.enc, with_terms=False)[0][prep.back]
+        return -self.scorer().scores(prep.enc, with_terms=False, fill=prep.fill)[0][prep.back]
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
@@ -726,14 +749,16 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def _fitted_state(self) -> FittedState:
         rate_kind = "target_fpr" if self.contamination == "auto" else "contamination"
         names = getattr(self, "feature_names_in_", None)
+        # The scoring settings of the fit, not later set_params: the file is the fitted model.
+        params = {**self.get_params(deep=False), "score_type": self.score_type_, "n_samples": self.n_samples_}
         return FittedState(
-            params=json_params(self.get_params(deep=False)),
+            params=json_params(params),
             preprocessor=self.preprocessor_,
             network=self._network_spec(),
             weights={k: v.detach().cpu().contiguous().numpy() for k, v in self.module_.state_dict().items()},
             calibration=Calibration(float(self.threshold_), rate_kind,
                                     float(self.target_fpr if rate_kind == "target_fpr" else self.contamination),
-                                    self.score_type, self.calibration_scores_, self.feature_baseline_,
+                                    self.score_type_, self.calibration_scores_, self.feature_baseline_,
                                     self.threshold_method, self.threshold_rule_, self.tail_,
                                     *(self.column_reference_ or (None, None)), self.calibration_warning_),
             noise_seed=int(self.noise_seed_),
@@ -744,6 +769,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
                       "n_train_rows": int(self.n_train_rows_), "fit_time_s": float(self.fit_time_),
                       "loss_curve": [float(v) for v in self.loss_curve_],
                       "validation_loss_curve": [float(v) for v in self.validation_loss_curve_]},
+            warmup_scores=self.warmup_scores_,
         )
 
     @classmethod
@@ -771,6 +797,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         det.noise_seed_ = state.noise_seed
         det.window_config_ = state.window
         det.window_spec_ = state.window_spec
+        det.warmup_scores_ = state.warmup_scores
+        det.score_type_ = state.calibration.score_type
+        det.n_samples_ = int(state.params.get("n_samples", 1))
         return det
 
     # ---------------------------------------------------------------------------------------

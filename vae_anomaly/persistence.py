@@ -7,18 +7,16 @@ A model file is a zip archive holding exactly two members:
     parameters, the feature schema, network shape, threshold and how it was
     calibrated, windowing settings and a training summary.
 ``tensors.safetensors``
-    The network weights, the preprocessing arrays, the calibration scores,
-    the per-feature baselines and the drift check's column bins, in the
-    safetensors format (plain numbers, no code).
+    Weights, preprocessing arrays, calibration scores, per-feature baselines, drift column
+    bins and (windowed models) warm-up reference scores, as safetensors (plain numbers).
 
 The archive's comment holds a SHA-256 checksum of every byte before it, so a
 truncated or bit-flipped file is refused before anything in it is parsed.
 Files are written beside the target and renamed into place
 (:func:`vae_anomaly.tables.write.atomic_write_bytes`): never half a model.
 
-This module reads and writes a :class:`~vae_anomaly.state.FittedState`; it
-never imports the estimator, nor torch: a CPU scoring job that calls
-:func:`load_scorer` imports neither torch nor scikit-learn.
+This module maps a :class:`~vae_anomaly.state.FittedState` to a file and back; it imports
+neither the estimator nor torch, so :func:`load_scorer` on CPU needs neither torch nor scikit-learn.
 """
 
 from __future__ import annotations
@@ -46,11 +44,10 @@ from .tail import TailFit
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
-FORMAT_VERSION = 3
-# 2: the numeric likelihood is recorded (``network.student_df``, null for Gaussian). Files of
-#    version 1 have no such entry and were all Gaussian; they load and score as before.
-# 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning``; drift column bins
-#    (``drift.*`` arrays). Older files load as conformal, without bins, and score as before.
+FORMAT_VERSION = 4
+# Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian).
+# 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*``
+#    column bins (older: conformal, no bins). 4: ``warmup_scores`` of windowed models (older: none).
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -99,6 +96,8 @@ def _split(state: FittedState) -> tuple[dict, dict]:
     if cal.column_edges is not None:
         arrays["drift.column_edges"] = np.ascontiguousarray(cal.column_edges, dtype=np.float64)
         arrays["drift.column_counts"] = np.ascontiguousarray(cal.column_counts, dtype=np.int64)
+    if state.warmup_scores is not None:
+        arrays["warmup_scores"] = np.ascontiguousarray(state.warmup_scores, dtype=np.float64)
     return meta, arrays
 
 
@@ -271,6 +270,7 @@ def _state(meta: dict, arrays: dict) -> FittedState:
                   "best_epoch": int(train["best_epoch"]), "n_train_rows": int(train["n_train_rows"]),
                   "fit_time_s": float(train["fit_time_s"]), "loss_curve": list(train["loss_curve"]),
                   "validation_loss_curve": list(train["validation_loss_curve"])},
+        warmup_scores=None if "warmup_scores" not in arrays else np.asarray(arrays["warmup_scores"], np.float64),
     )
 
 

@@ -114,6 +114,15 @@ class FittedState:
     training : dict
         ``device``, ``n_iter``, ``best_epoch``, ``n_train_rows``,
         ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``.
+    warmup_scores : ndarray (window size - 1, m) or None
+        Windowed models: reference scores of warm-up windows
+        (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); None for
+        row-wise models and files written before they were recorded.
+
+    Raises
+    ------
+    ValueError
+        If ``warmup_scores`` do not have one row per warm-up length.
     """
 
     params: dict
@@ -126,6 +135,13 @@ class FittedState:
     feature_names_in: list | None = None
     window: dict | None = None
     training: dict = field(default_factory=dict)
+    warmup_scores: np.ndarray | None = None
+
+    def __post_init__(self):
+        ws = self.warmup_scores
+        if ws is not None and (self.window is None or np.ndim(ws) != 2 or np.size(ws) == 0
+                               or len(ws) != int(self.window["size"]) - 1):
+            raise ValueError(f"warm-up scores of shape {np.shape(ws)} do not fit the window")
 
     @property
     def window_spec(self) -> WindowSpec | None:
@@ -136,17 +152,21 @@ class FittedState:
 def scorer_from_state(state: FittedState, device: str = "cpu") -> Scorer:
     """A :class:`Scorer` for ``state``; on CPU at the latent mean it needs no torch.
 
+    It scores with the score type the threshold was calibrated on
+    (``calibration.score_type``), so scores, threshold and p-values come
+    from one setting.
+
     Raises
     ------
     ValueError
         If the weights do not match the network's shape.
     """
-    params = state.params
-    engine = build_engine(state.network, params.get("score_type", "elbo"), int(params.get("n_samples", 1)),
-                          state.noise_seed, device, weights=state.weights)
     cal = state.calibration
+    engine = build_engine(state.network, cal.score_type, int(state.params.get("n_samples", 1)),
+                          state.noise_seed, device, weights=state.weights)
     return Scorer(state.preprocessor, engine, cal.feature_baseline, cal.threshold, cal.scores,
-                  state.feature_names_in, state.window_spec, state.window, cal.p_value_tail, cal.column_reference)
+                  state.feature_names_in, state.window_spec, state.window, cal.p_value_tail, cal.column_reference,
+                  state.warmup_scores)
 
 
 def json_params(params: dict) -> dict:

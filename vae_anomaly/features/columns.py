@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..exceptions import InvalidInputError
 from ..options import MAX_CATEGORIES
+from .dtypes import is_dictionary, values_kind
 from .schema import infer_schema
 
 __all__ = ["ColumnChoice", "choose_columns", "ignore_reason"]
@@ -64,11 +65,12 @@ def ignore_reason(col: pd.Series, max_categories: int = MAX_CATEGORIES) -> str |
     dtype = col.dtype
     if len(col) and col.isna().all():
         return "all values are missing"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        return f"dates or times ({dtype}) are not modelled"
-    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+    kind = values_kind(col)
+    if kind in ("datetimes", "durations"):
+        return f"{'dates or times' if kind == 'datetimes' else 'durations'} ({dtype}) are not modelled"
+    if not pd.api.types.is_numeric_dtype(dtype) or is_dictionary(dtype):  # text, whatever its dtype
         values = col.dropna()
-        if all(isinstance(v, str) for v in values.head(1000)):
+        if len(values) and all(isinstance(v, str) for v in values.head(1000)):
             n_levels = values.nunique()
             if n_levels > max_categories:
                 hint = "a distinct value in every row, an id?" if n_levels == len(values) else "an id?"

@@ -20,7 +20,7 @@ from .encoder import Encoded, TabularPreprocessor
 from .schema import check_numeric
 from .series import WindowSpec
 
-__all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "feature_owner",
+__all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "cut_short", "feature_owner",
            "aggregate", "missing_mask"]
 
 
@@ -147,6 +147,36 @@ def prepare(frame: pd.DataFrame | None, pre: TabularPreprocessor, spec: WindowSp
     inverse = np.empty_like(ordered.order)
     inverse[ordered.order] = np.arange(ordered.order.size)
     return Prepared(enc, inverse[ordered.n_context:], windows.window_fill(idx), ordered.frame, ordered.starts)
+
+
+def cut_short(prep: Prepared, pre: TabularPreprocessor, spec: WindowSpec, rows: np.ndarray, real: int) -> Encoded:
+    """Model rows of the windows ending at ``rows``, cut to their last ``real`` input rows.
+
+    They are what the same rows would be as row number ``real`` of a new
+    series (a warm-up row): with summary statistics, those of the last
+    ``real`` readings only; with stacked windows, the older positions
+    masked.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Windowed model rows, as :func:`prepare` returned them.
+    pre : TabularPreprocessor
+        The fitted encoder.
+    spec : WindowSpec
+        The window settings.
+    rows : ndarray of int
+        Model rows (positions in ``prep.sorted_frame``).
+    real : int
+        Input rows kept in each window, 1 to ``spec.size``.
+    """
+    idx = windows.cut_windows(windows.window_index(prep.starts, spec.size)[rows], real)
+    needed = np.unique(idx[idx >= 0])  # only the input rows these windows hold
+    idx = np.where(idx >= 0, np.searchsorted(needed, idx), -1)
+    features = prep.sorted_frame.drop(columns=spec.key_columns()).iloc[needed]
+    if spec.features == "summary":
+        return pre.transform(windows.summary_frame(features, idx, spec.summarised))
+    return windows.stack_windows(pre.transform(features), idx)
 
 
 def feature_owner(pre: TabularPreprocessor, window_size: int = 1) -> np.ndarray:

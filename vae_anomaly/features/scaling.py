@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_Z", "EDGE_P", "Z_EDGE", "robust_center_scale", "heavy_tailed", "mean_std", "column_quantiles", "quantile_forward",
-           "quantile_inverse"]
+__all__ = ["MAX_Z", "EDGE_P", "Z_EDGE", "REL_TOL", "robust_center_scale", "robust_spread", "spread_floor", "flat",
+           "heavy_tailed", "mean_std", "column_quantiles", "quantile_forward", "quantile_inverse"]
 
 _N_QUANTILES = 1000
 # With scaler="robust", a column whose extreme quantiles reach further than this many
@@ -21,10 +21,74 @@ MAX_Z = 1e4
 # Keep the CDF away from 0 and 1 so the normal quantile stays finite (|z| <= 4.26).
 EDGE_P = 1e-5
 Z_EDGE = 4.264890793923841  # ndtri(1 - EDGE_P); a literal so that importing needs no scipy
+# Smallest spread relative to a column's level: 1e-6 of its size, about 16 times the rounding of a
+# float32 round trip (at most 6e-8 of the value), so re-reading the same values as float32 moves
+# them by at most 0.06 spreads.
+REL_TOL = 1e-6
+# Central ranges tried in turn for a robust spread while the narrower ones are 0: the lower tail
+# probability of each range and its width on a standard normal (2 * ndtri(1 - p), to 4 digits).
+_SPREAD_RANGES = ((0.25, 1.349), (0.10, 2.563), (0.05, 3.290), (0.01, 4.653))
+
+
+def spread_floor(center: float) -> float:
+    """Smallest spread of a column centred at ``center``: ``REL_TOL * |center|``, or ``REL_TOL``
+    (absolute) for a column centred at exactly 0, which has no size to be relative to.
+
+    Examples
+    --------
+    >>> print(f"{spread_floor(14.62):.4g} {spread_floor(-0.01):.4g} {spread_floor(0.0):.4g}")
+    1.462e-05 1e-08 1e-06
+    """
+    return REL_TOL * abs(center) if center != 0 else REL_TOL
+
+
+def robust_spread(v: np.ndarray, center: float) -> float:
+    """Spread of one column's observed values, which a few outliers cannot inflate.
+
+    The interquartile range, scaled to a standard deviation for normal data
+    (``/ 1.349``). Where it is 0 (more than half the values equal: an idle
+    sensor, zero-inflated counts, quantised readings), the central 80 %,
+    90 %, then 98 % range is used, scaled the same way, so up to 1 % of the
+    values at either end cannot change it. Where all of them are 0 (the
+    column is constant except for under 1 % of its values) and for any
+    spread below it, the spread is :func:`spread_floor`: a constant is then
+    recognised whatever its unit, and values within float32 rounding of it
+    stay within 0.06 spreads.
+
+    Parameters
+    ----------
+    v : ndarray (n,), float64
+        Observed (non-missing) values, n >= 1.
+    center : float
+        The column's centre (its median).
+
+    Returns
+    -------
+    float
+        Positive spread, in the column's units.
+
+    Examples
+    --------
+    >>> idle = np.r_[np.full(80, 0.1), np.linspace(0.1, 0.2, 20), [50.0, 70.0, 90.0]]
+    >>> round(robust_spread(idle, 0.1), 4)  # the 80 % range; the spikes do not count
+    0.0242
+    >>> print(f"{robust_spread(np.full(5, 14.62), 14.62):.4g}")
+    1.462e-05
+    """
+    s = 0.0
+    for p, width in _SPREAD_RANGES:
+        lo, hi = np.quantile(v, [p, 1.0 - p])
+        s = (hi - lo) / width
+        if s > 0:
+            break
+    return float(max(s, spread_floor(center)))
 
 
 def robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median and a robust spread per column; spread falls back to std, then 1."""
+    """Median and :func:`robust_spread` per column of ``values`` (n, d), ignoring NaN.
+
+    A column with no observed value gets centre 0 and spread 1.
+    """
     d = values.shape[1]
     center = np.zeros(d)
     scale = np.ones(d)
@@ -34,13 +98,7 @@ def robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if v.size == 0:
             continue
         center[j] = np.median(v)
-        q25, q75 = np.quantile(v, [0.25, 0.75])
-        s = (q75 - q25) / 1.349
-        if not s > 0:
-            s = v.std()
-        if not s > 0:
-            s = 1.0
-        scale[j] = s
+        scale[j] = robust_spread(v, center[j])
     return center, scale
 
 
@@ -55,11 +113,16 @@ def heavy_tailed(quantiles: np.ndarray, center: np.ndarray, scale: np.ndarray) -
 
 
 def mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per column, ignoring NaN; a zero std becomes 1."""
+    """Mean and standard deviation per column, ignoring NaN.
+
+    A standard deviation below :func:`spread_floor` of the mean (a constant
+    column, whose computed deviation is rounding noise) is raised to it.
+    """
     with np.errstate(all="ignore"):
         mean = np.nan_to_num(np.nanmean(values, axis=0)) if values.size else np.zeros(values.shape[1])
         std = np.nan_to_num(np.nanstd(values, axis=0)) if values.size else np.ones(values.shape[1])
-    return mean, np.where(std > 0, std, 1.0)
+    floor = np.array([spread_floor(m) for m in mean])
+    return mean, np.maximum(std, floor)
 
 
 def column_quantiles(values: np.ndarray) -> np.ndarray:
@@ -81,26 +144,66 @@ def quantile_forward(x: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     stored quantiles) is mapped to a normal quantile, so the training values
     span about +-4.3. Past the fitted minimum and maximum the map continues
     linearly with slope ``1 / scale``, so values never seen in training keep
-    growing with their distance instead of being clipped.
+    growing with their distance instead of being clipped. It continues from
+    where the range ends, so it never jumps: at +-4.26 when the extreme
+    training value is unique, and from the middle of a run of equal
+    extreme values otherwise (a plateau at the minimum). A column constant
+    within float rounding (see :func:`flat`) has no ranks to map: it is
+    scaled as ``(x - median) / scale``, as the robust scaler does.
     """
     from scipy.special import ndtri  # here, not at the top: scoring jobs need no scipy
 
+    if flat(q):
+        return (x - q[q.size // 2]) / scale
+    z = ndtri(np.clip(_tied_cdf(x, q), EDGE_P, 1.0 - EDGE_P))
+    lo, hi = _edges(q)
+    z = np.where(x > q[-1], hi + (x - q[-1]) / scale, z)
+    z = np.where(x < q[0], lo + (x - q[0]) / scale, z)
+    return z
+
+
+def flat(q: np.ndarray) -> bool:
+    """Whether sorted values (or quantiles) ``q`` are equal within ``REL_TOL`` of their size.
+
+    Examples
+    --------
+    >>> flat(np.array([14.62, 14.62 + 1e-15])), flat(np.array([0.0, 0.0])), flat(np.array([1.0, 1.1]))
+    (True, True, False)
+    """
+    return bool(q[-1] - q[0] <= REL_TOL * max(abs(q[0]), abs(q[-1])))
+
+
+def _tied_cdf(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Empirical CDF of ``x`` from the quantiles ``q``; a run of equal quantiles maps to its middle."""
     probs = np.linspace(0.0, 1.0, q.size)
     # Average the left- and right-continuous interpolations so ties map to their middle.
     up = np.interp(x, q, probs)
     down = 1.0 - np.interp(-x, -q[::-1], probs)
-    z = ndtri(np.clip(0.5 * (up + down), EDGE_P, 1.0 - EDGE_P))
-    z = np.where(x > q[-1], Z_EDGE + (x - q[-1]) / scale, z)
-    z = np.where(x < q[0], -Z_EDGE + (x - q[0]) / scale, z)
-    return z
+    return 0.5 * (up + down)
+
+
+def _edges(q: np.ndarray) -> tuple[float, float]:
+    """Scaled value at the fitted minimum and maximum: -+``Z_EDGE`` unless a run of equal values
+    sits there (more than 1/``q.size`` of the rows)."""
+    from scipy.special import ndtri
+
+    lo, hi = -Z_EDGE, Z_EDGE
+    if q.size > 1 and q[1] == q[0]:
+        lo = float(ndtri(np.clip(_tied_cdf(q[:1], q)[0], EDGE_P, 1.0 - EDGE_P)))
+    if q.size > 1 and q[-2] == q[-1]:
+        hi = float(ndtri(np.clip(_tied_cdf(q[-1:], q)[0], EDGE_P, 1.0 - EDGE_P)))
+    return lo, hi
 
 
 def quantile_inverse(z: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     """Inverse of :func:`quantile_forward`."""
     from scipy.special import ndtr
 
+    if flat(q):
+        return q[q.size // 2] + z * scale
     probs = np.linspace(0.0, 1.0, q.size)
     x = np.interp(ndtr(z), probs, q)
-    x = np.where(z > Z_EDGE, q[-1] + (z - Z_EDGE) * scale, x)
-    x = np.where(z < -Z_EDGE, q[0] + (z + Z_EDGE) * scale, x)
+    lo, hi = _edges(q)
+    x = np.where(z > hi, q[-1] + (z - hi) * scale, x)
+    x = np.where(z < lo, q[0] + (z - lo) * scale, x)
     return x

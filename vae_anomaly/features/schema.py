@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..exceptions import InvalidInputError, SchemaMismatchError
 from ..options import MAX_CATEGORIES
+from .dtypes import DATETIME_TYPES, DURATION_TYPES, NUMBER_TYPES, is_dictionary, temporal_kind
 
 __all__ = ["NUMERIC", "CATEGORICAL", "MAX_ABS", "ColumnSpec", "as_frame", "infer_schema", "numeric_block",
            "check_numeric", "require_columns", "json_scalar", "numeric_columns"]
@@ -95,45 +96,68 @@ def as_frame(X, feature_names=None) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=names, copy=False)
 
 
+def _levels(values: pd.Series) -> tuple:
+    """The distinct observed values of a categorical column, sorted when they can be."""
+    levels = [json_scalar(v) for v in pd.unique(values.astype(object))]
+    try:
+        return tuple(sorted(levels))
+    except TypeError:  # levels of several types: keep the order of first appearance
+        return tuple(levels)
+
+
 def _kind_of(col: pd.Series, max_categories: int) -> tuple[str, tuple | None]:
-    """Decide how a column is modelled, or raise naming why it cannot be."""
+    """Decide how a column is modelled, or raise naming why it cannot be.
+
+    A column is modelled the same whatever library its dtype comes from:
+    numbers (of any width, decimals included) are numeric; text, pandas
+    categoricals and pyarrow dictionaries are categorical, with their
+    observed values as levels, sorted; booleans (with or without missing
+    values) are categorical with the levels ``(False, True)``.
+    """
     name = col.name
     dtype = col.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return CATEGORICAL, (False, True)
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
-        return NUMERIC, None
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        raise InvalidInputError(
-            f"column {name!r} holds dates or times ({dtype}); drop it, or use it as a time column"
-        )
+    temporal = temporal_kind(dtype)
+    if temporal is not None:
+        _refuse_temporal(name, temporal, dtype)
     if pd.api.types.is_complex_dtype(dtype):
         raise InvalidInputError(f"column {name!r} holds complex numbers, which cannot be modelled")
-    if isinstance(dtype, pd.CategoricalDtype):
-        levels = tuple(json_scalar(c) for c in dtype.categories)
-        if len(levels) > max_categories:
-            raise InvalidInputError(
-                f"column {name!r} has {len(levels)} categories, more than max_categories={max_categories}"
-            )
-        return CATEGORICAL, levels
-    values = col.dropna()
-    types = {type(v) for v in values}
-    if not types:
-        raise InvalidInputError(f"column {name!r} has no observed values")
-    if types <= {int, float, np.int64, np.float64, np.int32, np.float32}:
+    dictionary = is_dictionary(dtype)
+    if pd.api.types.is_numeric_dtype(dtype) and not dictionary:
         return NUMERIC, None
-    if types <= {bool, np.bool_}:
-        return CATEGORICAL, (False, True)
-    if types <= {str}:
-        levels = tuple(sorted(values.unique()))
-        if len(levels) > max_categories:
+    values = col.dropna()
+    if values.empty:
+        raise InvalidInputError(f"column {name!r} has no observed values")
+    if not dictionary:  # an object column: what its values are (a dictionary's are its levels)
+        types = {type(v) for v in values}
+        if all(issubclass(t, (bool, np.bool_)) for t in types):
+            return CATEGORICAL, (False, True)
+        if all(issubclass(t, NUMBER_TYPES) and not issubclass(t, (bool, np.bool_)) for t in types):
+            return NUMERIC, None
+        if all(issubclass(t, DURATION_TYPES) for t in types):
+            _refuse_temporal(name, "durations", dtype)
+        if all(issubclass(t, DATETIME_TYPES) for t in types):
+            _refuse_temporal(name, "datetimes", dtype)
+        if not types <= {str}:
+            names = ", ".join(sorted(t.__name__ for t in types))
+            raise InvalidInputError(f"column {name!r} mixes value types ({names}); give it one type")
+    levels = _levels(values)
+    if len(levels) > max_categories:
+        if all(isinstance(v, str) for v in levels):
             raise InvalidInputError(
                 f"column {name!r} has {len(levels)} distinct text values, more than "
                 f"max_categories={max_categories}; drop it (an id?) or raise max_categories"
             )
-        return CATEGORICAL, levels
-    names = ", ".join(sorted(t.__name__ for t in types))
-    raise InvalidInputError(f"column {name!r} mixes value types ({names}); give it one type")
+        raise InvalidInputError(
+            f"column {name!r} has {len(levels)} categories, more than max_categories={max_categories}"
+        )
+    return CATEGORICAL, levels
+
+
+def _refuse_temporal(name, kind: str, dtype) -> None:
+    what = "dates or times" if kind == "datetimes" else "durations"
+    raise InvalidInputError(f"column {name!r} holds {what} ({dtype}); drop it, or use it as a time column")
 
 
 def infer_schema(frame: pd.DataFrame, max_categories: int = MAX_CATEGORIES) -> list[ColumnSpec]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InvalidInputError, SchemaMismatchError
+from .dtypes import as_numpy_times, values_kind
 
 __all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
            "group_starts", "median_step", "find_gaps"]
@@ -42,7 +43,7 @@ class WindowSpec:
     summarised : tuple of str
         With ``"summary"``: the numeric channels that get statistics; other
         channels are passed through as they are (set at fit).
-    time_kind : {"datetime", "datetime-tz", "number"} or None
+    time_kind : {"datetime", "datetime-tz", "duration", "number"} or None
         What the time column held at fit (see :func:`time_kind`); a column of
         another kind is refused at score time. None: not recorded (no time
         column, or a file written before it was).
@@ -77,27 +78,26 @@ class WindowSpec:
 
 
 
-TIME_KINDS = {"datetime": "datetimes", "datetime-tz": "time-zone-aware datetimes", "number": "numbers"}
+TIME_KINDS = {"datetime": "datetimes", "datetime-tz": "time-zone-aware datetimes", "duration": "durations",
+              "number": "numbers"}
 
 
-def _as_datetimes(col: pd.Series) -> pd.Series | None:
-    """``col`` as datetime64 when it holds datetimes or dates (pandas keeps Arrow dates as
-    Python ``date`` objects), else None."""
-    if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        return col
-    if not pd.api.types.is_object_dtype(col.dtype):
-        return None
-    if pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime", "datetime64"):
-        try:
-            return pd.to_datetime(col)
-        except (ValueError, TypeError) as exc:  # e.g. time zones mixed within the column
-            raise InvalidInputError(f"column {col.name!r} (the window's time column) cannot be read as "
-                                    f"datetimes: {exc}") from None
-    return None
+def _as_times(col: pd.Series) -> pd.Series | None:
+    """``col`` as NumPy datetime64 or timedelta64 values when it holds datetimes, dates or durations
+    (from NumPy, pandas or pyarrow), else None."""
+    try:
+        return as_numpy_times(col)
+    except (ValueError, TypeError) as exc:  # e.g. time zones mixed within the column
+        raise InvalidInputError(f"column {col.name!r} (the window's time column) cannot be read as "
+                                f"datetimes: {exc}") from None
 
 
 def time_kind(col: pd.Series) -> str:
-    """What a time column holds: ``"datetime"``, ``"datetime-tz"`` or ``"number"``.
+    """What a time column holds: ``"datetime"``, ``"datetime-tz"``, ``"duration"`` or ``"number"``.
+
+    The same values give the same kind whether their dtype comes from
+    NumPy, pandas or pyarrow (a pyarrow timestamp with a time zone is
+    ``"datetime-tz"``, as ``datetime64[ns, UTC]`` is).
 
     Raises
     ------
@@ -105,34 +105,39 @@ def time_kind(col: pd.Series) -> str:
         If it holds anything else (text, booleans): text would be ordered
         as text, so ``"10:00"`` would come before ``"9:00"``.
     """
-    dt = _as_datetimes(col)
-    if dt is not None:
-        return "datetime-tz" if isinstance(dt.dtype, pd.DatetimeTZDtype) else "datetime"
-    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+    times = _as_times(col)
+    if times is not None:
+        if pd.api.types.is_timedelta64_dtype(times.dtype):
+            return "duration"
+        return "datetime-tz" if isinstance(times.dtype, pd.DatetimeTZDtype) else "datetime"
+    kind = values_kind(col)
+    if kind == "numbers":
         return "number"
-    text = pd.api.types.is_string_dtype(col.dtype) or pd.api.types.is_object_dtype(col.dtype)
     raise InvalidInputError(
-        f"column {col.name!r} (the window's time column) holds {'text' if text else f'{col.dtype} values'}, "
-        "not datetimes or numbers; convert it first (for example with pandas.to_datetime), since text "
-        "would be ordered as text"
+        f"column {col.name!r} (the window's time column) holds {kind}, not datetimes or numbers; convert it "
+        "first (for example with pandas.to_datetime), since text would be ordered as text"
     )
 
 
 def time_values(col: pd.Series) -> np.ndarray:
     """A time column as numbers that order like it: int64 nanoseconds since the epoch (UTC for
-    time-zone-aware datetimes) for datetimes, the values themselves for numbers."""
+    time-zone-aware datetimes) for datetimes, int64 nanoseconds for durations, the values
+    themselves for numbers."""
     return _time_numbers(col)[0]
 
 
 def _time_numbers(col: pd.Series) -> tuple[np.ndarray, bool]:
-    """:func:`time_values` of ``col``, and whether they are datetimes (nanoseconds)."""
-    dt = _as_datetimes(col)
-    if dt is not None:
-        if isinstance(dt.dtype, pd.DatetimeTZDtype):
-            dt = dt.dt.tz_convert("UTC").dt.tz_localize(None)
-        return dt.to_numpy().astype("datetime64[ns]").astype(np.int64), True
+    """:func:`time_values` of ``col``, and whether they are nanoseconds (datetimes, durations)."""
+    times = _as_times(col)
+    if times is not None:
+        if pd.api.types.is_timedelta64_dtype(times.dtype):
+            return times.to_numpy().astype("timedelta64[ns]").astype(np.int64), True
+        if isinstance(times.dtype, pd.DatetimeTZDtype):
+            times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+        return times.to_numpy().astype("datetime64[ns]").astype(np.int64), True
     time_kind(col)  # refuses what is neither
-    return col.to_numpy(), False
+    values = col.to_numpy()
+    return (col.to_numpy(dtype=np.float64) if values.dtype == object else values), False  # decimals
 
 
 def check_key_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
@@ -173,8 +178,10 @@ def order_rows(frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
 
 
 def _group_key(col: pd.Series) -> np.ndarray:
+    """Codes that order like the group values: numbers and datetimes by value (whatever their
+    dtype's library), anything else as text."""
     if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
-        return col.to_numpy()
+        return pd.factorize(col, sort=True)[0]
     return pd.factorize(col.astype(str), sort=True)[0]
 
 
@@ -191,7 +198,7 @@ def group_starts(frame_sorted: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
 
 
 def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray) -> float | None:
-    """Median time step within groups, in seconds for datetimes, else in the time column's units.
+    """Median time step within groups, in seconds for datetimes and durations, else in the time column's units.
 
     Steps of zero (rows that share a timestamp) are left out, so repeated
     timestamps do not make every later step look like a gap. None without a
@@ -206,7 +213,7 @@ def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray
 
 
 def _steps(times: pd.Series) -> np.ndarray:
-    """Steps between consecutive rows: seconds for datetimes, the column's own units for numbers."""
+    """Steps between consecutive rows: seconds for datetimes and durations, the column's own units for numbers."""
     values, nanoseconds = _time_numbers(times)
     return np.diff(values) / 1e9 if nanoseconds else np.diff(values.astype(np.float64))
 

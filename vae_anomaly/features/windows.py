@@ -27,11 +27,12 @@ import pandas as pd
 
 from ..exceptions import InvalidInputError, SchemaMismatchError
 from .encoder import Encoded
-from .schema import MAX_ABS, NUMERIC, check_numeric, infer_schema, require_columns
+from .schema import MAX_ABS, NUMERIC, check_numeric, infer_schema, numeric_columns, require_columns
 from .series import WindowSpec, check_key_columns, group_starts, order_rows, time_kind
 
-__all__ = ["SUMMARY_STATS", "training_windows", "summary_training_frame", "window_index", "stack_windows", "window_fill", "summary_frame", "summary_name",
-           "summary_owner", "summary_spec", "check_summary_frame", "check_channels"]
+__all__ = ["SUMMARY_STATS", "training_windows", "summary_training_frame", "window_index", "stack_windows", "cut_windows",
+           "window_fill", "summary_frame", "summary_name", "summary_owner", "summary_spec", "check_summary_frame",
+           "check_channels"]
 
 # Statistics of each numeric channel with features="summary", in column order.
 SUMMARY_STATS = ("value", "diff", "mean", "std", "min", "max")
@@ -94,7 +95,8 @@ def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.Dat
         Feature columns of the rows in window order (time and group columns
         left out).
     idx : ndarray of int (n, size)
-        From :func:`window_index`; -1 marks padding.
+        From :func:`window_index`, or some of its rows (a window's last
+        position, ``idx[:, -1]``, is the row it belongs to); -1 marks padding.
     summarised : collection of str
         Numeric channels that get :data:`SUMMARY_STATS` (named
         ``"<stat>(<channel>)"``, the current value keeping the channel's own
@@ -103,24 +105,27 @@ def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.Dat
     Returns
     -------
     DataFrame
-        Columns channel by channel in input order. Statistics use the real
-        rows of each window only (missing values and padding are skipped); a
-        window with one real value has standard deviation 0; ``diff`` is the
+        One row per row of ``idx``, with the index of the row each window
+        belongs to. Columns channel by channel in input order. Statistics use
+        the real rows of each window only (missing values and padding are
+        skipped); a window whose real values are all equal (one value, or a
+        constant channel) has standard deviation exactly 0; ``diff`` is the
         change from the last reading earlier in the window, missing when
         there is none (a series' first row).
     """
     pad = idx < 0
     safe = np.where(pad, 0, idx)
+    own = idx[:, -1] if idx.shape[1] else np.zeros(0, dtype=np.int64)
     rows = np.arange(idx.shape[0])
     earlier = np.arange(idx.shape[1] - 1)
     summarised = set(summarised)
     cols = {}
     for name in features.columns:
         col = features[name]
-        if name not in summarised:
-            cols[name] = col  # passed through with its dtype (a categorical stays categorical)
+        if name not in summarised:  # passed through with its dtype (a categorical stays categorical)
+            cols[name] = col if own.size == len(col) and (own == rows).all() else col.iloc[own]
             continue
-        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+        v = numeric_columns(features, [name])[0]
         win = v[safe]
         win[pad] = np.nan
         # The change from the last reading earlier in the window, so channels sampled on
@@ -128,20 +133,24 @@ def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.Dat
         seen = np.where(np.isnan(win[:, :-1]), -1, earlier)
         last = np.maximum.accumulate(seen, axis=1)[:, -1] if seen.shape[1] else np.full(len(rows), -1)
         previous = np.where(last >= 0, win[rows, np.maximum(last, 0)], np.nan)
+        value = win[:, -1]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing windows give NaN, as wanted
+            low, high = np.nanmin(win, axis=1), np.nanmax(win, axis=1)
             stats = {
-                "value": v,
+                "value": value,
                 # Two readings within the size limit can differ by more than it: clip, they are extreme anyway.
-                "diff": np.clip(v - previous, -MAX_ABS, MAX_ABS),
+                "diff": np.clip(value - previous, -MAX_ABS, MAX_ABS),
                 "mean": np.nanmean(win, axis=1),
-                "std": np.nanstd(win, axis=1),
-                "min": np.nanmin(win, axis=1),
-                "max": np.nanmax(win, axis=1),
+                # Exactly 0 where the readings are equal: otherwise rounding in the mean leaves
+                # about 1e-16 of the level, which a constant channel's spread would magnify.
+                "std": np.where(low == high, 0.0, np.nanstd(win, axis=1)),
+                "min": low,
+                "max": high,
             }
         for stat in SUMMARY_STATS:
             cols[summary_name(stat, name)] = stats[stat]
-    return pd.DataFrame(cols, index=features.index)
+    return pd.DataFrame(cols, index=features.index[own])
 
 
 def summary_name(stat: str, channel: str) -> str:
@@ -154,6 +163,19 @@ def summary_owner(channels, summarised) -> np.ndarray:
     summarised = set(summarised)
     return np.array([j for j, c in enumerate(channels) for _ in (SUMMARY_STATS if c in summarised else (0,))],
                     dtype=np.int64)
+
+
+def cut_windows(idx: np.ndarray, real: int) -> np.ndarray:
+    """Windows of ``idx`` cut to their last ``real`` positions (older ones become padding, -1):
+    the windows these rows would have as row number ``real`` (1-based) of a series.
+
+    Examples
+    --------
+    >>> cut_windows(np.array([[3, 4, 5], [-1, 0, 1]]), 2)
+    array([[-1,  4,  5],
+           [-1,  0,  1]])
+    """
+    return np.where(np.arange(idx.shape[1]) >= idx.shape[1] - real, idx, -1)
 
 
 def window_fill(idx: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from ..features.schema import as_frame, require_columns
 from ..features.series import WindowSpec
 from ..tail import TailFit
 from .engine import Engine
+from .warmup import to_full_window
 
 __all__ = ["ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
 
@@ -111,12 +112,18 @@ class Scorer:
         ``(edges, counts)`` of the calibration rows' contributions
         (:func:`vae_anomaly.drift_reference.column_reference`) for the drift
         check's column test; None for models saved without them.
+    warmup_scores : ndarray (size - 1, m) or None
+        Windowed models: the reference scores of warm-up windows
+        (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); warm-up rows'
+        scores are moved to the full-window scale with them. None: scored as
+        they are (files written before it was recorded).
     """
 
     def __init__(self, preprocessor: TabularPreprocessor, engine: Engine, feature_baseline: np.ndarray,
                  threshold: float, calibration_scores: np.ndarray, feature_names_in=None,
                  window_spec: WindowSpec | None = None, window_config: dict | None = None,
-                 p_value_tail: TailFit | None = None, column_reference: tuple | None = None):
+                 p_value_tail: TailFit | None = None, column_reference: tuple | None = None,
+                 warmup_scores: np.ndarray | None = None):
         self.preprocessor_ = preprocessor
         self.engine = engine
         self.feature_baseline_ = np.asarray(feature_baseline, dtype=np.float64)
@@ -128,6 +135,7 @@ class Scorer:
         self.window_config_ = window_config
         self.p_value_tail_ = p_value_tail
         self.column_reference_ = column_reference
+        self.warmup_scores_ = None if warmup_scores is None else np.asarray(warmup_scores, dtype=np.float64)
 
     # -- model rows ------------------------------------------------------------------------
     def prepare(self, frame: pd.DataFrame | None, context: pd.DataFrame | None = None,
@@ -144,15 +152,21 @@ class Scorer:
         return X
 
     # -- scores ----------------------------------------------------------------------------
-    def scores(self, enc: Encoded, with_terms: bool, missing: np.ndarray | None = None):
+    def scores(self, enc: Encoded, with_terms: bool, missing: np.ndarray | None = None,
+               fill: np.ndarray | None = None):
         """Anomaly scores (n,) of model rows, and their per-feature terms when asked.
 
         A missing or padded feature adds its typical term (:func:`add_baseline`).
         ``missing`` is ``missing_mask(enc)`` when the caller has it already.
+        ``fill`` (``Prepared.fill``) moves warm-up rows' scores to the
+        full-window scale (:func:`~vae_anomaly.scoring.warmup.to_full_window`).
         """
         scores, terms = self.engine.raw_scores(enc, with_terms)
         missing = missing_mask(enc) if missing is None else missing
-        return add_baseline(scores, missing, self.feature_baseline_), terms
+        scores = add_baseline(scores, missing, self.feature_baseline_)
+        if fill is not None and self.warmup_scores_ is not None and (fill < 1.0).any():
+            scores = to_full_window(scores, fill, self.warmup_scores_, self.calibration_scores_)
+        return scores, terms
 
     def contributions(self, enc: Encoded, terms: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
         """Per-input-column excess over the baseline (missing cells count 0).
@@ -195,7 +209,7 @@ class Scorer:
     def details(self, prep: Prepared) -> ScoreDetails:
         """Everything the CLI writes for each row of ``prep``, in the caller's order."""
         missing = missing_mask(prep.enc)
-        scores, terms = self.scores(prep.enc, with_terms=True, missing=missing)
+        scores, terms = self.scores(prep.enc, with_terms=True, missing=missing, fill=prep.fill)
         contributions = self.contributions(prep.enc, terms, missing)
         fill = prep.fill
         if self.window_spec_ is not None:  # model rows are in window order: put them back in the caller's
