@@ -18,6 +18,7 @@ from vae_anomaly.cli.app import EXIT_DRIFT, app
 
 from vae_anomaly import VAEDetector
 from vae_anomaly.calibration import conformal_p_values
+from vae_anomaly.persistence import FORMAT_VERSION
 
 from .conftest import correlated_normal
 
@@ -88,7 +89,7 @@ def test_json_together_with_csv_on_stdout_is_a_usage_error(work):
 def test_info_shows_the_rule_and_the_tails_fit(work):
     info = json.loads(invoke("info", work / "m.vae", "--json").stdout)
     cal = info["calibration"]
-    assert info["format_version"] == 3 and info["drift_columns"] is True
+    assert info["format_version"] == FORMAT_VERSION and info["drift_columns"] is True
     # 1,000 held-out rows resolve 0.01 (10 rows above the threshold): conformal, the tail fitted beside it
     assert cal["threshold_method"] == "auto" and cal["threshold_rule"] == "conformal"
     assert cal["tail"]["status"] == "fitted" and 0 <= cal["tail"]["ks_p_value"] <= 1

@@ -246,6 +246,10 @@ def _is_integer_dtype(name: str) -> bool:
         return False
 
 
+# Spellings of a boolean in text exports (CSV, JSON, database drivers), compared lower-case.
+_BOOL_TEXT = {"true": True, "t": True, "yes": True, "1": True, "false": False, "f": False, "no": False, "0": False}
+
+
 def _codes(col: pd.Series, spec: ColumnSpec) -> np.ndarray:
     """Category codes for one column: -1 missing, len(categories) unseen."""
     levels = list(spec.categories)
@@ -255,6 +259,8 @@ def _codes(col: pd.Series, spec: ColumnSpec) -> np.ndarray:
             arr = col.to_numpy(dtype=np.float64, na_value=np.nan)
             out = np.where(np.isnan(arr), -1, arr).astype(np.int64)
             return out
+        if pd.api.types.is_string_dtype(col.dtype):  # a boolean written as text by a CSV or JSON export
+            col = col.map(lambda v: _BOOL_TEXT.get(v.strip().lower(), v) if isinstance(v, str) else v)
     lookup = {v: i for i, v in enumerate(levels)}
     obj = col.astype(object).to_numpy()
     try:

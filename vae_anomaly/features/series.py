@@ -161,9 +161,13 @@ def _role(spec: WindowSpec, col: str) -> str:
 
 
 def order_rows(frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
-    """Positions that sort ``frame`` by group, then time (stable).
+    """Positions that sort ``frame`` by group, then time, then content.
 
-    The key columns must have been checked (:func:`check_key_columns`).
+    Rows of one group at the same time (two readings logged in the same
+    second) are ordered by a hash of their other columns, so the windows,
+    and the scores, do not depend on the order the rows arrived in. Without
+    a time column the caller's order within a group is kept. The key
+    columns must have been checked (:func:`check_key_columns`).
 
     Returns
     -------
@@ -173,8 +177,18 @@ def order_rows(frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
     keys = spec.key_columns()
     if not keys:
         return np.arange(len(frame))
-    return np.lexsort([time_values(frame[c]) if c == spec.time_column else _group_key(frame[c])
-                       for c in reversed(keys)])
+    sort_keys = [time_values(frame[c]) if c == spec.time_column else _group_key(frame[c]) for c in reversed(keys)]
+    order = np.lexsort(sort_keys)
+    if spec.time_column is None or len(order) < 2:
+        return order
+    tied = np.ones(len(order) - 1, dtype=bool)
+    for key in sort_keys:
+        k = key[order]
+        tied &= k[1:] == k[:-1]
+    if not tied.any():
+        return order
+    content = pd.util.hash_pandas_object(frame.drop(columns=keys), index=False).to_numpy()
+    return np.lexsort([content, *sort_keys])
 
 
 def _group_key(col: pd.Series) -> np.ndarray:
