@@ -113,7 +113,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Adam learning rate; halved when the validation loss stalls.
     max_iter : int or "auto", default="auto"
         Maximum epochs. "auto" aims at about 600 optimiser steps, between 10
-        and 100 epochs.
+        and 100 epochs, and at most about 600,000 rows seen in training
+        (epochs times training rows) where that leaves more than 10 epochs.
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for
         ``n_iter_no_change`` epochs and keep the best weights.
@@ -467,9 +468,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
         hidden, latent = network_shape(d_in, self.hidden_layer_sizes, self.latent_dim)
         self.hidden_sizes_ = hidden
+        # Drawn on the CPU (where the generator lives), then moved: the same start on every device.
         return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), hidden, latent,
-                          self.min_log_var, generator, device=self.device_,
-                          student_df=degrees_of_freedom(self.likelihood))
+                          self.min_log_var, generator, device="cpu",
+                          student_df=degrees_of_freedom(self.likelihood)).to(self.device_)
 
     def _calibrate(self, prep: Prepared, held_rows: np.ndarray, held: Encoded) -> None:
         """Set per-feature baselines, the threshold, p-values, warm-up and drift references.

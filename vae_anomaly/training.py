@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .adam import FusedAdam, PlateauHalving
 from .model import TabularVAE, kl_to_standard_normal
 from .tensors import Tensors
 
@@ -90,24 +91,34 @@ def kl_weight(cfg: TrainConfig, epoch: int) -> float:
 
 
 def run_epoch(module, optimizer, data: Tensors, cfg: TrainConfig, beta: float, generator,
-              amp: bool) -> float:
-    """One pass over ``data`` in shuffled minibatches; returns the mean loss."""
+              amp: bool, noise_generator: torch.Generator | None = None) -> float:
+    """One pass over ``data`` in shuffled minibatches; returns the mean loss.
+
+    ``generator`` (on the CPU) shuffles; ``noise_generator`` draws the latent
+    samples on the data's device (default: ``generator``, for data on the CPU).
+    The step losses stay on the device until the end of the epoch, so a GPU is
+    not made to wait for the host after every step.
+    """
     module.train()
     n = data[0].shape[0]
     order = torch.randperm(n, generator=generator, device="cpu").to(data[0].device)
-    total, seen = 0.0, 0
+    noise_generator = generator if noise_generator is None else noise_generator
+    step_losses, sizes = [], []
     for start in range(0, n, cfg.batch_size):
         idx = order[start:start + cfg.batch_size]
         batch = _rows(data, idx)
         with torch.autocast(device_type=data[0].device.type, dtype=torch.bfloat16, enabled=amp):
-            losses = row_loss(module, batch, beta, generator)
+            losses = row_loss(module, batch, beta, noise_generator)
         loss = trimmed_mean(losses.float(), cfg.trim_fraction)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * idx.numel()
-        seen += idx.numel()
-    return total / max(seen, 1)
+        step_losses.append(loss.detach())
+        sizes.append(idx.numel())
+    total = 0.0  # summed in float64 in step order, as the losses were when read one by one
+    for value, size in zip(torch.stack(step_losses).cpu().tolist(), sizes, strict=True):
+        total += value * size
+    return total / max(sum(sizes), 1)
 
 
 @torch.no_grad()
@@ -140,12 +151,13 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
     -------
     TrainResult
     """
-    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                                 fused=True)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.5, patience=max(1, cfg.n_iter_no_change // 3)
-    )
+    optimizer = FusedAdam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    scheduler = PlateauHalving(optimizer, factor=0.5, patience=max(1, cfg.n_iter_no_change // 3))
     amp = train_data[0].device.type == "cuda"
+    noise_generator = None
+    if train_data[0].device.type != "cpu":  # a CPU generator cannot draw on a GPU: seed one there from it
+        noise_generator = torch.Generator(device=train_data[0].device)
+        noise_generator.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
     result = TrainResult()
     best, best_state, stale = math.inf, None, 0
     use_val = val_data is not None and val_data[0].shape[0] > 0
@@ -156,7 +168,8 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
 
         bar = tqdm(total=cfg.max_epochs, desc="training", unit="epoch", leave=False)
     for epoch in epochs:
-        loss = run_epoch(module, optimizer, train_data, cfg, kl_weight(cfg, epoch), generator, amp)
+        loss = run_epoch(module, optimizer, train_data, cfg, kl_weight(cfg, epoch), generator, amp,
+                         noise_generator)
         result.loss_curve.append(loss)
         result.n_iter = epoch + 1
         monitor = validation_loss(module, val_data) if use_val else loss
@@ -189,6 +202,7 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
 # Sizing rules behind the estimator's "auto" defaults (see docs/benchmarks.md for how they were chosen).
 _AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
 _AUTO_EPOCHS = (10, 100)  # ... within these bounds
+_AUTO_ROWS = 600_000  # ... and at most this many training rows seen (epochs x rows), down to the fewest epochs
 _AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
 _HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
 # Summary windows: each series is cut into this many equal stretches and the end of each is held
@@ -203,7 +217,19 @@ def train_config(n_train: int, *, batch_size, max_iter, learning_rate_init: floa
 
     ``batch_size="auto"`` is about 1/16 of the rows as a power of two in
     [32, 2048]; ``max_iter="auto"`` aims at about 600 optimiser steps,
-    between 10 and 100 epochs.
+    between 10 and 100 epochs, and stops at about 600,000 rows seen
+    (epochs times ``n_train``) where that leaves more than 10 epochs.
+
+    Examples
+    --------
+    >>> train_config(4000, batch_size="auto", max_iter="auto", learning_rate_init=3e-3, beta=1.0,
+    ...              kl_warmup=10, early_stopping=True, n_iter_no_change=10, tol=1e-4,
+    ...              trim_fraction=0.15, verbose=False).max_epochs
+    37
+    >>> train_config(28000, batch_size="auto", max_iter="auto", learning_rate_init=3e-3, beta=1.0,
+    ...              kl_warmup=10, early_stopping=True, n_iter_no_change=10, tol=1e-4,
+    ...              trim_fraction=0.15, verbose=False).max_epochs
+    21
     """
     if batch_size == "auto":
         batch = int(np.clip(2 ** round(math.log2(max(n_train / 16, 1))), *_AUTO_BATCH))
@@ -212,6 +238,7 @@ def train_config(n_train: int, *, batch_size, max_iter, learning_rate_init: floa
     batch = max(1, min(batch, n_train))
     if max_iter == "auto":
         epochs = int(np.clip(_AUTO_STEPS // math.ceil(n_train / batch), *_AUTO_EPOCHS))
+        epochs = max(_AUTO_EPOCHS[0], min(epochs, _AUTO_ROWS // max(n_train, 1)))
     else:
         epochs = int(max_iter)
     return TrainConfig(

@@ -9,14 +9,22 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from ..exceptions import CalibrationWarning, InvalidInputError
 from ..features.columns import choose_columns
 from ..options import MAX_CATEGORIES
 from ..tables.read import TableReader
 from ..tables.write import check_output_path
+from .threads import torch_threads
 
-__all__ = ["check_device", "fit_file"]
+__all__ = ["check_device", "fit_file", "ONE_THREAD_ROWS"]
+
+#: Tables up to this many rows are fitted on the CPU with one torch thread. Their minibatches
+#: (at most 2,048 rows through layers at most 128 wide) are too small for threads to pay off,
+#: and on a shared machine a second thread that waits for a busy core made the bundled
+#: sample's fit three times slower (docs/benchmarks.md, fit time). Results do not depend on it.
+ONE_THREAD_ROWS = 100_000
 
 
 def check_device(device: str) -> str:
@@ -65,14 +73,15 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     """
     params = dict(params or {})
     check_output_path(model)
-    check_device(params.get("device", "auto"))
+    device = check_device(params.get("device", "auto"))
     frame = TableReader(data).read()
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES), always=keys)
     from ..detector import VAEDetector
 
-    with warnings.catch_warnings():  # the summary carries it (calibration.warning)
-        warnings.simplefilter("ignore", CalibrationWarning)
+    one_thread = device == "cpu" and len(frame) <= ONE_THREAD_ROWS
+    with warnings.catch_warnings(), (torch_threads(1) if one_thread else nullcontext()):
+        warnings.simplefilter("ignore", CalibrationWarning)  # the summary carries it (calibration.warning)
         det = VAEDetector(**params).fit(frame[choice.used])
     det.save(model)
     return {
