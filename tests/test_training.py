@@ -53,3 +53,17 @@ def test_fitting_does_not_import_the_torch_compiler():
             "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_adam_comes_from_torch_optim_when_the_fused_kernel_is_missing_or_changed(monkeypatch):
+    from vae_anomaly import adam
+
+    def changed(*args, **kwargs):
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'beta1'")
+
+    monkeypatch.setattr(torch, "_fused_adam_", changed)
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = adam.FusedAdam([p], lr=0.1)
+    p.grad = torch.ones(3)
+    opt.step()
+    assert opt._fallback is not None and torch.all(p < 1.0)  # a step was taken, by torch.optim

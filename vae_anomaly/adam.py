@@ -44,7 +44,8 @@ class FusedAdam:
         self.weight_decay = float(weight_decay)
         self._state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._fallback = None
-        if not hasattr(torch, "_fused_adam_"):  # pragma: no cover - torch builds without the fused kernel
+        device = self.params[0].device if self.params else torch.device("cpu")
+        if not _fused_kernel_works(device):  # another torch release: its own Adam, slower to start
             self._fallback = torch.optim.Adam(self.params, lr=self.lr, weight_decay=self.weight_decay)
 
     def zero_grad(self) -> None:
@@ -80,6 +81,26 @@ class FusedAdam:
         torch._fused_adam_(params, grads, avgs, sqs, [], steps, amsgrad=False, lr=self.lr,
                            beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
                            eps=self.eps, maximize=False, grad_scale=None, found_inf=None)
+
+
+def _fused_kernel_works(device: torch.device) -> bool:
+    """Whether this torch's private fused Adam kernel takes the call :meth:`FusedAdam.step` makes.
+
+    It is not public API: a torch release without it, or with another
+    signature, is detected here on a one-element tensor, and Adam then comes
+    from ``torch.optim``.
+    """
+    if not hasattr(torch, "_fused_adam_"):
+        return False
+    p, g = torch.zeros(1, device=device), torch.ones(1, device=device)
+    try:
+        with torch.no_grad():
+            torch._fused_adam_([p], [g], [torch.zeros_like(p)], [torch.zeros_like(p)], [],
+                               [torch.ones((), device=device)], amsgrad=False, lr=1e-3, beta1=0.9, beta2=0.999,
+                               weight_decay=0.0, eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
+    except (TypeError, RuntimeError, NotImplementedError):
+        return False
+    return bool(torch.isfinite(p).all() and p.item() != 0.0)
 
 
 class PlateauHalving:
