@@ -54,3 +54,22 @@ def test_edge_constant_is_the_normal_quantile_it_stands_for():
     from vae_anomaly.features import scaling
 
     assert scaling.Z_EDGE == float(ndtri(1.0 - scaling.EDGE_P))
+
+
+def test_column_statistics_in_one_call_equal_those_of_each_column_alone():
+    # Complete columns are summarised in one call per statistic; the numbers must be those of
+    # the column-by-column computation, or a refit would change scores.
+    from vae_anomaly.features import scaling
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_t(2, size=(300, 6)) * 10.0 ** np.arange(-3, 3)
+    X[:, 1] = np.round(X[:, 1])
+    X[rng.random(300) < 0.7, 2] = 0.1  # interquartile range 0
+    X[:, 3] = 14.62
+    X[rng.random(300) < 0.2, 4] = np.nan  # computed alone
+    center, scale = scaling.robust_center_scale(X)
+    quantiles = scaling.column_quantiles(X)
+    for j in range(X.shape[1]):
+        v = X[~np.isnan(X[:, j]), j]
+        assert center[j] == np.median(v) and scale[j] == scaling.robust_spread(v, np.median(v))
+        np.testing.assert_array_equal(quantiles[j], scaling.column_quantiles(v[:, None])[0])
