@@ -19,13 +19,15 @@ series interleaved in time order (a ``timestamp`` column one minute apart
 within each machine and a ``machine`` column) and the same float channels,
 and the model scored is a windowed one (``window=W`` with the default
 per-channel statistics), so the CLI also carries each machine's last rows
-from one record batch to the next.
+from one record batch to the next. ``--rowwise-too`` also times, in the same
+repeats and on the same files, a row-wise model of the same channels.
 
 Usage::
 
     python benchmarks/score_speed.py                      # 5M and 2.5M rows x 20 floats, 3 repeats
     python benchmarks/score_speed.py --rows 200000 --repeats 1   # quick check
     python benchmarks/score_speed.py --window 16 --columns 6 --rows 2000000 1000000   # sensor fleet
+    python benchmarks/score_speed.py --window 16 --columns 6 --rows 4000000 1000000 --rowwise-too
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def fit_model(data: Path, model: Path, sample_rows: int, epochs: int, scaler: st
     start = time.perf_counter()
     sample = next(pq.ParquetFile(data).iter_batches(batch_size=sample_rows)).to_pandas()
     windowed = {"window": window, "time_column": "timestamp", "group_column": "machine"} if window else {}
+    if not window:  # a row-wise model of a fleet file models its channels only
+        sample = sample.drop(columns=["timestamp", "machine"], errors="ignore")
     VAEDetector(max_iter=epochs, scaler=scaler, random_state=0, **windowed).fit(sample).save(model)
     return time.perf_counter() - start
 
@@ -179,12 +183,13 @@ def one_round(data: Path, model: Path, out_dir: Path, rows: int, batch: int, job
     }
 
 
-def summarise(rounds: list[dict]) -> dict:
+def summarise(rounds: list[dict], model: str = "") -> dict:
     """Medians over the repeats of one size."""
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0] if k != "rows"}
     rows = rounds[0]["rows"]
     return {
         "rows": rows,
+        "model": model,
         "cli_rows_per_s": rows / med["cli_wall_s"],
         "cli_rows_per_s_in_command": rows / med["cli_inner_s"],
         "cli_peak_rss_mb": med["cli_rss_mb"],
@@ -201,13 +206,13 @@ def summarise(rounds: list[dict]) -> dict:
 
 
 def _table(results: list[dict]) -> str:
-    head = ("| rows | CLI rows/s | CLI rows/s (in command) | CLI peak RSS MB | floor rows/s "
+    head = ("| rows | model | CLI rows/s | CLI rows/s (in command) | CLI peak RSS MB | floor rows/s "
             "| floor rows/s (in loop) | fraction of floor | fraction (in command / in loop) "
             "| CPU s CLI / floor | load |")
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 11]
     for r in results:
         lines.append(
-            f"| {r['rows']:,} | {r['cli_rows_per_s']:,.0f} | {r['cli_rows_per_s_in_command']:,.0f} "
+            f"| {r['rows']:,} | {r['model']} | {r['cli_rows_per_s']:,.0f} | {r['cli_rows_per_s_in_command']:,.0f} "
             f"| {r['cli_peak_rss_mb']:,.0f} | {r['floor_rows_per_s']:,.0f} | {r['floor_rows_per_s_in_loop']:,.0f} "
             f"| {r['fraction_of_floor']:.1%} | {r['fraction_of_floor_in_loop']:.1%} "
             f"| {r['cli_cpu_s']:.1f} / {r['floor_cpu_s']:.1f} | {r['median_load_1min']:.1f} |"
@@ -230,6 +235,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--window", type=int, default=None, help="score a windowed model of this many rows "
                         "on a sensor-fleet file (default: a row-wise model on a plain table)")
     parser.add_argument("--machines", type=int, default=100, help="series in the fleet file, with --window")
+    parser.add_argument("--rowwise-too", action="store_true", help="with --window: also time a row-wise model of "
+                        "the same channels on the same files, in the same repeats")
     parser.add_argument("--workdir", type=Path, default=None, help="where data go (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -245,20 +252,27 @@ def main(argv: list[str] | None = None) -> list[dict]:
             t = time.perf_counter()
             make_file(files[rows], rows, args.columns, args.row_group, machines=machines)
             print(f"wrote {files[rows]} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    model = work / f"model_{args.scaler}{fleet}{f'_w{args.window}' if args.window else ''}.vae"
-    fit_s = fit_model(files[max(args.rows)], model, args.sample_rows, args.epochs, args.scaler, args.window)
-    print(f"fitted {model} on {args.sample_rows:,} rows in {fit_s:.1f} s", file=sys.stderr)
+    windows = [args.window, None] if args.window and args.rowwise_too else [args.window]
+    models = {}
+    for window in windows:
+        models[window] = work / f"model_{args.scaler}{fleet}{f'_w{window}' if window else ''}.vae"
+        fit_s = fit_model(files[max(args.rows)], models[window], args.sample_rows, args.epochs, args.scaler, window)
+        print(f"fitted {models[window]} on {args.sample_rows:,} rows in {fit_s:.1f} s", file=sys.stderr)
 
-    rounds: dict[int, list] = {rows: [] for rows in args.rows}
+    def label(window: int | None) -> str:
+        return f"window {window}" if window else "row-wise"
+
+    rounds: dict[tuple, list] = {(rows, w): [] for rows in args.rows for w in windows}
     for rep in range(args.repeats):
         for rows in args.rows:
-            r = one_round(files[rows], model, work, rows, args.batch_size, args.jobs)
-            rounds[rows].append(r)
-            print(f"repeat {rep + 1}: {rows:,} rows  cli {r['cli_wall_s']:.2f} s (in command "
-                  f"{r['cli_inner_s']:.2f} s, CPU {r['cli_cpu_s']:.2f} s, {r['cli_rss_mb']:.0f} MB)  "
-                  f"floor {r['floor_wall_s']:.2f} s (CPU {r['floor_cpu_s']:.2f} s)  load {r['load_1min']:.1f}",
-                  file=sys.stderr)
-    results = [summarise(rounds[rows]) for rows in args.rows]
+            for window in windows:
+                r = one_round(files[rows], models[window], work, rows, args.batch_size, args.jobs)
+                rounds[rows, window].append(r)
+                print(f"repeat {rep + 1}: {rows:,} rows, {label(window)}  cli {r['cli_wall_s']:.2f} s (in command "
+                      f"{r['cli_inner_s']:.2f} s, CPU {r['cli_cpu_s']:.2f} s, {r['cli_rss_mb']:.0f} MB)  "
+                      f"floor {r['floor_wall_s']:.2f} s (CPU {r['floor_cpu_s']:.2f} s)  load {r['load_1min']:.1f}",
+                      file=sys.stderr)
+    results = [summarise(rounds[rows, w], label(w)) for rows in args.rows for w in windows]
     print(_table(results))
     meta = {"cpus": os.cpu_count(), "batch_size": args.batch_size, "jobs": args.jobs, "scaler": args.scaler,
             "columns": args.columns, "window": args.window, "machines": machines, "repeats": args.repeats, "rss_from": "time -v" if TIME_BIN else "psutil"}

@@ -19,6 +19,7 @@ from . import series, windows
 from .encoder import Encoded, TabularPreprocessor
 from .schema import check_numeric
 from .series import WindowSpec
+from .summation import reduceat_like_numpy
 
 __all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "cut_short", "feature_owner",
            "aggregate", "missing_mask"]
@@ -102,9 +103,10 @@ def order_windowed(frame: pd.DataFrame, pre: TabularPreprocessor, spec: WindowSp
             check_numeric(rows, pre.num_names_)
     n_ctx = 0 if context is None else len(context)
     full = frame if not n_ctx else pd.concat([context[frame.columns], frame], ignore_index=True)
-    order = series.order_rows(full, spec)
-    ordered = full.iloc[order].reset_index(drop=True)
-    return Ordered(ordered, order, n_ctx, series.group_starts(ordered, spec))
+    order, starts = series.window_order(full, spec)  # context rows are in order already
+    if order is None:  # rows already in window order are not copied
+        return Ordered(full.reset_index(drop=True), np.arange(len(full)), n_ctx, starts)
+    return Ordered(full.iloc[order].reset_index(drop=True), order, n_ctx, starts)
 
 
 def prepare(frame: pd.DataFrame | None, pre: TabularPreprocessor, spec: WindowSpec | None,
@@ -191,11 +193,27 @@ def feature_owner(pre: TabularPreprocessor, window_size: int = 1) -> np.ndarray:
     return np.concatenate([np.tile(num, window_size), np.tile(cat, window_size)])
 
 
-def aggregate(terms: np.ndarray, owner: np.ndarray, n_columns: int) -> np.ndarray:
-    """Sum per-feature values into their input columns, (n, n_columns)."""
+def aggregate(terms: np.ndarray, owner: np.ndarray, n_columns: int, block: int = 4096) -> np.ndarray:
+    """Sum per-feature values into their input columns, (n, n_columns).
+
+    Each column's features are added in the order of ``owner`` as
+    ``np.add.reduceat`` adds them, so the sums are its to the last bit;
+    rows go a block at a time, features as contiguous rows of the block.
+    """
     perm = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[perm], np.arange(n_columns))
-    return np.add.reduceat(terms[:, perm], bounds, axis=1) if terms.shape[0] else np.zeros((0, n_columns))
+    bounds = np.searchsorted(owner[perm], np.arange(n_columns + 1))
+    if not terms.shape[0]:
+        return np.zeros((0, n_columns))
+    if (np.diff(bounds) == 0).any():  # a column without features: reduceat's own rule for it
+        return np.add.reduceat(terms[:, perm], bounds[:-1], axis=1)
+    out = np.empty((terms.shape[0], n_columns))
+    for start in range(0, terms.shape[0], block):
+        features = terms[start: start + block].T[perm]  # (d, rows): each feature contiguous
+        for c in range(n_columns):
+            first = bounds[c]
+            out[start: start + block, c] = reduceat_like_numpy(lambda j, a=first, f=features: f[a + j],
+                                                               bounds[c + 1] - first)
+    return out
 
 
 def missing_mask(enc: Encoded) -> np.ndarray:

@@ -18,7 +18,7 @@ from ..exceptions import InvalidInputError, SchemaMismatchError
 from .dtypes import as_numpy_times, values_kind
 
 __all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
-           "group_starts", "median_step", "find_gaps"]
+           "window_order", "group_starts", "median_step", "find_gaps"]
 
 
 @dataclass(frozen=True)
@@ -174,21 +174,60 @@ def order_rows(frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
     ndarray of int (n,)
         ``frame.iloc[order]`` is in window order.
     """
-    keys = spec.key_columns()
-    if not keys:
-        return np.arange(len(frame))
-    sort_keys = [time_values(frame[c]) if c == spec.time_column else _group_key(frame[c]) for c in reversed(keys)]
-    order = np.lexsort(sort_keys)
-    if spec.time_column is None or len(order) < 2:
-        return order
-    tied = np.ones(len(order) - 1, dtype=bool)
-    for key in sort_keys:
-        k = key[order]
-        tied &= k[1:] == k[:-1]
+    order, _ = window_order(frame, spec)
+    return np.arange(len(frame)) if order is None else order
+
+
+def window_order(frame: pd.DataFrame, spec: WindowSpec) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`order_rows` and the :func:`group_starts` of the rows in that order, from one pass over the keys.
+
+    Rows already in window order are not sorted (``order`` is None), and
+    rows whose times already rise within each group are sorted by group
+    alone; both give the positions a full sort by group and time gives.
+
+    Returns
+    -------
+    order : ndarray of int (n,) or None
+        ``frame.iloc[order]`` is in window order; None when ``frame`` is.
+    starts : ndarray of bool (n,)
+        True where a group begins, in window order.
+    """
+    n = len(frame)
+    codes = _group_key(frame[spec.group_column]) if spec.group_column is not None else None
+    times = time_values(frame[spec.time_column]) if spec.time_column is not None else None
+    order = None
+    if codes is not None and n > 1 and (codes[1:] < codes[:-1]).any():
+        # a stable sort of small codes is a radix sort
+        order = np.argsort(codes.astype(np.min_scalar_type(max(int(codes.max()), 0))), kind="stable")
+    if times is not None and n > 1:
+        t = times if order is None else times[order]
+        back = t[1:] < t[:-1]
+        if codes is not None:
+            c = codes if order is None else codes[order]
+            back &= c[1:] == c[:-1]
+        if back.any() or (t.dtype.kind == "f" and np.isnan(t).any()):
+            order = np.lexsort([times] if codes is None else [times, codes])
+        order = _break_ties(frame, spec, order, times, codes)
+    return order, _starts(codes if order is None or codes is None else codes[order], n)
+
+
+def _break_ties(frame: pd.DataFrame, spec: WindowSpec, order: np.ndarray | None, times: np.ndarray,
+                codes: np.ndarray | None) -> np.ndarray | None:
+    """``order``, with rows of one group at the same time ordered by a hash of their other columns.
+
+    Two readings logged at the same second would otherwise keep the order they
+    arrived in, and the windows holding them, and so their scores, would
+    depend on it.
+    """
+    t = times if order is None else times[order]
+    tied = t[1:] == t[:-1]
+    if codes is not None:
+        c = codes if order is None else codes[order]
+        tied &= c[1:] == c[:-1]
     if not tied.any():
         return order
-    content = pd.util.hash_pandas_object(frame.drop(columns=keys), index=False).to_numpy()
-    return np.lexsort([content, *sort_keys])
+    content = pd.util.hash_pandas_object(frame.drop(columns=spec.key_columns()), index=False).to_numpy()
+    return np.lexsort([content, times] if codes is None else [content, times, codes])
 
 
 def _group_key(col: pd.Series) -> np.ndarray:
@@ -199,16 +238,20 @@ def _group_key(col: pd.Series) -> np.ndarray:
     return pd.factorize(col.astype(str), sort=True)[0]
 
 
-def group_starts(frame_sorted: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
-    """Boolean (n,): True where a new group begins in sorted rows."""
-    n = len(frame_sorted)
+def _starts(codes: np.ndarray | None, n: int) -> np.ndarray:
     starts = np.zeros(n, dtype=bool)
     if n:
         starts[0] = True
-    if spec.group_column is not None and n > 1:
-        g = frame_sorted[spec.group_column].astype(str).to_numpy()
-        starts[1:] = g[1:] != g[:-1]
+    if codes is not None and n > 1:
+        starts[1:] = codes[1:] != codes[:-1]
     return starts
+
+
+def group_starts(frame_sorted: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
+    """Boolean (n,): True where a new group begins in sorted rows (groups compared as
+    :func:`order_rows` sorts them)."""
+    col = frame_sorted[spec.group_column] if spec.group_column is not None else None
+    return _starts(None if col is None else _group_key(col), len(frame_sorted))
 
 
 def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray) -> float | None:
@@ -249,8 +292,9 @@ def find_gaps(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray, 
     steps = _steps(frame_sorted[spec.time_column])
     big = np.flatnonzero((steps > tolerance * step) & ~starts[1:])
     times = frame_sorted[spec.time_column].to_numpy()
-    groups = (frame_sorted[spec.group_column].to_numpy() if spec.group_column else np.full(len(times), None))
+    groups = (frame_sorted[spec.group_column].iloc[big + 1].to_numpy() if spec.group_column
+              else np.full(big.size, None))
     return pd.DataFrame({
-        "group": groups[big + 1], "before": times[big], "after": times[big + 1], "seconds": steps[big],
+        "group": groups, "before": times[big], "after": times[big + 1], "seconds": steps[big],
         "row": big + 1,
     }, columns=cols)

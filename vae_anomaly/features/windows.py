@@ -20,7 +20,6 @@ Everything here works on plain arrays so it can be tested without a model.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -29,13 +28,11 @@ from ..exceptions import InvalidInputError, SchemaMismatchError
 from .encoder import Encoded
 from .schema import MAX_ABS, NUMERIC, check_numeric, infer_schema, numeric_columns, require_columns
 from .series import WindowSpec, check_key_columns, group_starts, order_rows, time_kind
+from .window_stats import SUMMARY_STATS, window_statistics
 
-__all__ = ["SUMMARY_STATS", "training_windows", "summary_training_frame", "window_index", "stack_windows", "cut_windows",
+__all__ = ["training_windows", "summary_training_frame", "window_index", "stack_windows", "cut_windows",
            "window_fill", "summary_frame", "summary_name", "summary_owner", "summary_spec", "check_summary_frame",
            "check_channels"]
-
-# Statistics of each numeric channel with features="summary", in column order.
-SUMMARY_STATS = ("value", "diff", "mean", "std", "min", "max")
 
 
 def window_index(starts: np.ndarray, size: int) -> np.ndarray:
@@ -67,7 +64,10 @@ def window_index(starts: np.ndarray, size: int) -> np.ndarray:
     first = np.maximum.accumulate(np.where(starts, rows, 0))  # first row of each row's group
     lags = np.arange(size - 1, -1, -1)  # oldest first
     idx = rows[:, None] - lags[None, :]
-    return np.where(idx >= first[:, None], idx, -1)
+    near = np.flatnonzero(rows - first < size - 1)  # rows whose window reaches before their group
+    part = idx[near]
+    idx[near] = np.where(part >= first[near, None], part, -1)
+    return idx
 
 
 def stack_windows(enc: Encoded, idx: np.ndarray) -> Encoded:
@@ -113,44 +113,24 @@ def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.Dat
         change from the last reading earlier in the window, missing when
         there is none (a series' first row).
     """
-    pad = idx < 0
-    safe = np.where(pad, 0, idx)
     own = idx[:, -1] if idx.shape[1] else np.zeros(0, dtype=np.int64)
+    index = features.index[own]
+    summarised = [name for name in features.columns if name in set(summarised)]
+    values = np.array(numeric_columns(features, summarised)) if summarised else np.empty((0, len(features)))
+    names = [summary_name(stat, name) for name in summarised for stat in SUMMARY_STATS]
+    block = window_statistics(values, idx, MAX_ABS).reshape(len(names), -1)  # channel by channel
+    if len(summarised) == features.shape[1]:  # one float block, no copy
+        return pd.DataFrame(block.T, columns=names, index=index, copy=False)
     rows = np.arange(idx.shape[0])
-    earlier = np.arange(idx.shape[1] - 1)
-    summarised = set(summarised)
-    cols = {}
+    width, cols = len(SUMMARY_STATS), {}
     for name in features.columns:
-        col = features[name]
-        if name not in summarised:  # passed through with its dtype (a categorical stays categorical)
-            cols[name] = col if own.size == len(col) and (own == rows).all() else col.iloc[own]
+        if name in summarised:
+            c = summarised.index(name)
+            cols.update(zip(names[width * c: width * (c + 1)], block[width * c: width * (c + 1)], strict=True))
             continue
-        v = numeric_columns(features, [name])[0]
-        win = v[safe]
-        win[pad] = np.nan
-        # The change from the last reading earlier in the window, so channels sampled on
-        # alternate rows still have one; missing when there is none.
-        seen = np.where(np.isnan(win[:, :-1]), -1, earlier)
-        last = np.maximum.accumulate(seen, axis=1)[:, -1] if seen.shape[1] else np.full(len(rows), -1)
-        previous = np.where(last >= 0, win[rows, np.maximum(last, 0)], np.nan)
-        value = win[:, -1]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing windows give NaN, as wanted
-            low, high = np.nanmin(win, axis=1), np.nanmax(win, axis=1)
-            stats = {
-                "value": value,
-                # Two readings within the size limit can differ by more than it: clip, they are extreme anyway.
-                "diff": np.clip(value - previous, -MAX_ABS, MAX_ABS),
-                "mean": np.nanmean(win, axis=1),
-                # Exactly 0 where the readings are equal: otherwise rounding in the mean leaves
-                # about 1e-16 of the level, which a constant channel's spread would magnify.
-                "std": np.where(low == high, 0.0, np.nanstd(win, axis=1)),
-                "min": low,
-                "max": high,
-            }
-        for stat in SUMMARY_STATS:
-            cols[summary_name(stat, name)] = stats[stat]
-    return pd.DataFrame(cols, index=features.index[own])
+        col = features[name]  # passed through with its dtype (a categorical stays categorical)
+        cols[name] = col if own.size == len(col) and (own == rows).all() else col.iloc[own]
+    return pd.DataFrame(cols, index=index)
 
 
 def summary_name(stat: str, channel: str) -> str:

@@ -82,21 +82,20 @@ def carry_context(ordered: Ordered, spec: WindowSpec) -> pd.DataFrame | None:
         return None
     if ordered.n_context:
         _check_batches_in_order(ordered, spec)
-    if spec.group_column is None:
-        return ordered.frame.tail(keep).reset_index(drop=True)
-    return ordered.frame.groupby(spec.group_column, sort=False, dropna=False).tail(keep).reset_index(drop=True)
+    # The rows at most `keep` before the end of their series (series are contiguous in window order).
+    ends = np.flatnonzero(np.append(ordered.starts[1:], True))  # the last row of each series
+    last = ends[np.cumsum(ordered.starts) - 1]  # ... of each row's series
+    return ordered.frame.iloc[np.flatnonzero(last - np.arange(last.size) < keep)].reset_index(drop=True)
 
 
 def _check_batches_in_order(ordered: Ordered, spec: WindowSpec) -> None:
     """In window order, every carried row of a series must precede the batch's rows."""
-    frame, from_context = ordered.frame, ordered.from_context
-    groups = frame[spec.group_column].to_numpy() if spec.group_column else np.zeros(len(frame))
-    pos = pd.Series(np.arange(len(frame)))
-    last_carried = pos[from_context].groupby(groups[from_context]).max()
-    first_new = pos[~from_context].groupby(groups[~from_context]).min()
-    late = (last_carried > first_new.reindex(last_carried.index)).to_numpy()
-    if late.any():
-        where = f" of series {last_carried.index[np.argmax(late)]!r}" if spec.group_column else ""
+    from_context = ordered.from_context
+    # A carried row right after one of the batch's rows, within one series.
+    late = np.flatnonzero(from_context[1:] & ~from_context[:-1] & ~ordered.starts[1:])
+    if late.size:
+        where = (f" of series {ordered.frame[spec.group_column].iloc[late[0] + 1]!r}" if spec.group_column
+                 else "")
         raise InvalidInputError(
             f"rows{where} are not in {spec.time_column or 'time'} order from one record batch to the next; "
             "sort the input, or raise --batch-size above its row count"

@@ -175,10 +175,9 @@ class Scorer:
         ``missing_mask(enc)`` when the caller has it already.
         """
         missing = missing_mask(enc) if missing is None else missing
+        excess = np.subtract(terms, self.feature_baseline_, out=terms)
         if missing.any():
-            excess = np.where(missing, 0.0, terms - self.feature_baseline_)
-        else:
-            excess = np.subtract(terms, self.feature_baseline_, out=terms)
+            np.copyto(excess, 0.0, where=missing)
         spec = self.window_spec_
         size = stacked_size(spec)
         owner = feature_owner(self.preprocessor_, size)
