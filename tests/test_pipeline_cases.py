@@ -125,3 +125,15 @@ def test_new_machines_with_a_single_row_are_flagged_at_the_rate(fleet_model):
     details = fleet_model.score_details(new)
     assert np.all(details.window_fill == 1 / 8)
     assert np.mean(details.is_anomaly) < BAND
+
+
+def test_a_list_cell_in_rows_sharing_a_timestamp_is_refused_by_name(one_torch_thread):
+    rng = np.random.default_rng(8)
+    times = pd.date_range("2026-01-01", periods=600, freq="min")
+    train = pd.DataFrame({"m": "a", "t": times, "x": rng.normal(size=600), "c": rng.choice(["p", "q"], 600)})
+    det = VAEDetector(window=4, time_column="t", group_column="m", max_iter=3, random_state=0).fit(train)
+    bad = train.iloc[:20].astype({"c": object})
+    bad.at[bad.index[3], "c"] = ["p"]
+    bad.loc[bad.index[2:5], "t"] = bad["t"].iloc[2]  # the tie is ordered before the cells are encoded
+    with pytest.raises(ValueError, match="column 'c' holds list values"):
+        det.score_samples(bad)

@@ -213,12 +213,8 @@ def window_order(frame: pd.DataFrame, spec: WindowSpec) -> tuple[np.ndarray | No
 
 def _break_ties(frame: pd.DataFrame, spec: WindowSpec, order: np.ndarray | None, times: np.ndarray,
                 codes: np.ndarray | None) -> np.ndarray | None:
-    """``order``, with rows of one group at the same time ordered by a hash of their other columns.
-
-    Two readings logged at the same second would otherwise keep the order they
-    arrived in, and the windows holding them, and so their scores, would
-    depend on it.
-    """
+    """``order``, with rows of one group at the same time ordered by a hash of their other columns
+    (else their windows, and scores, would depend on the order they arrived in)."""
     t = times if order is None else times[order]
     tied = t[1:] == t[:-1]
     if codes is not None:
@@ -226,7 +222,11 @@ def _break_ties(frame: pd.DataFrame, spec: WindowSpec, order: np.ndarray | None,
         tied &= c[1:] == c[:-1]
     if not tied.any():
         return order
-    content = pd.util.hash_pandas_object(frame.drop(columns=spec.key_columns()), index=False).to_numpy()
+    others = frame.drop(columns=spec.key_columns())
+    try:
+        content = pd.util.hash_pandas_object(others, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists): hashed as text here, refused by name when encoded
+        content = pd.util.hash_pandas_object(others.astype(str), index=False).to_numpy()
     return np.lexsort([content, times] if codes is None else [content, times, codes])
 
 
