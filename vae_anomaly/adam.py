@@ -8,7 +8,8 @@ calls the same fused kernel that ``torch.optim.Adam(fused=True)`` calls
 by the rule of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (mode
 ``"min"``, relative threshold, no cooldown), so training is bit-identical
 to those two classes (``tests/test_training.py`` checks it step by step).
-Where this torch has no fused kernel, it falls back to ``torch.optim``.
+Where this torch lacks that private kernel or takes it differently (checked
+once per optimiser on a one-element tensor), Adam comes from ``torch.optim``.
 
 Adam: Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
 """
@@ -56,7 +57,7 @@ class FusedAdam:
     @torch.no_grad()
     def step(self) -> None:
         """One Adam update of the parameters that have a gradient."""
-        if self._fallback is not None:  # pragma: no cover
+        if self._fallback is not None:
             for group in self._fallback.param_groups:
                 group["lr"] = self.lr
             self._fallback.step()
