@@ -490,10 +490,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         rate = self.target_fpr if auto else float(self.contamination)
         fit_scores = None
         if not auto:  # the scores predict gives the same rows, warm-up rows moved as there
-            fit_scores = add_baseline(engine.raw_scores(prep.enc, with_terms=False)[0], missing_mask(prep.enc),
-                                      self.feature_baseline_)
-            if self.warmup_scores_ is not None:
-                fit_scores = to_full_window(fit_scores, prep.fill, self.warmup_scores_, self.calibration_scores_)
+            fit_scores = to_full_window(add_baseline(engine.raw_scores(prep.enc, with_terms=False)[0],
+                                                     missing_mask(prep.enc), self.feature_baseline_),
+                                        prep.fill, self.warmup_scores_, self.calibration_scores_)
         choice = calibration.choose_threshold(self.calibration_scores_, rate, self.threshold_method,
                                               fit_scores=fit_scores)
         self.threshold_ = choice.value

@@ -164,7 +164,7 @@ class Scorer:
         scores, terms = self.engine.raw_scores(enc, with_terms)
         missing = missing_mask(enc) if missing is None else missing
         scores = add_baseline(scores, missing, self.feature_baseline_)
-        if fill is not None and self.warmup_scores_ is not None and (fill < 1.0).any():
+        if fill is not None:
             scores = to_full_window(scores, fill, self.warmup_scores_, self.calibration_scores_)
         return scores, terms
 

@@ -74,7 +74,7 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
     return np.stack(levels)
 
 
-def to_full_window(scores: np.ndarray, fill: np.ndarray, reference: np.ndarray,
+def to_full_window(scores: np.ndarray, fill: np.ndarray, reference: np.ndarray | None,
                    calibration_scores: np.ndarray) -> np.ndarray:
     """Move warm-up rows' anomaly scores to the full-window score of the same rank.
 
@@ -93,15 +93,17 @@ def to_full_window(scores: np.ndarray, fill: np.ndarray, reference: np.ndarray,
         Anomaly scores (higher is more anomalous).
     fill : ndarray (n,)
         Share of each row's window holding real rows (``window_fill``).
-    reference : ndarray (size - 1, m)
-        From :func:`warmup_reference`.
+    reference : ndarray (size - 1, m) or None
+        From :func:`warmup_reference`; None (a row-wise model, or a file
+        written before it was recorded) leaves every score as it is.
     calibration_scores : ndarray (n_cal,)
         Sorted held-out scores of full windows.
 
     Returns
     -------
     ndarray (n,)
-        A new array.
+        A new array; ``scores`` itself when no row is a warm-up row or
+        ``reference`` is None.
 
     Examples
     --------
@@ -110,6 +112,8 @@ def to_full_window(scores: np.ndarray, fill: np.ndarray, reference: np.ndarray,
     >>> to_full_window(np.array([20.0, 25.0, 40.0, 2.5]), np.array([0.5, 0.5, 0.5, 1.0]), ref, cal)
     array([ 2. ,  2.5, 13. ,  2.5])
     """
+    if reference is None or not (np.asarray(fill) < 1.0).any():
+        return scores
     out = np.array(scores, dtype=np.float64)
     size = reference.shape[0] + 1
     real = np.rint(np.asarray(fill) * size).astype(np.int64)
