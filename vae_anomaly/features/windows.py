@@ -27,7 +27,7 @@ import pandas as pd
 from ..exceptions import InvalidInputError, SchemaMismatchError
 from .encoder import Encoded
 from .schema import MAX_ABS, NUMERIC, check_numeric, infer_schema, numeric_columns, require_columns
-from .series import WindowSpec, check_key_columns, group_starts, order_rows, time_kind
+from .series import WindowSpec, check_key_columns, time_kind, window_order
 from .window_stats import SUMMARY_STATS, window_statistics
 
 __all__ = ["training_windows", "summary_training_frame", "window_index", "stack_windows", "cut_windows",
@@ -236,8 +236,9 @@ def summary_training_frame(frame: pd.DataFrame, spec: WindowSpec) -> pd.DataFram
 
     ``frame``'s key columns must have been checked (:func:`series.check_key_columns`).
     """
-    ordered = frame.iloc[order_rows(frame, spec)].reset_index(drop=True)
-    idx = window_index(group_starts(ordered, spec), spec.size)
+    order, starts = window_order(frame, spec)  # one pass over the keys gives both
+    ordered = (frame if order is None else frame.iloc[order]).reset_index(drop=True)
+    idx = window_index(starts, spec.size)
     return summary_frame(ordered.drop(columns=spec.key_columns()), idx, spec.summarised)
 
 
