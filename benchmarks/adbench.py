@@ -557,6 +557,11 @@ def run_vae(params: dict, seed: int, X_train, X_test):
         ``(scores, fit_s, score_s)`` as in :func:`_timed_fit_score`; the
         anomaly score is ``-score_samples``.
     """
+    return _run_vae_scored(params, seed, X_train, X_test, lambda e, X: -np.asarray(e.score_samples(X)))
+
+
+def _run_vae_scored(params: dict, seed: int, X_train, X_test, score):
+    """Fit ``VAEDetector(random_state=seed, **params)`` and score the test rows with ``score(est, X)``."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     from vae_anomaly import VAEDetector  # lazy: the package may be absent
@@ -566,9 +571,7 @@ def run_vae(params: dict, seed: int, X_train, X_test):
     except ImportError:
         pass
     est = VAEDetector(random_state=seed, **params)
-    return _timed_fit_score(est, lambda e, X: e.fit(X),
-                            lambda e, X: -np.asarray(e.score_samples(X)),
-                            X_train, X_test)
+    return _timed_fit_score(est, lambda e, X: e.fit(X), score, X_train, X_test)
 
 
 def asinh_log_jacobian(preprocessor, X: np.ndarray) -> np.ndarray:
@@ -634,17 +637,11 @@ def run_vae_jacobian(params: dict, seed: int, X_train, X_test):
     tuple
         ``(scores, fit_s, score_s)`` as in :func:`_timed_fit_score`.
     """
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from vae_anomaly import VAEDetector
-
     def score(est, X):
         return (-np.asarray(est.score_samples(X))
                 + asinh_log_jacobian(est.preprocessor_, X))
 
-    est = VAEDetector(random_state=seed, **params)
-    return _timed_fit_score(est, lambda e, X: e.fit(X), score, X_train,
-                            X_test)
+    return _run_vae_scored(params, seed, X_train, X_test, score)
 
 
 def run_iforest(params: dict, seed: int, X_train, X_test):
