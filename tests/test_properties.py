@@ -196,6 +196,9 @@ def test_preprocessing_keeps_shape_and_dtype(train, data, scaler):
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @FAST
 @example(train=pd.DataFrame({"x": [-1.0, -2.225074e-313, 0.0, 0.0, 0.0]}), new=None, scaler="robust")
+# a constant column at the smallest subnormal: its spread floor once rounded to 0 (0/0 = NaN)
+@example(train=pd.DataFrame({"x": [0.0], "y": [5e-324]}), new=None, scaler="robust")
+@example(train=pd.DataFrame({"x": [0.0], "y": [-5e-324]}), new=None, scaler="standard")
 @example(train=pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), new=pd.DataFrame({"x": [1e149, -1e60]}),
          scaler="robust")
 @given(train=tables(kinds=["float", "float"]).map(lambda f: f.set_axis(["x", "y"], axis=1)),

@@ -25,6 +25,7 @@ Z_EDGE = 4.264890793923841  # ndtri(1 - EDGE_P); a literal so that importing nee
 # float32 round trip (at most 6e-8 of the value), so re-reading the same values as float32 moves
 # them by at most 0.06 spreads.
 REL_TOL = 1e-6
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
 # Central ranges tried in turn for a robust spread while the narrower ones are 0: the lower tail
 # probability of each range and its width on a standard normal (2 * ndtri(1 - p), to 4 digits).
 _SPREAD_RANGES = ((0.25, 1.349), (0.10, 2.563), (0.05, 3.290), (0.01, 4.653))
@@ -34,12 +35,18 @@ def spread_floor(center: float) -> float:
     """Smallest spread of a column centred at ``center``: ``REL_TOL * |center|``, or ``REL_TOL``
     (absolute) for a column centred at exactly 0, which has no size to be relative to.
 
+    Never below the smallest normal float64 (about 2.2e-308): for a column centred at a
+    subnormal value such as 5e-324, ``REL_TOL * |center|`` rounds to 0, and dividing by it
+    would turn the column's own value into NaN.
+
     Examples
     --------
     >>> print(f"{spread_floor(14.62):.4g} {spread_floor(-0.01):.4g} {spread_floor(0.0):.4g}")
     1.462e-05 1e-08 1e-06
+    >>> spread_floor(5e-324) > 0
+    True
     """
-    return REL_TOL * abs(center) if center != 0 else REL_TOL
+    return max(REL_TOL * abs(center), _SMALLEST_NORMAL) if center != 0 else REL_TOL
 
 
 def robust_spread(v: np.ndarray, center: float) -> float:
