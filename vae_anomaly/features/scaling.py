@@ -82,13 +82,21 @@ def robust_spread(v: np.ndarray, center: float) -> float:
     >>> print(f"{robust_spread(np.full(5, 14.62), 14.62):.4g}")
     1.462e-05
     """
-    s = 0.0
+    return float(_spreads(v[:, None], np.array([center]))[0])
+
+
+def _spreads(block: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """:func:`robust_spread` of every column of ``block`` (n, d), n >= 1 and no NaN, with centres
+    ``center`` (d,): one quantile call per range for all the columns still at 0."""
+    s = np.zeros(block.shape[1])
+    todo = np.ones(block.shape[1], dtype=bool)
     for p, width in _SPREAD_RANGES:
-        lo, hi = np.quantile(v, [p, 1.0 - p])
-        s = (hi - lo) / width
-        if s > 0:
+        lo, hi = np.quantile(block[:, todo], [p, 1.0 - p], axis=0)
+        s[todo] = (hi - lo) / width
+        todo &= ~(s > 0)
+        if not todo.any():
             break
-    return float(max(s, spread_floor(center)))
+    return np.maximum(s, [spread_floor(x) for x in center])
 
 
 def robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,17 +110,8 @@ def robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     full = _complete_columns(values)
     if full.any():  # columns without NaN in one call per quantile pair: the same numbers, far fewer calls
         block = values[:, full]
-        c = np.median(block, axis=0)
-        s = np.zeros(c.size)
-        todo = np.ones(c.size, dtype=bool)
-        for p, width in _SPREAD_RANGES:
-            lo, hi = np.quantile(block[:, todo], [p, 1.0 - p], axis=0)
-            s[todo] = (hi - lo) / width
-            todo &= ~(s > 0)
-            if not todo.any():
-                break
-        center[full] = c
-        scale[full] = np.maximum(s, [spread_floor(x) for x in c])
+        center[full] = np.median(block, axis=0)
+        scale[full] = _spreads(block, center[full])
     for j in np.flatnonzero(~full):
         v = values[:, j]
         v = v[~np.isnan(v)]

@@ -200,12 +200,7 @@ def window_order(frame: pd.DataFrame, spec: WindowSpec) -> tuple[np.ndarray | No
         # a stable sort of small codes is a radix sort
         order = np.argsort(codes.astype(np.min_scalar_type(max(int(codes.max()), 0))), kind="stable")
     if times is not None and n > 1:
-        t = times if order is None else times[order]
-        back = t[1:] < t[:-1]
-        if codes is not None:
-            c = codes if order is None else codes[order]
-            back &= c[1:] == c[:-1]
-        if back.any() or (t.dtype.kind == "f" and np.isnan(t).any()):
+        if _neighbours(np.less, times, codes, order).any() or (times.dtype.kind == "f" and np.isnan(times).any()):
             order = np.lexsort([times] if codes is None else [times, codes])
         order = _break_ties(frame, spec, order, times, codes)
     return order, _starts(codes if order is None or codes is None else codes[order], n)
@@ -215,12 +210,7 @@ def _break_ties(frame: pd.DataFrame, spec: WindowSpec, order: np.ndarray | None,
                 codes: np.ndarray | None) -> np.ndarray | None:
     """``order``, with rows of one group at the same time ordered by a hash of their other columns
     (else their windows, and scores, would depend on the order they arrived in)."""
-    t = times if order is None else times[order]
-    tied = t[1:] == t[:-1]
-    if codes is not None:
-        c = codes if order is None else codes[order]
-        tied &= c[1:] == c[:-1]
-    if not tied.any():
+    if not _neighbours(np.equal, times, codes, order).any():  # no two rows of a group at one time
         return order
     others = frame.drop(columns=spec.key_columns())
     try:
@@ -228,6 +218,17 @@ def _break_ties(frame: pd.DataFrame, spec: WindowSpec, order: np.ndarray | None,
     except TypeError:  # unhashable cells (lists): hashed as text here, refused by name when encoded
         content = pd.util.hash_pandas_object(others.astype(str), index=False).to_numpy()
     return np.lexsort([content, times] if codes is None else [content, times, codes])
+
+
+def _neighbours(compare, times: np.ndarray, codes: np.ndarray | None, order: np.ndarray | None) -> np.ndarray:
+    """(n - 1,): ``compare(later, earlier)`` of the times of neighbouring rows in ``order`` (None:
+    as given), False where the two rows are in different groups."""
+    t = times if order is None else times[order]
+    out = compare(t[1:], t[:-1])
+    if codes is not None:
+        c = codes if order is None else codes[order]
+        out &= c[1:] == c[:-1]
+    return out
 
 
 def _group_key(col: pd.Series) -> np.ndarray:
@@ -240,9 +241,8 @@ def _group_key(col: pd.Series) -> np.ndarray:
 
 def _starts(codes: np.ndarray | None, n: int) -> np.ndarray:
     starts = np.zeros(n, dtype=bool)
-    if n:
-        starts[0] = True
-    if codes is not None and n > 1:
+    starts[:1] = True
+    if codes is not None:
         starts[1:] = codes[1:] != codes[:-1]
     return starts
 
