@@ -40,6 +40,14 @@ below is compared with the default score on the very same fit:
     default score from the same residuals and the learned variance, as a
     check of that arithmetic. Only for models of numeric columns without
     missing values.
+``resid_maha``, ``resid_maha_trim``, ``resid_corr``, ``resid_corr_learned``, ``elbo+rmaha``
+    with ``--family resid`` (and only then): the numeric residuals at the
+    latent mean scored with their full (Ledoit-Wolf) covariance from the
+    training rows, all of them or without the top ``trim_fraction`` of
+    default scores, or in units of each column's spread; see
+    :func:`residual_covariance_scores`. The library's
+    ``covariance_type="full"`` is ``resid_maha_trim`` fitted on the
+    network's own training rows, with eigenvalues at least ``exp(min_log_var)``.
 ``ens_mean``, ``ens_rawmean``
     with ``--fits K``: K fits with seeds ``seed, 1000 seed + 1, ...``
     combined by the mean of standardised scores or of raw scores (the
@@ -155,8 +163,9 @@ def set_latent(latent: str | None) -> None:
 
 
 
-def decoder_residuals(est, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Squared residuals of the numeric columns at the latent mean (n, d) and each row's KL term (n,)."""
+def decoder_residuals(est, X: np.ndarray, signed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Squared (or, with ``signed``, plain) residuals of the numeric columns at the latent mean (n, d)
+    and each row's KL term (n,)."""
     import torch
 
     from vae_anomaly.model import kl_to_standard_normal
@@ -166,7 +175,8 @@ def decoder_residuals(est, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with torch.inference_mode():
         mu, log_var = module.encode(module.assemble(x, observed, codes))
         mean, _ = module.decode(mu)
-        r2 = torch.where(observed, (x - mean) ** 2, torch.zeros_like(x)).double().numpy()
+        r = x - mean if signed else (x - mean) ** 2
+        r2 = torch.where(observed, r, torch.zeros_like(x)).double().numpy()
         kl = kl_to_standard_normal(mu, log_var).double().numpy()
     return r2, kl
 
@@ -184,13 +194,58 @@ def calibrated_variance_scores(est, X_train: np.ndarray, X_test: np.ndarray) -> 
     return out
 
 
-def variants(ests: list, X_train: np.ndarray, X_test: np.ndarray) -> dict[str, np.ndarray]:
+def residual_covariance_scores(est, X_train: np.ndarray, X_test: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores with a full covariance for the decoder's residuals, estimated after training.
+
+    ``resid_maha``: the Mahalanobis distance of a row's numeric residuals at
+    its latent mean, under their Ledoit-Wolf covariance on the training
+    rows, plus the KL term (the ELBO with one full-covariance Gaussian for
+    the residuals instead of the learned per-column variances; the log
+    determinant is the same for every row). ``resid_maha_trim``: the
+    covariance from the training rows outside the top ``trim_fraction`` of
+    default scores (the share training drops from each batch).
+    ``elbo+rmaha``: standardised ELBO plus standardised ``resid_maha``.
+    ``resid_corr`` and ``resid_corr_learned``: the same on residuals divided
+    by each column's spread (their standard deviation on the training rows,
+    or the decoder's learned one), so the shrinkage pulls towards a
+    diagonal model with per-column variances instead of one common variance.
+    """
+    from sklearn.covariance import LedoitWolf
+
+    r_train, kl_train = decoder_residuals(est, X_train, signed=True)
+    r_test, kl_test = decoder_residuals(est, X_test, signed=True)
+    s_train = -est.score_samples(X_train)
+    keep = s_train <= np.quantile(s_train, 1.0 - est.trim_fraction)
+    out = {}
+    for name, rows in (("resid_maha", slice(None)), ("resid_maha_trim", keep)):
+        lw = LedoitWolf().fit(r_train[rows])
+        out[name] = 0.5 * lw.mahalanobis(r_test) + kl_test
+        if name == "resid_maha":
+            train = 0.5 * lw.mahalanobis(r_train) + kl_train
+    # Per-column scales kept, correlations added: Ledoit-Wolf on residuals in units of each column's
+    # spread, which shrinks towards the diagonal model rather than towards one common variance.
+    scales = {"resid_corr": r_train.std(0), "resid_corr_learned": np.exp(0.5 * est.module_.feature_log_var()
+                                                                         .detach().double().numpy())}
+    for name, scale in scales.items():
+        scale = np.maximum(scale, 1e-6)
+        lw = LedoitWolf().fit(r_train / scale)
+        out[name] = 0.5 * lw.mahalanobis(r_test / scale) + kl_test
+    e_test, _ = robust_standardise(s_train, -est.score_samples(X_test))
+    out["elbo+rmaha"] = e_test + robust_standardise(train, out["resid_maha"])[0]
+    return out
+
+
+def variants(ests: list, X_train: np.ndarray, X_test: np.ndarray, family: str = "all") -> dict[str, np.ndarray]:
     """Anomaly scores of the test rows (higher = more anomalous), by variant name."""
     from sklearn.neighbors import NearestNeighbors
 
     est = ests[0]
     s_test, s_train = -est.score_samples(X_test), -est.score_samples(X_train)
     out = {"elbo": s_test}
+    if family == "resid":
+        if est.module_.cat_sizes == [] and not est.module_.indicator_cols.numel():
+            out.update(residual_covariance_scores(est, X_train, X_test))
+        return out
     if len(ests) > 1:
         std = [robust_standardise(-e.score_samples(X_train), -e.score_samples(X_test))[0] for e in ests]
         out["ens_mean"] = np.mean(std, axis=0)
@@ -258,7 +313,7 @@ def run(args: argparse.Namespace) -> None:
                     for k in range(args.fits)]
             fit_s = time.perf_counter() - start
             with out.open("a") as f:
-                for name, scores in variants(ests, X_train, X_test).items():
+                for name, scores in variants(ests, X_train, X_test, args.family).items():
                     roc, pr = adbench.evaluate(np.asarray(scores, float), y_test)
                     f.write(json.dumps({"dataset": task.name, "group": task.group, "seed": seed,
                                         "variant": name, "auc_roc": roc, "auc_pr": pr, "fit_s": fit_s}) + "\n")
@@ -311,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latent", choices=["half"], help="default latent width (module docstring)")
     parser.add_argument("--heavy-tail", type=float,
                         help="robust spreads beyond which a column is asinh-compressed (default 10; inf = never)")
+    parser.add_argument("--family", choices=["all", "resid"], default="all",
+                        help="variants to compute: all but the residual covariance ones, or only those")
     parser.add_argument("--compare", nargs=2, metavar="FILE:VARIANT", help="compare two results and exit")
     args = parser.parse_args(argv)
     if args.compare:

@@ -106,7 +106,8 @@ Named variants (reported separately, never as the default):
   replaces each channel's window standard deviation by
   ``log(std + 0.01 * s)``, ``s`` the channel's standard deviation in the
   training rows (a scale statistic modelled on a log scale); ``_studt`` sets
-  ``likelihood="student-t"`` (heavy-tailed numeric likelihood).
+  ``likelihood="student-t"`` (heavy-tailed numeric likelihood); ``_fullcov``
+  sets ``covariance_type="full"`` (the residuals' covariance in the score).
 
 Metrics (per file, protocol, method; mean over seeds 0, 1, 2)
 -------------------------------------------------------------
@@ -152,7 +153,8 @@ DEFAULT_W = 16
 SEEDS = (0, 1, 2)
 SKAB_TRAIN_ROWS = 400
 METHODS = ("vae_w16", "if_w16_feat", "if_w16", "vae_w8", "if_w8_feat", "if_w8", "vae_w32", "if_w32_feat", "if_w32",
-           "vae_row", "if_row", "vae_w16_studt", "vae_w16_stack", "vae_w16_quantile", "vae_w16_notrim")
+           "vae_row", "if_row", "vae_w16_studt", "vae_w16_fullcov", "vae_w16_stack", "vae_w16_quantile",
+           "vae_w16_notrim")
 METRICS = ("auc_roc", "auc_pr", "event_recall", "fa_per_1k", "fa_episodes", "flag_rate")
 SKIP_LABELS = ("label", "anomaly", "changepoint")
 
@@ -285,16 +287,17 @@ class Method:
 
 _TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor", "steps3",
          "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8", "recon", "lv0", "lat6",
-         "trim5", "logstd", "studt")
+         "trim5", "logstd", "studt", "fullcov")
 _METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:" + "|".join(_TAGS) + r"))*)$")
 _VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0),
                    "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary"),
                    "stack": ("window_features", "stack"), "standard": ("scaler", "standard"),
                    "iw8": ("n_samples", 8), "recon": ("score_type", "reconstruction"),
                    "lv2": ("min_log_var", -2.0), "lv0": ("min_log_var", 0.0), "lat6": ("latent_dim", 6),
-                   "trim5": ("trim_fraction", 0.05), "studt": ("likelihood", "student-t")}
+                   "trim5": ("trim_fraction", 0.05), "studt": ("likelihood", "student-t"),
+                   "fullcov": ("covariance_type", "full")}
 _VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "stack", "rsplit", "bsplit",
-             "lv2", "standard", "iw8", "recon", "lv0", "lat6", "trim5", "logstd", "studt")
+             "lv2", "standard", "iw8", "recon", "lv0", "lat6", "trim5", "logstd", "studt", "fullcov")
 _INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")  # tags that change the inputs (IsolationForest gets them too)
 
 

@@ -36,6 +36,8 @@ Likelihood = Enum("Likelihood", {v.replace("-", "_"): v for v in options.LIKELIH
 ThresholdMethod = Enum("ThresholdMethod", {v: v for v in options.THRESHOLD_METHODS}, type=str)
 DEFAULT_WINDOW_FEATURES = WindowFeatures(options.WINDOW_FEATURES[0])
 DEFAULT_LIKELIHOOD = Likelihood(options.LIKELIHOODS[0])
+CovarianceType = Enum("CovarianceType", {v: v for v in options.COVARIANCE_TYPES}, type=str)
+DEFAULT_COVARIANCE_TYPE = CovarianceType(options.COVARIANCE_TYPES[0])
 DEFAULT_THRESHOLD_METHOD = ThresholdMethod(options.THRESHOLD_METHODS[0])
 
 #: Exit code of ``score --fail-on-drift`` when drift is detected (errors exit 1, usage 2).
@@ -102,6 +104,11 @@ def fit(
         "--likelihood",
         help="Noise model of numeric columns: gaussian, or heavy-tailed student-t (for training data "
              "that hold anomalies).")] = DEFAULT_LIKELIHOOD,
+    covariance_type: Annotated[CovarianceType, typer.Option(
+        "--covariance-type",
+        help="Residuals of numeric columns in the score (gaussian): independent (diag), or with their "
+             "covariance fitted after training (full), for anomalies that break relations between "
+             "columns.")] = DEFAULT_COVARIANCE_TYPE,
     contamination: Annotated[str, typer.Option(
         "--contamination", callback=_checked(options.check_contamination),
         help="'auto' (threshold from --target-fpr) or the expected share of anomalies: that share "
@@ -144,6 +151,7 @@ def fit(
         "max_iter": "auto" if epochs is None else epochs,
         "latent_dim": latent_dim,
         "likelihood": likelihood.value,
+        "covariance_type": covariance_type.value,
         "contamination": contamination if contamination == "auto" else float(contamination),
         "target_fpr": target_fpr,
         "threshold_method": threshold_method.value,

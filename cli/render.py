@@ -59,6 +59,8 @@ def fit_text(s: dict) -> str:
     lines.append(f"threshold: {_num(s['threshold'], 6)} ({_rate(s['calibration'])})")
     if s["calibration"].get("warning"):
         lines.append(f"warning: {s['calibration']['warning']}")
+    if s.get("covariance_note"):
+        lines.append(f"warning: --covariance-type full was not used: {s['covariance_note']}")
     lines.append(f"model written to {s['model']}")
     return "\n".join(lines)
 
@@ -128,6 +130,7 @@ def info_text(d: dict) -> str:
         f"windows:    {_window(d['window']) if d.get('window') else 'none (rows are scored one by one)'}",
         f"threshold:  {_num(d['threshold'], 6)} on the {cal.get('score_type')} score ({_rate(cal)})",
         f"tail:       {_tail(cal.get('tail'))}",
+        f"residuals:  {'full covariance' if d.get('covariance_type') == 'full' else 'independent (diag)'}",
         *([f"warning:    {cal['warning']}"] if cal.get("warning") else []),
         f"drift:      {'score and column tests' if d.get('drift_columns') else 'score tests only (no column reference: model file written before format version 3)'}",
         f"training:   {t['epochs']} epochs (best {t['best_epoch']}), final loss {_num(t['final_loss'])}, "

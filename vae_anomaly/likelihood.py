@@ -31,8 +31,8 @@ import math
 from dataclasses import dataclass
 
 __all__ = ["LOG_2PI", "STUDENT_DF", "LATENT_LOG_VAR_BOUNDS", "degrees_of_freedom", "check_degrees_of_freedom",
-           "student_t_log_norm", "NumericTerms", "numeric_terms", "numeric_nll_", "bounded_log_var",
-           "bounded_latent_log_var", "kl_elements"]
+           "student_t_log_norm", "NumericTerms", "numeric_terms", "numeric_nll_", "correlated_nll_",
+           "bounded_log_var", "bounded_latent_log_var", "kl_elements"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -145,6 +145,30 @@ def numeric_nll_(r2, terms: NumericTerms, log1p_):
         r2 *= terms.half_power
         r2 += terms.offset
     return r2
+
+
+def correlated_nll_(r, precision, offset, matvec):
+    """Per-feature terms of a Gaussian with full covariance, in place on the residuals ``r``.
+
+    ``r`` (n, d_num) float64 holds each row's residuals minus their fitted
+    mean, zero where a value is missing; ``precision`` (d_num, d_num) is the
+    inverse covariance and ``offset`` (d_num,) ``0.5 * (log(2 pi) +
+    log det(cov) / d_num)``. Feature ``j`` gets ``0.5 * r_j * (precision @
+    r)_j + offset_j``: the terms sum to the row's negative log-density (the
+    Mahalanobis form), and a feature's term grows with how far its residual
+    lies from what the other residuals predict. ``matvec(r, precision)``
+    computes ``r @ precision`` row by row (each engine brings its own).
+
+    Returns
+    -------
+    Tensor or ndarray (n, d_num)
+        ``r`` itself, overwritten.
+    """
+    u = matvec(r, precision)
+    r *= u
+    r *= 0.5
+    r += offset
+    return r
 
 
 def kl_elements(mu, log_var, exp):

@@ -1,8 +1,10 @@
-"""The variational autoencoder: input assembly, encoder, decoder and per-feature loss terms.
+"""The variational autoencoder: input assembly, encoder, decoder, and the residual covariance it may score with.
 
-Reads top to bottom: input assembly, encoder, decoder, then the per-feature
-loss terms, whose formulas and bounds come from :mod:`vae_anomaly.likelihood`. Shapes are noted as ``(n, d)`` with ``n`` rows, ``d_num`` numeric
-and ``d_cat`` categorical features, ``k`` latent dimensions.
+Reads top to bottom: input assembly, encoder, decoder, then generation. The
+per-feature loss terms are in :mod:`vae_anomaly.torch_terms` (re-exported
+here), their formulas and bounds in :mod:`vae_anomaly.likelihood`. Shapes
+are noted as ``(n, d)`` with ``n`` rows, ``d_num`` numeric and ``d_cat``
+categorical features, ``k`` latent dimensions.
 
 Weights are initialised from an explicit :class:`torch.Generator`, so
 building a model never touches torch's global random state.
@@ -17,17 +19,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .likelihood import (
-    bounded_latent_log_var,
-    bounded_log_var,
-    check_degrees_of_freedom,
-    kl_elements,
-    numeric_nll_,
-    numeric_terms,
-)
+from .likelihood import bounded_latent_log_var, bounded_log_var, check_degrees_of_freedom
+from .residuals import BUFFERS
 from .tensors import module_device
+from .torch_terms import (
+    categorical_nll,
+    correlated_gaussian_nll,
+    gaussian_nll,
+    kl_to_standard_normal,
+    student_t_nll,
+)
 
-__all__ = ["TabularVAE", "draw_noise", "gaussian_nll", "student_t_nll",
+__all__ = ["TabularVAE", "draw_noise", "gaussian_nll", "correlated_gaussian_nll", "student_t_nll",
            "categorical_nll", "kl_to_standard_normal"]
 
 class _Linear(nn.Linear):
@@ -107,6 +110,24 @@ class TabularVAE(nn.Module):
         # One learned log-variance per numeric feature (homoscedastic decoder).
         self.log_var = nn.Parameter(torch.zeros(self.n_numeric, device=device))
 
+    # -- residual covariance (set after training) ---------------------------------------------
+    def set_residual_covariance(self, location, precision, offset) -> None:
+        """Score the numeric features with a full covariance of their residuals from now on.
+
+        ``location`` (d_num,), ``precision`` (d_num, d_num) and ``offset``
+        (d_num,) are those of :class:`vae_anomaly.residuals.ResidualCovariance`;
+        they are kept in float64 as buffers, so they are saved with the
+        weights. Training never uses them (see :mod:`vae_anomaly.residuals`).
+        """
+        device = self.log_var.device
+        for name, value in zip(BUFFERS, (location, precision, offset), strict=True):
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64).to(device).clone())
+
+    @property
+    def full_covariance(self) -> bool:
+        """Whether the numeric features are scored with a full residual covariance."""
+        return hasattr(self, "residual_precision") and self.student_df is None
+
     # -- input assembly --------------------------------------------------------------------
     def assemble(self, x: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Concatenate numeric values, missing flags and one-hot codes.
@@ -154,7 +175,10 @@ class TabularVAE(nn.Module):
             Zero where the code is missing.
         """
         mu, logits = self.decode(z)
-        if self.student_df is None:
+        if self.full_covariance:
+            num_nll = correlated_gaussian_nll(x, mu, observed, self.residual_location, self.residual_precision,
+                                              self.residual_offset)
+        elif self.student_df is None:
             num_nll = gaussian_nll(x, mu, self.feature_log_var(), observed)
         else:
             num_nll = student_t_nll(x, mu, self.feature_log_var(), observed, self.student_df)
@@ -222,77 +246,3 @@ def draw_noise(shape, df: float | None, gen: torch.Generator) -> torch.Tensor:
 
 def _offsets(sizes: list[int]) -> list[int]:
     return [0, *itertools.accumulate(sizes)][:-1]
-
-
-def gaussian_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
-                 observed: torch.Tensor) -> torch.Tensor:
-    """Per-feature Gaussian negative log-density, zero where not observed.
-
-    Parameters
-    ----------
-    x, mu : Tensor (n, d)
-    log_var : Tensor (d,)
-    observed : bool Tensor (n, d)
-
-    Returns
-    -------
-    Tensor (n, d)
-    """
-    nll = numeric_nll_((x - mu).pow(2), numeric_terms(log_var, torch.exp, None), torch.Tensor.log1p_)
-    return torch.where(observed, nll, torch.zeros_like(nll))
-
-
-def student_t_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor, observed: torch.Tensor,
-                  df: float) -> torch.Tensor:
-    """Per-feature Student-t negative log-density, zero where not observed.
-
-    Parameters
-    ----------
-    x, mu : Tensor (n, d)
-    log_var : Tensor (d,)
-        Log of each feature's squared scale.
-    observed : bool Tensor (n, d)
-    df : float
-        Degrees of freedom.
-
-    Returns
-    -------
-    Tensor (n, d)
-    """
-    nll = numeric_nll_((x - mu).pow(2), numeric_terms(log_var, torch.exp, df), torch.Tensor.log1p_)
-    return torch.where(observed, nll, torch.zeros_like(nll))
-
-
-def categorical_nll(codes: torch.Tensor, logits: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    """Per-feature categorical negative log-probability, zero where missing.
-
-    Parameters
-    ----------
-    codes : long Tensor (n, d_cat)
-        -1 for missing; ``k`` (one past the fitted levels) for an unseen level.
-    logits : Tensor (n, sum(k + 1))
-        Each feature's ``k + 1`` logits side by side.
-    sizes : list of int
-        Fitted level counts ``k`` per feature.
-
-    Returns
-    -------
-    Tensor (n, d_cat)
-    """
-    n = codes.shape[0]
-    if not sizes:
-        return logits.new_zeros(n, 0)
-    out = []
-    start = 0
-    for j, k in enumerate(sizes):
-        block = logits[:, start:start + k + 1]
-        c = codes[:, j]
-        nll = F.cross_entropy(block, c.clamp(min=0), reduction="none")
-        out.append(torch.where(c >= 0, nll, torch.zeros_like(nll)))
-        start += k + 1
-    return torch.stack(out, dim=1)
-
-
-def kl_to_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(log_var)) || N(0, I)) per row, shape (n,)."""
-    return kl_elements(mu, log_var, torch.exp).sum(dim=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "WINDOW_FEATURES", "THRESHOLD_METHODS", "MAX_CATEGORIES",
+__all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "COVARIANCE_TYPES", "WINDOW_FEATURES", "THRESHOLD_METHODS", "MAX_CATEGORIES",
            "TARGET_FPR", "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE", "DEFAULT_PARTITION_ROWS", "check_contamination",
            "check_target_fpr",
            "check_gap_tolerance"]
@@ -17,6 +17,8 @@ __all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "WINDOW_FEATURES", "THRESHOL
 SCORE_TYPES = ("elbo", "reconstruction")
 SCALERS = ("robust", "quantile", "standard")
 LIKELIHOODS = ("gaussian", "student-t")
+#: How the ELBO score treats the numeric residuals: independent, or with their fitted covariance.
+COVARIANCE_TYPES = ("diag", "full")
 WINDOW_FEATURES = ("summary", "stack")
 #: How the threshold is set from the held-out scores: the conformal rule, a fitted tail
 #: where the rate is too small for the held-out rows to resolve steadily (auto), or the tail.

@@ -44,10 +44,10 @@ from .tail import TailFit
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
-FORMAT_VERSION = 4
-# Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian).
-# 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*``
-#    column bins (older: conformal, no bins). 4: ``warmup_scores`` of windowed models (older: none).
+FORMAT_VERSION = 5
+# Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian). 3: ``calibration.
+# threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*`` column bins (older: conformal, no
+# bins). 4: ``warmup_scores`` of windowed models (older: none). 5: ``network.covariance_type`` (older: "diag").
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"

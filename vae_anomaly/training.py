@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from .adam import FusedAdam, PlateauHalving
-from .model import TabularVAE, kl_to_standard_normal
+from .model import TabularVAE
 from .tensors import Tensors
+from .torch_terms import kl_to_standard_normal
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "held_out_rows"]
 

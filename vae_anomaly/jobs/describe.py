@@ -34,6 +34,8 @@ def describe_model(model: str | os.PathLike) -> dict:
         threshold_method, threshold_rule, tail: the fitted tail and its
         quality or None, warning), ``drift_columns`` (whether the file holds
         the drift check's column reference: from model format 3),
+        ``covariance_type`` (``"full"`` when the score uses the residuals'
+        covariance, else ``"diag"``),
         ``training`` (epochs, best epoch, final losses, fit time, device,
         training rows) and ``versions``.
     """
@@ -56,6 +58,8 @@ def describe_model(model: str | os.PathLike) -> dict:
             "warning": cal.get("warning"),
         },
         "drift_columns": (meta.get("format_version") or 0) >= 3,
+        # What the numeric residuals are scored with; files before model format 5: "diag".
+        "covariance_type": meta.get("network", {}).get("covariance_type", "diag"),
         "training": {
             "epochs": train.get("n_iter"),
             "best_epoch": train.get("best_epoch"),

@@ -69,7 +69,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         (``method``, ``rate``, ``n_calibration``, ``threshold_method``,
         ``threshold_rule``, ``tail``: the fitted tail and its quality or
         None, ``warning``: why the held-out rows cannot support the rate, or
-        None), device.
+        None), device, ``covariance_type`` (the one the model scores with)
+        and ``covariance_note`` (why ``"full"`` was asked for and not used, or None).
     """
     params = dict(params or {})
     check_output_path(model)
@@ -78,10 +79,13 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES), always=keys)
     from ..detector import VAEDetector
+    from ..residuals import applies, residual_note
 
     one_thread = device == "cpu" and len(frame) <= ONE_THREAD_ROWS
     with warnings.catch_warnings(), (torch_threads(1) if one_thread else nullcontext()):
         warnings.simplefilter("ignore", CalibrationWarning)  # the summary carries it (calibration.warning)
+        # The summary says which covariance the model scores with (covariance_type).
+        warnings.filterwarnings("ignore", message="covariance_type='full' was not used")
         det = VAEDetector(**params).fit(frame[choice.used])
     det.save(model)
     return {
@@ -106,4 +110,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         },
         "device": str(det.device_),
         "window": getattr(det, "window_config_", None),
+        "covariance_type": "full" if det.module_.full_covariance else "diag",
+        "covariance_note": (residual_note(det.module_.n_numeric) if not det.module_.full_covariance and applies(
+            det.covariance_type, det.likelihood, det.score_type_, det.module_.n_numeric) else None),
     }

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..likelihood import bounded_log_var, check_degrees_of_freedom
+from ..options import COVARIANCE_TYPES
+from ..residuals import BUFFERS
 
 __all__ = ["NetworkSpec", "Network"]
 
@@ -42,6 +44,10 @@ class NetworkSpec:
         Lower bound on each numeric feature's log-variance.
     student_df : float or None
         Student-t degrees of freedom; None for a Gaussian likelihood.
+    covariance_type : {"diag", "full"}
+        ``"full"`` when the numeric features are scored with the covariance
+        of their residuals (:mod:`vae_anomaly.residuals`), whose arrays are
+        then among the weights.
     """
 
     n_numeric: int
@@ -51,19 +57,34 @@ class NetworkSpec:
     latent_dim: int
     min_log_var: float
     student_df: float | None = None
+    covariance_type: str = "diag"
 
     def to_dict(self) -> dict:
         """JSON-able form (the model file's ``network`` section)."""
         return {"n_numeric": self.n_numeric, "cat_sizes": list(self.cat_sizes),
                 "indicator_cols": list(self.indicator_cols), "hidden": list(self.hidden),
-                "latent_dim": self.latent_dim, "min_log_var": self.min_log_var, "student_df": self.student_df}
+                "latent_dim": self.latent_dim, "min_log_var": self.min_log_var, "student_df": self.student_df,
+                "covariance_type": self.covariance_type}
 
     @classmethod
     def from_dict(cls, d: dict) -> NetworkSpec:
-        """Inverse of :meth:`to_dict`; files of format 1 have no ``student_df`` (Gaussian)."""
+        """Inverse of :meth:`to_dict`.
+
+        Files of format 1 have no ``student_df`` (Gaussian), files before
+        format 5 no ``covariance_type`` (``"diag"``).
+
+        Raises
+        ------
+        ValueError
+            If ``covariance_type`` is neither ``"diag"`` nor ``"full"``.
+        """
+        covariance = d.get("covariance_type", "diag")
+        if covariance not in COVARIANCE_TYPES:
+            raise ValueError(f"unknown covariance_type {covariance!r}")
         return cls(int(d["n_numeric"]), tuple(int(k) for k in d["cat_sizes"]),
                    tuple(int(i) for i in d["indicator_cols"]), tuple(int(h) for h in d["hidden"]),
-                   int(d["latent_dim"]), float(d["min_log_var"]), check_degrees_of_freedom(d.get("student_df")))
+                   int(d["latent_dim"]), float(d["min_log_var"]), check_degrees_of_freedom(d.get("student_df")),
+                   covariance)
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,10 @@ class Network:
     student_df : float or None
         Degrees of freedom of the numeric features' Student-t likelihood;
         None for a Gaussian one.
+    residual : tuple of ndarray or None
+        ``(location, precision, offset)`` float64 of the residuals' full
+        covariance (:class:`vae_anomaly.residuals.ResidualCovariance`), or
+        None: independent features with the variances ``log_var``.
     """
 
     encoder: Layers
@@ -98,6 +123,7 @@ class Network:
     cat_sizes: tuple[int, ...]
     indicator_cols: np.ndarray
     student_df: float | None = None
+    residual: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_weights(cls, state: Mapping[str, np.ndarray], spec: NetworkSpec) -> Network:
@@ -149,10 +175,17 @@ class Network:
         }
         expected["hidden"] = (widths, [int(h) for h in spec.hidden])
         expected["latent_dim"] = (k, int(spec.latent_dim))
+        residual = None
+        if spec.covariance_type == "full":
+            if any(name not in state for name in BUFFERS):
+                raise ValueError("the network has no residual covariance")
+            residual = tuple(np.asarray(state[name], np.float64) for name in BUFFERS)
+            d = int(n_numeric)
+            expected["residual covariance"] = ([a.shape for a in residual], [(d,), (d, d), (d,)])
         for what, (got, want) in expected.items():
             if got != want:
                 raise ValueError(f"the weights do not match the stored network ({what}: {got} vs {want})")
-        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols, student_df)
+        return cls(enc, lat, dec, log_var, int(n_numeric), cat_sizes, indicator_cols, student_df, residual)
 
     @property
     def n_inputs(self) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..features.encoder import Encoded
-from ..likelihood import bounded_latent_log_var, kl_elements, numeric_nll_, numeric_terms
+from ..likelihood import bounded_latent_log_var, correlated_nll_, kl_elements, numeric_nll_, numeric_terms
 from .network import Layers, Network
 
 __all__ = ["CHUNK", "NumpyEngine", "scores_in_numpy"]
@@ -55,6 +55,11 @@ def _mlp(h: np.ndarray, layers: Layers, relu_last: bool) -> np.ndarray:
         if relu_last or i < len(layers) - 1:
             np.maximum(h, 0.0, out=h)
     return h
+
+
+def _rowwise_matvec(r: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``r @ m`` as one vector-matrix product per row (see the module docstring)."""
+    return np.matmul(r[:, None, :], m)[:, 0, :]
 
 
 class NumpyEngine:
@@ -118,17 +123,32 @@ class NumpyEngine:
         mu, log_var = latent[:, :k], bounded_latent_log_var(latent[:, k:])
         out = _mlp(np.ascontiguousarray(mu), net.decoder, False)
         t = x - out[:, : net.n_numeric]
-        t *= t
-        if self.kind == "elbo":
-            numeric_nll_(t, self._terms, _log1p_)
-        if has_missing:
-            t[~observed] = 0.0
-        num64 = t.astype(np.float64)
+        if self.kind == "elbo" and net.residual is not None:
+            num64 = self._correlated(t, observed, has_missing)
+        else:
+            t *= t
+            if self.kind == "elbo":
+                numeric_nll_(t, self._terms, _log1p_)
+            if has_missing:
+                t[~observed] = 0.0
+            num64 = t.astype(np.float64)
         cat64 = self._categorical(codes, out[:, net.n_numeric:]).astype(np.float64)
         score = num64.sum(axis=1) + cat64.sum(axis=1)
         if self.kind == "elbo":
             score += kl_elements(mu, log_var, np.exp).astype(np.float64).sum(axis=1)
         return score, np.concatenate([num64, cat64], axis=1) if cat64.shape[1] else num64
+
+    def _correlated(self, t: np.ndarray, observed: np.ndarray, has_missing: bool) -> np.ndarray:
+        """Numeric terms (n, d_num) float64 under the residuals' full covariance, 0 where missing."""
+        location, precision, offset = self.net.residual
+        r = t.astype(np.float64)
+        r -= location
+        if has_missing:
+            r[~observed] = 0.0
+        correlated_nll_(r, precision, offset, _rowwise_matvec)
+        if has_missing:
+            r[~observed] = 0.0
+        return r
 
     def _assemble(self, x: np.ndarray, observed: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Network input: values, missing flags, one-hot levels (unseen or missing: all zero)."""

@@ -30,8 +30,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..likelihood import LOG_2PI, numeric_nll_, numeric_terms
-from ..model import TabularVAE, categorical_nll, kl_to_standard_normal
+from ..model import TabularVAE
+from ..residuals import BUFFERS
 from ..tensors import Tensors, to_tensors
+from ..torch_terms import categorical_nll, correlated_gaussian_nll, kl_to_standard_normal
 from .network import NetworkSpec
 
 __all__ = ["importance_noise", "score_rows", "score_and_terms", "feature_terms", "latent_means", "reconstructions",
@@ -94,8 +96,12 @@ class _Terms:
         self.kind = kind
         self.has_missing = has_missing
         self.terms = numeric_terms(module.feature_log_var(), torch.exp, module.student_df)
+        self.residual = (tuple(getattr(module, name) for name in BUFFERS)
+                         if kind != "reconstruction" and module.full_covariance else None)
 
     def numeric(self, x: torch.Tensor, mean: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        if self.residual is not None:
+            return correlated_gaussian_nll(x, mean, observed, *self.residual)
         t = x - mean
         t.pow_(2)
         if self.kind != "reconstruction":
@@ -280,5 +286,8 @@ def module_from_weights(spec: NetworkSpec, weights: Mapping[str, np.ndarray], de
     """
     module = TabularVAE(spec.n_numeric, spec.cat_sizes, spec.indicator_cols, spec.hidden, spec.latent_dim,
                         spec.min_log_var, torch.Generator().manual_seed(0), device="cpu", student_df=spec.student_df)
+    if spec.covariance_type == "full":  # the buffers exist before the weights fill them
+        d = spec.n_numeric
+        module.set_residual_covariance(np.zeros(d), np.zeros((d, d)), np.zeros(d))
     module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()}, strict=True)
     return module.to(device).eval()
