@@ -160,9 +160,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         multiply-adds; above :data:`vae_anomaly.residuals.MAX_FEATURES`
         (256) numeric features, or with too few rows, it is not used and
         ``fit`` warns (``module_.full_covariance`` says which one scores).
-        On the ADBench dev sets it won as many sets as it lost against
-        ``"diag"`` and gained most where anomalies break relations between
-        columns (docs/benchmarks.md, "Lead kept as an option: the residual
+        On the ADBench dev sets it won 10 and lost 11 against ``"diag"``,
+        and gained most where anomalies break relations between columns (docs/benchmarks.md, "Lead kept as an option: the residual
         covariance").
     min_log_var : float, default=-4.0
         Lower bound on each numeric feature's decoder log-variance, in scaled
