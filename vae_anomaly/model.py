@@ -123,10 +123,16 @@ class TabularVAE(nn.Module):
         for name, value in zip(BUFFERS, (location, precision, offset), strict=True):
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64).to(device).clone())
 
+    def residual_covariance(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(location, precision, offset)`` the numeric features are scored with, or None (independent)."""
+        if self.student_df is not None or not hasattr(self, BUFFERS[0]):
+            return None
+        return tuple(getattr(self, name) for name in BUFFERS)
+
     @property
     def full_covariance(self) -> bool:
         """Whether the numeric features are scored with a full residual covariance."""
-        return hasattr(self, "residual_precision") and self.student_df is None
+        return self.residual_covariance() is not None
 
     # -- input assembly --------------------------------------------------------------------
     def assemble(self, x: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -175,9 +181,9 @@ class TabularVAE(nn.Module):
             Zero where the code is missing.
         """
         mu, logits = self.decode(z)
-        if self.full_covariance:
-            num_nll = correlated_gaussian_nll(x, mu, observed, self.residual_location, self.residual_precision,
-                                              self.residual_offset)
+        residual = self.residual_covariance()
+        if residual is not None:
+            num_nll = correlated_gaussian_nll(x, mu, observed, *residual)
         elif self.student_df is None:
             num_nll = gaussian_nll(x, mu, self.feature_log_var(), observed)
         else:

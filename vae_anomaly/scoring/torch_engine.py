@@ -31,7 +31,6 @@ from torch.nn import functional as F
 
 from ..likelihood import LOG_2PI, numeric_nll_, numeric_terms
 from ..model import TabularVAE
-from ..residuals import BUFFERS
 from ..tensors import Tensors, to_tensors
 from ..torch_terms import categorical_nll, correlated_gaussian_nll, kl_to_standard_normal
 from .network import NetworkSpec
@@ -96,8 +95,7 @@ class _Terms:
         self.kind = kind
         self.has_missing = has_missing
         self.terms = numeric_terms(module.feature_log_var(), torch.exp, module.student_df)
-        self.residual = (tuple(getattr(module, name) for name in BUFFERS)
-                         if kind != "reconstruction" and module.full_covariance else None)
+        self.residual = module.residual_covariance() if kind != "reconstruction" else None
 
     def numeric(self, x: torch.Tensor, mean: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         if self.residual is not None:
