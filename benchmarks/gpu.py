@@ -4,7 +4,7 @@ Four measurements, all in one process except the last, and all seeded:
 
 1. **Training rows/s per epoch** at a large batch on synthetic rows
    (default 1,000,000 x 20 correlated floats): the training loop
-   (:func:`vae_anomaly.training.train`, bf16 autocast on CUDA as in ``fit``)
+   (:func:`vae_anomaly.model.training.train`, bf16 autocast on CUDA as in ``fit``)
    on the GPU, after one untimed warm-up epoch, then the same on the CPU on
    fewer rows (``--cpu-rows``) and epochs, in the same run. An epoch here
    is one pass over the training rows plus the held-out loss pass that
@@ -85,9 +85,9 @@ def training_speed(frame, device: str, epochs: int, batch_size: int) -> dict:
     import torch
 
     from vae_anomaly.features.encoder import TabularPreprocessor
-    from vae_anomaly.model import TabularVAE
-    from vae_anomaly.tensors import to_tensors
-    from vae_anomaly.training import held_out_rows, network_shape, train, train_config
+    from vae_anomaly.model.tensors import to_tensors
+    from vae_anomaly.model.training import held_out_rows, network_shape, train, train_config
+    from vae_anomaly.model.vae import TabularVAE
 
     enc = TabularPreprocessor("robust", 50).fit(frame).transform(frame)
     held, fit_rows = held_out_rows(len(enc), 0.2, np.random.RandomState(0))

@@ -57,7 +57,7 @@ The marginal model is a histogram of each scaled column (the values the
 network sees), ``sqrt(n)`` bins (at least 10) over the training range
 widened by 10 % on each side, add-one-half smoothing, and a Laplace tail of
 one bin's width beyond it. ``--budget x2`` doubles the default training
-budget (``_AUTO_STEPS`` and ``_AUTO_ROWS`` of ``vae_anomaly.training``);
+budget (``_AUTO_STEPS`` and ``_AUTO_ROWS`` of ``vae_anomaly.model.training``);
 ``--budget sqrt`` sizes it by the data, ``600 * sqrt(0.8 n / 5000)``
 steps within [300, 2400] (``0.8 n``: about the rows the network is fitted
 on, ``n`` those of the training part) and no cap on rows seen; ``--latent half`` makes
@@ -136,8 +136,8 @@ def marginal_nll(train: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def set_budget(budget: str | None, n_train: int) -> None:
-    """Patch the training budget constants of ``vae_anomaly.training`` (see the module docstring)."""
-    import vae_anomaly.training as training
+    """Patch the training budget constants of ``vae_anomaly.model.training`` (see the module docstring)."""
+    import vae_anomaly.model.training as training
 
     if budget == "x2":
         training._AUTO_STEPS, training._AUTO_ROWS = 1200, 1_200_000
@@ -151,7 +151,7 @@ def set_latent(latent: str | None) -> None:
     if latent != "half":
         return
     import vae_anomaly.detector as detector
-    import vae_anomaly.training as training
+    import vae_anomaly.model.training as training
 
     default_shape = training.network_shape
 
@@ -168,7 +168,7 @@ def decoder_residuals(est, X: np.ndarray, signed: bool = False) -> tuple[np.ndar
     and each row's KL term (n,)."""
     import torch
 
-    from vae_anomaly.model import kl_to_standard_normal
+    from vae_anomaly.model.vae import kl_to_standard_normal
 
     module = est.module_
     x, observed, codes = est._tensors(est._prepare(X).enc)

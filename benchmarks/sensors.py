@@ -318,8 +318,9 @@ def parse_method(name: str) -> Method:
 @contextmanager
 def _patched(method: Method, fit: pd.DataFrame | None = None):
     """Library constants swapped for the duration of one run (``_floor``, ``_steps3``, ``_logstd``, ...)."""
-    from vae_anomaly import detector, training
+    from vae_anomaly import detector
     from vae_anomaly.features import encoder, windows
+    from vae_anomaly.model import training
 
     saved = (encoder.robust_center_scale, training._AUTO_STEPS)
     saved_summary = windows.summary_frame

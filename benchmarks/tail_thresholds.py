@@ -12,8 +12,8 @@ Sections (all seeded, all on data whose truth is known):
     For each score distribution (light: normal, chi-square(20) / 2, log-normal;
     heavy: Student-t(3), Lomax(2); bounded: beta(2, 5), beta(2, 2)) and seed:
     2,000 calibration scores, thresholds for ``target_fpr`` 1e-3 and 1e-4 from
-    the fitted tail (:mod:`vae_anomaly.tail`) and from the conformal rule
-    (:mod:`vae_anomaly.calibration`), and the share of 10^6 fresh scores
+    the fitted tail (:mod:`vae_anomaly.calibration.tail`) and from the conformal rule
+    (:mod:`vae_anomaly.calibration.thresholds`), and the share of 10^6 fresh scores
     above each. Reports median, 10th-90th percentile and range of
     flagged / target over the seeds, and how many seeds fall in [0.5, 2].
 ``fraction``
@@ -29,7 +29,7 @@ Sections (all seeded, all on data whose truth is known):
     top scores (status ``shape_fixed``) against the largest calibration score
     as the threshold (what release 0.2 did), for 60, 200 and 400 scores.
 ``drift``
-    Drift checks (:mod:`vae_anomaly.drift`) on an exact Gaussian model
+    Drift checks (:mod:`vae_anomaly.calibration.drift`) on an exact Gaussian model
     (each column's contribution ``z**2 / 2`` less its calibration median, the
     score their sum): alarms over 100 normal batches for several calibration
     sets, and the share of batches detected when a few columns are shifted.
@@ -52,8 +52,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae_anomaly import calibration, drift, tail  # noqa: E402
-from vae_anomaly.drift_reference import DriftReference, column_reference  # noqa: E402
+from vae_anomaly.calibration import drift, tail  # noqa: E402
+from vae_anomaly.calibration import thresholds as calibration  # noqa: E402
+from vae_anomaly.calibration.drift_reference import DriftReference, column_reference  # noqa: E402
 
 N_CAL = 2_000
 N_FRESH = 1_000_000

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vae_anomaly.calibration import conformal_p_values, threshold_for_rate
+from vae_anomaly.calibration.thresholds import conformal_p_values, threshold_for_rate
 
 
 def test_p_values_formula_and_range():

@@ -21,7 +21,7 @@ from vae_anomaly.cli.app import app
 from vae_anomaly import VAEDetector
 from vae_anomaly.features.columns import choose_columns
 from vae_anomaly.jobs.evaluate import binary_labels, classification_metrics
-from vae_anomaly.persistence import load_scorer
+from vae_anomaly.persistence.modelfile import load_scorer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "tabular.parquet"
 SENSORS = SAMPLE.with_name("sensors.parquet")

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from vae_anomaly.cli.app import EXIT_DRIFT, app
 
 from vae_anomaly import VAEDetector
-from vae_anomaly.calibration import conformal_p_values
-from vae_anomaly.persistence import FORMAT_VERSION
+from vae_anomaly.calibration.thresholds import conformal_p_values
+from vae_anomaly.persistence.modelfile import FORMAT_VERSION
 
 from .conftest import correlated_normal
 

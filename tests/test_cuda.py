@@ -60,7 +60,7 @@ def test_cuda_fit_detects_like_a_cpu_fit(fits, tabular, tabular_features):
 
 def test_model_saved_on_cuda_scores_the_same_on_cpu(fits, tabular_features, tmp_path):
     from vae_anomaly import VAEDetector
-    from vae_anomaly.persistence import load_scorer
+    from vae_anomaly.persistence.modelfile import load_scorer
 
     _, gpu = fits
     path = tmp_path / "gpu.vae"

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from vae_anomaly.cli.app import app
 
 from vae_anomaly import VAEDetector  # the dask extra is part of the dev extra, which CI installs
-from vae_anomaly.dask import read_parquet, score_dask
+from vae_anomaly.cli.app import app
 from vae_anomaly.jobs import cluster as dask_job
+from vae_anomaly.jobs.dask import read_parquet, score_dask
 from vae_anomaly.jobs.score import load_scorer
 from vae_anomaly.tables.read import TableReader
 
@@ -185,12 +185,11 @@ def test_bad_input_is_one_line_and_exit_1(data, cluster, case):
 
 
 def test_without_the_extra_dask_is_one_line_naming_it(data, monkeypatch):
-    import vae_anomaly
     import vae_anomaly.jobs
 
     for name in ("dask", "dask.dataframe", "distributed"):
         monkeypatch.setitem(sys.modules, name, None)  # as if not installed
-    for package, name in ((vae_anomaly, "dask"), (vae_anomaly.jobs, "cluster")):
+    for package, name in ((vae_anomaly.jobs, "dask"), (vae_anomaly.jobs, "cluster")):
         monkeypatch.delitem(sys.modules, f"{package.__name__}.{name}")
         monkeypatch.delattr(package, name)
     out = data["where"] / "no_extra.scores"

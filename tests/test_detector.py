@@ -298,7 +298,7 @@ def test_reconstruction_score_is_an_option():
 def test_numeric_terms_are_the_named_log_densities():
     from scipy import stats
 
-    from vae_anomaly.model import gaussian_nll, student_t_nll
+    from vae_anomaly.model.vae import gaussian_nll, student_t_nll
 
     x = torch.tensor([[0.3, 5.0, -40.0]])
     mu = torch.tensor([[0.0, 1.0, 2.0]])

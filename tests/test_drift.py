@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae_anomaly import calibration, drift
-from vae_anomaly.drift_reference import DriftReference, column_reference
+from vae_anomaly.calibration import drift
+from vae_anomaly.calibration import thresholds as calibration
+from vae_anomaly.calibration.drift_reference import DriftReference, column_reference
 from vae_anomaly.exceptions import InvalidInputError
 
 D = 10

@@ -9,7 +9,8 @@ import joblib
 import numpy as np
 import pytest
 
-from vae_anomaly import ModelFileError, VAEDetector, persistence
+from vae_anomaly import ModelFileError, VAEDetector
+from vae_anomaly.persistence import modelfile as persistence
 
 from .conftest import repack_model
 

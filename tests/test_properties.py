@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from vae_anomaly import VAEDetector
-from vae_anomaly.calibration import conformal_p_values, threshold_for_rate
+from vae_anomaly.calibration.thresholds import conformal_p_values, threshold_for_rate
 from vae_anomaly.features.encoder import TabularPreprocessor
 from vae_anomaly.features.schema import CATEGORICAL, NUMERIC
 

@@ -26,7 +26,7 @@ from vae_anomaly import VAEDetector
 pytest.importorskip("matplotlib")
 pytest.importorskip("jinja2")
 
-from vae_anomaly.report import report_file, write_report  # noqa: E402
+from vae_anomaly.report.run import report_file, write_report  # noqa: E402
 
 from .conftest import SAMPLE  # noqa: E402
 
@@ -286,7 +286,7 @@ def test_series_without_a_time_column_are_drawn_by_position(tmp_path, one_torch_
     # No time column: a strip's x is the row's position in its own series, counted across batches.
     from vae_anomaly.jobs.score import load_scorer
     from vae_anomaly.jobs.stream import model_columns
-    from vae_anomaly.reporting.scan import numbered, scan_series, scan_table
+    from vae_anomaly.report.scan import numbered, scan_series, scan_table
     from vae_anomaly.tables.read import TableReader
 
     data = pd.read_parquet(SAMPLE / "sensors.parquet").iloc[:800].drop(columns=["timestamp", "label"])
@@ -306,8 +306,8 @@ def test_series_without_a_time_column_are_drawn_by_position(tmp_path, one_torch_
 
 
 def test_score_histogram_counts_every_row_and_turns_logarithmic_for_far_tails():
-    from vae_anomaly import plot
-    from vae_anomaly.reporting.summaries import ScoreHistogram
+    from vae_anomaly.report import plot
+    from vae_anomaly.report.summaries import ScoreHistogram
 
     rng = np.random.default_rng(0)
     scores = np.concatenate([rng.normal(20, 3, 10_000), [150.0, 4e3, 2e6]])
@@ -327,7 +327,7 @@ def test_score_histogram_counts_every_row_and_turns_logarithmic_for_far_tails():
 def test_plot_helpers_return_figures_for_notebooks(sensors):
     from matplotlib.figure import Figure
 
-    from vae_anomaly import plot
+    from vae_anomaly.report import plot
 
     details = sensors["details"]
     fig = plot.score_histogram(details.anomaly_score, threshold=1.0,

@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from vae_anomaly import VAEDetector
-from vae_anomaly.residuals import residual_covariance
+from vae_anomaly.model.residuals import residual_covariance
 from vae_anomaly.scoring.numpy_engine import NumpyEngine
 from vae_anomaly.scoring.torch_engine import TorchEngine
 
@@ -91,7 +91,7 @@ def test_full_covariance_round_trips_through_a_model_file_without_torch(mixed, t
     code = f"""
 import sys
 import numpy as np, pandas as pd
-from vae_anomaly.persistence import load_scorer
+from vae_anomaly.persistence.modelfile import load_scorer
 d = load_scorer({str(tmp_path / "m.vae")!r}).score_details(pd.read_parquet({str(tmp_path / "rows.parquet")!r}))
 np.save({str(tmp_path / "s.npy")!r}, d.anomaly_score)
 print("torch" in sys.modules)

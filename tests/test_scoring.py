@@ -1,6 +1,6 @@
 """The fast scoring path gives exactly the model's own likelihood terms.
 
-``vae_anomaly.scoring.torch_engine`` evaluates the network in small chunks with in-place
+``vae_anomaly.model.inference`` evaluates the network in small chunks with in-place
 operations; these tests pin it, bit for bit, to a plain evaluation through
 :meth:`TabularVAE.feature_terms` and the ELBO formula, so a speed-up can
 never change what users see.
@@ -19,11 +19,11 @@ import torch
 from vae_anomaly import VAEDetector
 from vae_anomaly.features.encoder import TabularPreprocessor
 from vae_anomaly.features.scaling import quantile_forward
-from vae_anomaly.model import kl_to_standard_normal
-from vae_anomaly.scoring import torch_engine
+from vae_anomaly.model import inference
+from vae_anomaly.model.tensors import to_tensors
+from vae_anomaly.model.vae import kl_to_standard_normal
 from vae_anomaly.scoring.numpy_engine import NumpyEngine
 from vae_anomaly.scoring.torch_engine import TorchEngine
-from vae_anomaly.tensors import to_tensors
 
 
 def _reference(module, data, kind):
@@ -61,12 +61,12 @@ def test_chunked_in_place_pass_equals_the_module(mixed, kind, likelihood, missin
     det = VAEDetector(score_type=kind, likelihood=likelihood, max_iter=3, random_state=0).fit(frame)
     data = to_tensors(det.preprocessor_.transform(frame), "cpu")
     ref_scores, ref_terms = _reference(det.module_, data, kind)
-    for chunk in (torch_engine.CHUNK, 500, 100):  # tails of 200 and 100 rows are padded
-        scores, terms = torch_engine.score_and_terms(det.module_, data, kind, chunk=chunk)
+    for chunk in (inference.CHUNK, 500, 100):  # tails of 200 and 100 rows are padded
+        scores, terms = inference.score_and_terms(det.module_, data, kind, chunk=chunk)
         assert np.array_equal(scores, ref_scores)
         assert np.array_equal(terms, ref_terms)
-        assert np.array_equal(torch_engine.score_rows(det.module_, data, kind, chunk=chunk), ref_scores)
-        assert np.array_equal(torch_engine.feature_terms(det.module_, data, kind, chunk=chunk), ref_terms)
+        assert np.array_equal(inference.score_rows(det.module_, data, kind, chunk=chunk), ref_scores)
+        assert np.array_equal(inference.feature_terms(det.module_, data, kind, chunk=chunk), ref_terms)
 
 
 @pytest.mark.parametrize("scaler", ["robust", "standard", "quantile"])
@@ -124,7 +124,7 @@ def test_scoring_from_a_file_equals_the_estimator_and_needs_no_torch(mixed, tmp_
     code = f"""
 import sys
 import numpy as np, pandas as pd
-from vae_anomaly.persistence import load_scorer
+from vae_anomaly.persistence.modelfile import load_scorer
 scorer = load_scorer({str(tmp_path / "m.vae")!r})
 d = scorer.score_details(pd.read_parquet({str(tmp_path / "rows.parquet")!r}))
 np.save({str(tmp_path / "scores.npy")!r}, np.column_stack([d.anomaly_score, d.p_value, d.contributions]))

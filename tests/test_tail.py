@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae_anomaly import calibration, tail
+from vae_anomaly.calibration import tail
+from vae_anomaly.calibration import thresholds as calibration
 from vae_anomaly.exceptions import InvalidInputError, VAEAnomalyError
 
 # Light, heavy and bounded upper tails (xi about -0.1, +0.33 and -0.2).

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vae_anomaly import CalibrationWarning, VAEDetector
-from vae_anomaly.persistence import load_scorer
+from vae_anomaly.persistence.modelfile import load_scorer
 
 from .conftest import correlated_normal
 

@@ -21,7 +21,7 @@ def _network(seed: int):
 
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-3])
 def test_fused_adam_and_plateau_halving_match_torch_optim_bit_for_bit(weight_decay):
-    from vae_anomaly.adam import FusedAdam, PlateauHalving
+    from vae_anomaly.model.optim import FusedAdam, PlateauHalving
 
     ours, ref = _network(0), _network(0)
     opt = FusedAdam(ours.parameters(), lr=3e-3, weight_decay=weight_decay)
@@ -56,7 +56,7 @@ def test_fitting_does_not_import_the_torch_compiler():
 
 
 def test_adam_comes_from_torch_optim_when_the_fused_kernel_is_missing_or_changed(monkeypatch):
-    from vae_anomaly import adam
+    from vae_anomaly.model import optim as adam
 
     def changed(*args, **kwargs):
         raise TypeError("_fused_adam_() got an unexpected keyword argument 'beta1'")

@@ -119,7 +119,7 @@ def test_a_warm_up_score_takes_the_rank_it_has_among_windows_of_its_length():
 
 def test_a_warm_up_reference_that_does_not_fit_the_window_is_refused(tmp_path, one_torch_thread):
     from vae_anomaly.exceptions import ModelFileError
-    from vae_anomaly.persistence import load_scorer
+    from vae_anomaly.persistence.modelfile import load_scorer
 
     from .conftest import repack_model
 

@@ -1,9 +1,19 @@
 """vae_anomaly: anomaly detection for tables and sensor data with a variational autoencoder.
 
-The estimator is imported on first use, so ``import vae_anomaly`` (and the
+The public API, and where each piece lives:
+
+- :class:`VAEDetector` (``vae_anomaly.detector``): the scikit-learn estimator;
+- :func:`write_report` (``vae_anomaly.report.run``): the HTML report of a
+  detector on a table, from Python (``vae-detect report`` from the shell);
+- :func:`score_dask` (``vae_anomaly.jobs.dask``): scores of a Dask DataFrame,
+  partition by partition (``vae-detect score --dask``);
+- the figures (``vae_anomaly.report.plot``) and the errors below.
+
+Each is imported on first use, so ``import vae_anomaly`` (and the
 ``vae-detect --help`` that lives in this package) stays fast.
 """
 
+from ._version import __version__
 from .exceptions import (
     CalibrationWarning,
     InvalidInputError,
@@ -15,6 +25,8 @@ from .exceptions import (
 
 __all__ = [
     "VAEDetector",
+    "write_report",
+    "score_dask",
     "VAEAnomalyError",
     "InvalidInputError",
     "SchemaMismatchError",
@@ -24,12 +36,17 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = "0.2.0"
+_LAZY = {
+    "VAEDetector": ("vae_anomaly.detector", "VAEDetector"),
+    "write_report": ("vae_anomaly.report.run", "write_report"),
+    "score_dask": ("vae_anomaly.jobs.dask", "score_dask"),
+}
 
 
 def __getattr__(name: str):
-    if name == "VAEDetector":
-        from .detector import VAEDetector
+    if name in _LAZY:
+        from importlib import import_module
 
-        return VAEDetector
+        module, attr = _LAZY[name]
+        return getattr(import_module(module), attr)
     raise AttributeError(f"module 'vae_anomaly' has no attribute {name!r}")

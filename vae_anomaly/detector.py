@@ -2,10 +2,10 @@
 
 Data flows one way: the input table is checked and encoded
 (:mod:`~vae_anomaly.features`), a VAE is trained
-(:mod:`~vae_anomaly.model`, :mod:`~vae_anomaly.training`), rows are scored
+(:mod:`~vae_anomaly.model.vae`, :mod:`~vae_anomaly.model.training`), rows are scored
 (:mod:`~vae_anomaly.scoring`), and the threshold is set on held-out rows
-(:mod:`~vae_anomaly.calibration`). The fitted estimator is one plain value
-(:class:`~vae_anomaly.state.FittedState`) for model files.
+(:mod:`~vae_anomaly.calibration.thresholds`). The fitted estimator is one plain value
+(:class:`~vae_anomaly.persistence.state.FittedState`) for model files.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import calibration, options, residuals
-from .drift import DRIFT_ALPHA, DriftReport
-from .drift_reference import column_reference
+from . import options
+from .calibration import thresholds as calibration
+from .calibration.drift import DRIFT_ALPHA, DriftReport
+from .calibration.drift_reference import column_reference
 from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features import series
 from .features.encoder import Encoded, TabularPreprocessor
@@ -34,16 +35,17 @@ from .features.rows import Prepared, missing_mask, prepare
 from .features.schema import as_frame
 from .features.series import WindowSpec
 from .features.windows import training_windows
-from .likelihood import degrees_of_freedom
-from .model import TabularVAE
+from .model import inference, residuals
+from .model.likelihood import degrees_of_freedom
+from .model.tensors import module_device, resolve_device, to_tensors
+from .model.training import fit_residual_covariance, held_out_rows, network_shape, train, train_config
+from .model.vae import TabularVAE
+from .persistence.state import Calibration, FittedState, json_params
 from .scoring import torch_engine
 from .scoring.engine import build_engine
 from .scoring.network import NetworkSpec
 from .scoring.scorer import ScoreDetails, Scorer, add_baseline, stacked_size
 from .scoring.warmup import to_full_window, warmup_reference
-from .state import Calibration, FittedState, json_params
-from .tensors import module_device, resolve_device, to_tensors
-from .training import held_out_rows, network_shape, train, train_config
 
 __all__ = ["VAEDetector", "ScoreDetails"]
 
@@ -153,11 +155,11 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         fitted rows outside the top ``trim_fraction`` of scores (Ledoit-Wolf
         shrinkage, eigenvalues at least ``exp(min_log_var)``) and the score
         uses it, so a row that breaks a relation between columns that the
-        network could not reproduce scores higher (:mod:`vae_anomaly.residuals`).
+        network could not reproduce scores higher (:mod:`vae_anomaly.model.residuals`).
         A feature's contribution is then ``0.5 * r_j * (P r)_j`` plus a
         constant (``r`` the residuals, ``P`` their inverse covariance) and
         can be negative. Each scored row costs ``d_num**2`` more
-        multiply-adds; above :data:`vae_anomaly.residuals.MAX_FEATURES`
+        multiply-adds; above :data:`vae_anomaly.model.residuals.MAX_FEATURES`
         (256) numeric features, or with too few rows, it is not used and
         ``fit`` warns (``module_.full_covariance`` says which one scores).
         On the ADBench dev sets it won 10 and lost 11 against ``"diag"``,
@@ -218,7 +220,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Anomaly scores of the held-out rows.
     threshold_rule_ : {"conformal", "tail", "contamination"}
         The rule that set ``threshold_``.
-    tail_ : vae_anomaly.tail.TailFit or None
+    tail_ : vae_anomaly.calibration.tail.TailFit or None
         The tail fitted to the calibration scores, with its quality
         (``status``, ``shape``, ``ks_p_value``); None with
         ``threshold_method="conformal"``.
@@ -474,7 +476,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         held_enc = enc.take(held)
         result = train(self.module_, train_t, to_tensors(held_enc, self.device_), cfg, torch_gen)
         if residuals.applies(self.covariance_type, self.likelihood, self.score_type_, enc.num.shape[1]) and not \
-                residuals.fit_residual_covariance(self.module_, train_t, self.trim_fraction, self.min_log_var):
+                fit_residual_covariance(self.module_, train_t, self.trim_fraction, self.min_log_var):
             warnings.warn(f"covariance_type='full' was not used: {residuals.residual_note(enc.num.shape[1])}",
                           UserWarning, stacklevel=3)
         self.loss_curve_ = result.loss_curve
@@ -553,7 +555,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
         It scores exactly as this estimator does, without scikit-learn's input
         checks. ``vae-detect score`` builds the same from the model file
-        (:func:`vae_anomaly.persistence.load_scorer`) without importing
+        (:func:`vae_anomaly.persistence.modelfile.load_scorer`) without importing
         torch or scikit-learn.
         """
         check_is_fitted(self)
@@ -618,7 +620,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         against its beta-binomial expectation, a two-sample Kolmogorov-Smirnov
         test of the scores, and a chi-square test of each column's
         contributions binned at the held-out deciles (see
-        :mod:`vae_anomaly.drift` and docs/concepts.md).
+        :mod:`vae_anomaly.calibration.drift` and docs/concepts.md).
 
         Parameters
         ----------
@@ -692,7 +694,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Latent means of each row, shape (n_samples, latent_dim)."""
         prep = self._prepare(X)
-        return torch_engine.latent_means(self.module_, self._tensors(prep.enc))[prep.back]
+        return inference.latent_means(self.module_, self._tensors(prep.enc))[prep.back]
 
     def reconstruct(self, X):
         """Decoder's expected value of each row, in the original units.
@@ -703,7 +705,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         self._refuse_windows("reconstruct")
         prep = self._prepare(X)
-        num, cat = torch_engine.reconstructions(self.module_, self._tensors(prep.enc))
+        num, cat = inference.reconstructions(self.module_, self._tensors(prep.enc))
         return self._as_output(self.preprocessor_.decode(num, cat), X)
 
     def _refuse_windows(self, what: str) -> None:
@@ -748,10 +750,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
         The file is written to a temporary name and renamed into place, so an
         existing file at ``path`` is replaced only by a complete model. See
-        :mod:`vae_anomaly.persistence` for the format.
+        :mod:`vae_anomaly.persistence.modelfile` for the format.
         """
         check_is_fitted(self)
-        from .persistence import write_model
+        from .persistence.modelfile import write_model
 
         write_model(self._fitted_state(), path)
 
@@ -765,7 +767,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             If the file is missing, corrupt, truncated, holds a pickle, or
             needs a newer version of this package.
         """
-        from .persistence import read_model
+        from .persistence.modelfile import read_model
 
         device = _resolve_device(device)
         state = read_model(path)

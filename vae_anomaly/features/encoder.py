@@ -7,7 +7,7 @@ in the numeric block, ``-1`` in the code block) so the model can leave them
 out of its likelihood instead of pretending they were observed.
 
 The fitted state is plain arrays and JSON-able lists, so it can be saved
-without pickling (see :mod:`vae_anomaly.persistence`).
+without pickling (see :mod:`vae_anomaly.persistence.modelfile`).
 """
 
 from __future__ import annotations

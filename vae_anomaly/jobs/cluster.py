@@ -1,6 +1,6 @@
 """The ``vae-detect score --dask`` job: score a Parquet table on a Dask cluster into a directory.
 
-Each partition is scored on a worker (:mod:`vae_anomaly.dask`) and
+Each partition is scored on a worker (:mod:`vae_anomaly.jobs.dask`) and
 written there as one Parquet part file, ``part.00000.parquet`` and on, into
 a hidden temporary directory beside the output. Only when every part is
 written and the row count matches the input is the directory renamed into
@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..dask import DASK_EXTRA, prepare, read_parquet, score_partition, ship
 from ..exceptions import InvalidInputError, MissingExtraError, VAEAnomalyError
 from ..options import DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
 from ..scoring.scorer import Scorer
 from ..tables.read import TableReader
 from ..tables.write import AtomicTableWriter
+from .dask import DASK_EXTRA, prepare, read_parquet, score_partition, ship
 from .score import columns_to_keep, default_output_path
 from .stream import as_scorer, model_columns
 
@@ -208,7 +208,7 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     Parameters
     ----------
     det : Scorer, VAEDetector, str or PathLike
-        Fitted model (see :func:`vae_anomaly.dask.score_dask`).
+        Fitted model (see :func:`vae_anomaly.jobs.dask.score_dask`).
     reader : TableReader
         A Parquet file or directory.
     output : str or PathLike, optional
@@ -219,7 +219,7 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
         Input columns to copy to the output (default: all of them).
     partition_rows : int
         Rows per partition read (whole row groups; see
-        :func:`vae_anomaly.dask.read_parquet`).
+        :func:`vae_anomaly.jobs.dask.read_parquet`).
     gap_tolerance : float
         Windowed models: steps longer than this many fitted time steps are
         reported as time gaps.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..persistence import read_metadata
+from ..persistence.modelfile import read_metadata
 
 __all__ = ["describe_model"]
 

@@ -37,7 +37,7 @@ def check_device(device: str) -> str:
     """
     if device == "cpu":
         return device
-    from ..tensors import resolve_device
+    from ..model.tensors import resolve_device
 
     try:
         return resolve_device(device)
@@ -79,7 +79,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES), always=keys)
     from ..detector import VAEDetector
-    from ..residuals import applies, residual_note
+    from ..model.residuals import applies, residual_note
 
     one_thread = device == "cpu" and len(frame) <= ONE_THREAD_ROWS
     with warnings.catch_warnings(), (torch_threads(1) if one_thread else nullcontext()):

@@ -3,7 +3,7 @@
 Memory is bounded by the batch size, each row's results equal those of
 scoring the whole table at once, and the output appears only once it is
 complete. Each batch is also counted for the drift check
-(:class:`~vae_anomaly.drift.DriftTally`), whose report covers the whole table.
+(:class:`~vae_anomaly.calibration.drift.DriftTally`), whose report covers the whole table.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..drift import DriftTally
+from ..calibration.drift import DriftTally
 from ..exceptions import InvalidInputError
 from ..features.rows import Ordered
 from ..features.schema import NUMERIC, require_columns
@@ -42,9 +42,9 @@ def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:
     """Load a model file for scoring; errors are :class:`~vae_anomaly.VAEAnomalyError`.
 
     On CPU this imports neither torch nor scikit-learn (see
-    :func:`vae_anomaly.persistence.load_scorer`).
+    :func:`vae_anomaly.persistence.modelfile.load_scorer`).
     """
-    from ..persistence import load_scorer as _load
+    from ..persistence.modelfile import load_scorer as _load
 
     return _load(model, device=check_device(device))
 
@@ -162,7 +162,7 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     -------
     dict
         ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``,
-        ``drift`` (:meth:`vae_anomaly.drift.DriftReport.to_dict` of the whole
+        ``drift`` (:meth:`vae_anomaly.calibration.drift.DriftReport.to_dict` of the whole
         table, plus ``note``: why the column test did not run, or None), and
         for windowed models with a time column ``time_gaps`` (steps longer
         than ``time_gap_tolerance`` times the fitted time step; windows run

@@ -43,7 +43,7 @@ def as_scorer(model) -> Scorer:
     if isinstance(model, Scorer):
         return model
     if isinstance(model, (str, os.PathLike)):
-        from ..persistence import load_scorer
+        from ..persistence.modelfile import load_scorer
 
         return load_scorer(model)
     if callable(getattr(model, "scorer", None)):

@@ -1,6 +1,6 @@
 """The network's shape and weights as plain values: what persistence stores and the engines score with.
 
-:class:`NetworkSpec` describes a fitted :class:`~vae_anomaly.model.TabularVAE`
+:class:`NetworkSpec` describes a fitted :class:`~vae_anomaly.model.vae.TabularVAE`
 (its layer widths, feature counts and likelihood) in JSON-able fields;
 :class:`Network` holds its weights as NumPy arrays, checked against the spec.
 Neither needs torch.
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..likelihood import bounded_log_var, check_degrees_of_freedom
+from ..model.likelihood import bounded_log_var, check_degrees_of_freedom
+from ..model.residuals import BUFFERS
 from ..options import COVARIANCE_TYPES
-from ..residuals import BUFFERS
 
 __all__ = ["NetworkSpec", "Network"]
 
@@ -46,7 +46,7 @@ class NetworkSpec:
         Student-t degrees of freedom; None for a Gaussian likelihood.
     covariance_type : {"diag", "full"}
         ``"full"`` when the numeric features are scored with the covariance
-        of their residuals (:mod:`vae_anomaly.residuals`), whose arrays are
+        of their residuals (:mod:`vae_anomaly.model.residuals`), whose arrays are
         then among the weights.
     """
 
@@ -89,7 +89,7 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class Network:
-    """The weights a fitted :class:`~vae_anomaly.model.TabularVAE` scores with.
+    """The weights a fitted :class:`~vae_anomaly.model.vae.TabularVAE` scores with.
 
     Attributes
     ----------
@@ -111,7 +111,7 @@ class Network:
         None for a Gaussian one.
     residual : tuple of ndarray or None
         ``(location, precision, offset)`` float64 of the residuals' full
-        covariance (:class:`vae_anomaly.residuals.ResidualCovariance`), or
+        covariance (:class:`vae_anomaly.model.residuals.ResidualCovariance`), or
         None: independent features with the variances ``log_var``.
     """
 

@@ -3,7 +3,7 @@
 CPU scoring runs here rather than in torch: a scoring job (``vae-detect
 score``) then needs neither torch nor scikit-learn, which took most of its
 start-up time, and the arithmetic is no slower. The formulas are those of
-:mod:`vae_anomaly.likelihood` (encoder at the latent mean, Student-t or
+:mod:`vae_anomaly.model.likelihood` (encoder at the latent mean, Student-t or
 Gaussian and categorical negative log-likelihoods, KL to the prior), in
 float32 with float64 sums; the torch engine agrees to float32 rounding.
 
@@ -25,7 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..features.encoder import Encoded
-from ..likelihood import bounded_latent_log_var, correlated_nll_, kl_elements, numeric_nll_, numeric_terms
+from ..model.likelihood import (
+    bounded_latent_log_var,
+    correlated_nll_,
+    kl_elements,
+    numeric_nll_,
+    numeric_terms,
+)
 from .network import Layers, Network
 
 __all__ = ["CHUNK", "NumpyEngine", "scores_in_numpy"]

@@ -4,7 +4,7 @@ A :class:`Scorer` holds the fitted preprocessing, a scoring engine (NumPy on
 CPU, torch on a GPU or for importance-weighted scores), the per-feature
 baselines and the calibration. ``VAEDetector`` scores through one, and
 ``vae-detect score`` loads one straight from the model file
-(:func:`vae_anomaly.persistence.load_scorer`), so a scoring job imports
+(:func:`vae_anomaly.persistence.modelfile.load_scorer`), so a scoring job imports
 neither torch nor scikit-learn and gets the same numbers as the estimator.
 """
 
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import calibration
-from ..drift import DRIFT_ALPHA, DriftReport, check_drift
-from ..drift_reference import DriftReference
+from ..calibration import thresholds as calibration
+from ..calibration.drift import DRIFT_ALPHA, DriftReport, check_drift
+from ..calibration.drift_reference import DriftReference
+from ..calibration.tail import TailFit
 from ..features import windows
 from ..features.encoder import Encoded, TabularPreprocessor
 from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, prepare
 from ..features.schema import as_frame, require_columns
 from ..features.series import WindowSpec
-from ..tail import TailFit
 from .engine import Engine
 from .warmup import to_full_window
 
@@ -57,7 +57,7 @@ class ScoreDetails:
     p_value : ndarray (n,)
         p-values against the calibration scores: conformal, or from the
         fitted tail beyond the scores the tail covers (see
-        :func:`vae_anomaly.calibration.p_values`).
+        :func:`vae_anomaly.calibration.thresholds.p_values`).
     contributions : ndarray (n, n_features)
         Per-column contributions, as in :meth:`VAEDetector.feature_contributions`.
     feature_names : list of str
@@ -107,10 +107,10 @@ class Scorer:
         Window settings as stored in the model file.
     p_value_tail : TailFit or None
         The tail the p-values use beyond the calibration scores
-        (:func:`vae_anomaly.calibration.p_value_tail`); None for conformal p-values.
+        (:func:`vae_anomaly.calibration.thresholds.p_value_tail`); None for conformal p-values.
     column_reference : tuple of ndarray or None
         ``(edges, counts)`` of the calibration rows' contributions
-        (:func:`vae_anomaly.drift_reference.column_reference`) for the drift
+        (:func:`vae_anomaly.calibration.drift_reference.column_reference`) for the drift
         check's column test; None for models saved without them.
     warmup_scores : ndarray (size - 1, m) or None
         Windowed models: the reference scores of warm-up windows
@@ -250,7 +250,7 @@ class Scorer:
 
         Compares the batch's flagged share, its score distribution and each
         column's contributions with those of the held-out rows
-        (:func:`vae_anomaly.drift.check_drift`).
+        (:func:`vae_anomaly.calibration.drift.check_drift`).
 
         Parameters
         ----------

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .adam import FusedAdam, PlateauHalving
-from .model import TabularVAE
+from . import inference, residuals
+from .optim import FusedAdam, PlateauHalving
 from .tensors import Tensors
-from .torch_terms import kl_to_standard_normal
+from .terms import kl_to_standard_normal
+from .vae import TabularVAE
 
-__all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "held_out_rows"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "held_out_rows",
+           "fit_residual_covariance"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
     module : TabularVAE
         Freshly initialised network.
     train_data, val_data : tuple of Tensor
-        From :func:`vae_anomaly.tensors.to_tensors`; ``val_data`` may be None (no early stopping).
+        From :func:`vae_anomaly.model.tensors.to_tensors`; ``val_data`` may be None (no early stopping).
     cfg : TrainConfig
         Resolved settings.
     generator : torch.Generator
@@ -292,3 +294,36 @@ def held_out_rows(n: int, validation_fraction: float, rng, starts: np.ndarray | 
             return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
     perm = rng.permutation(n)
     return np.sort(perm[:n_held]), np.sort(perm[n_held:])
+
+
+def fit_residual_covariance(module, data, trim_fraction: float, min_log_var: float) -> bool:
+    """Estimate the residual covariance of a trained network on ``data`` and make it score with it.
+
+    Parameters
+    ----------
+    module : TabularVAE
+        Trained network with a Gaussian likelihood and at least one numeric feature.
+    data : tuple of Tensor
+        The rows it was fitted on (:func:`vae_anomaly.model.tensors.to_tensors`).
+    trim_fraction : float in [0, 0.5)
+        Share of the highest-scoring rows left out of the estimate.
+    min_log_var : float
+        Log of the smallest variance in any direction.
+
+    Returns
+    -------
+    bool
+        Whether the network now uses a full covariance: not with more than
+        :data:`~vae_anomaly.model.residuals.MAX_FEATURES` numeric features, nor when
+        :func:`~vae_anomaly.model.residuals.residual_covariance` finds none.
+    """
+    if module.n_numeric > residuals.MAX_FEATURES:
+        return False
+    scores = inference.score_rows(module, data, "elbo")
+    mean, _ = inference.reconstructions(module, data)
+    x, observed = data[0].double().cpu().numpy(), data[1].cpu().numpy()
+    found = residuals.residual_covariance(np.where(observed, x - mean, 0.0), scores, trim_fraction, min_log_var)
+    if found is None:
+        return False
+    module.set_residual_covariance(found.location, found.precision, found.offset)
+    return True

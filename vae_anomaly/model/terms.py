@@ -1,8 +1,8 @@
 """Per-feature negative log-likelihoods of the torch network's outputs, and its KL term.
 
-The formulas, constants and bounds come from :mod:`vae_anomaly.likelihood`
+The formulas, constants and bounds come from :mod:`vae_anomaly.model.likelihood`
 (shared with the NumPy engine); these functions apply them to torch tensors
-with the masking of missing values. :mod:`vae_anomaly.model` calls them for
+with the masking of missing values. :mod:`vae_anomaly.model.vae` calls them for
 training and the torch scoring engine for scoring.
 """
 
@@ -48,7 +48,7 @@ def correlated_gaussian_nll(x: torch.Tensor, mu: torch.Tensor, observed: torch.T
     Returns
     -------
     float64 Tensor (n, d)
-        See :func:`vae_anomaly.likelihood.correlated_nll_`.
+        See :func:`vae_anomaly.model.likelihood.correlated_nll_`.
     """
     r = (x - mu).double() - location
     r = torch.where(observed, r, torch.zeros_like(r))

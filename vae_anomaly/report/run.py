@@ -8,7 +8,7 @@ that the ROC and precision-recall figures equal ``vae-detect evaluate``'s;
 for windowed models, a few numbers per series. Windowed models read the
 table twice: the second pass scores only the series that get a strip.
 
->>> from vae_anomaly.report import write_report
+>>> from vae_anomaly.report.run import write_report
 >>> write_report("model.vae", frame, "report.html", labels=frame["label"])  # doctest: +SKIP
 """
 
@@ -24,16 +24,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .exceptions import InvalidInputError
-from .jobs.describe import describe_model
-from .jobs.score import csv_types, load_scorer
-from .jobs.stream import model_columns
-from .options import DEFAULT_BATCH_ROWS
-from .persistence import read_metadata
-from .reporting.figures import require_extra
-from .reporting.scan import Scan, numbered, scan_series, scan_table
-from .tables.read import TableReader
-from .tables.write import atomic_write_bytes, check_output_path
+from ..exceptions import InvalidInputError
+from ..jobs.describe import describe_model
+from ..jobs.score import csv_types, load_scorer
+from ..jobs.stream import model_columns
+from ..options import DEFAULT_BATCH_ROWS
+from ..persistence.modelfile import read_metadata
+from ..tables.read import TableReader
+from ..tables.write import atomic_write_bytes, check_output_path
+from .figures import require_extra
+from .scan import Scan, numbered, scan_series, scan_table
 
 __all__ = ["write_report", "report_file", "default_report_path"]
 
@@ -57,7 +57,7 @@ def _build(scorer, model_path: Path, detector, source: Callable[[], Iterator[pa.
            label: str | None, label_name: str, top: int, n_jobs: int, on_rows,
            data_name: str, model_name: str) -> tuple[bytes, dict]:
     """Scan the data, draw the figures and lay out the page; returns the HTML and a summary."""
-    from .reporting import page as report_page
+    from . import page as report_page
 
     started = time.perf_counter()
     names = model_columns(scorer)
@@ -66,7 +66,7 @@ def _build(scorer, model_path: Path, detector, source: Callable[[], Iterator[pa.
     if scan.series is not None:
         scan_series(scorer, scan, lambda: numbered(source()), names, n_jobs)
     if detector is None:  # the torch network: for the latent map and the reconstructions only
-        from .detector import VAEDetector
+        from ..detector import VAEDetector
 
         detector = VAEDetector.load(model_path)
     info = {**describe_model(model_path), "model": model_name}

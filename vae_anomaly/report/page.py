@@ -1,6 +1,6 @@
 """The report's page: figures from the scan's summaries, tables, and the HTML layout.
 
-Figures come from :mod:`vae_anomaly.plot` and :mod:`vae_anomaly.reporting.eval_figures`
+Figures come from :mod:`vae_anomaly.report.plot` and :mod:`vae_anomaly.report.eval_figures`
 and are embedded as base64 PNGs; jinja2 lays out the page from
 ``templates/report.html.j2`` with every value HTML-escaped. The page has
 inline CSS only: no script, no external URL.
@@ -15,9 +15,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .. import plot
 from ..jobs.evaluate import classification_metrics
 from . import eval_figures as plot_eval
+from . import plot
 from .scan import LABEL, OWNER, ROW, SCORE, Scan
 from .strips import ALL_ROWS
 
@@ -181,7 +181,7 @@ def render(scan: Scan, detector, info: dict, training: dict, data_name: str) -> 
                                              best_epoch=training.get("best_epoch"))),
     }
     listed, strips = _series(scan) if scan.strips else ([], [])
-    env = jinja2.Environment(loader=jinja2.PackageLoader("vae_anomaly.reporting", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("vae_anomaly.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = fmt
     page = env.get_template("report.html.j2").render(

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .features.encoder import Encoded
+from ..features.encoder import Encoded
 
 __all__ = ["Tensors", "to_tensors", "resolve_device", "module_device"]
 

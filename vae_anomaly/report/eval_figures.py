@@ -1,6 +1,6 @@
 """Figures that check a run: scores against labels (ROC, precision-recall), scored data against fitted data.
 
-Like :mod:`vae_anomaly.plot`, each function returns a matplotlib Figure
+Like :mod:`vae_anomaly.report.plot`, each function returns a matplotlib Figure
 built without pyplot; matplotlib comes with the ``report`` extra.
 """
 

@@ -15,7 +15,7 @@ truncated or bit-flipped file is refused before anything in it is parsed.
 Files are written beside the target and renamed into place
 (:func:`vae_anomaly.tables.write.atomic_write_bytes`): never half a model.
 
-This module maps a :class:`~vae_anomaly.state.FittedState` to a file and back; it imports
+This module maps a :class:`~vae_anomaly.persistence.state.FittedState` to a file and back; it imports
 neither the estimator nor torch, so :func:`load_scorer` on CPU needs neither torch nor scikit-learn.
 """
 
@@ -32,14 +32,14 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from .exceptions import ModelFileError
-from .features.encoder import TabularPreprocessor
-from .options import TARGET_FPR
-from .scoring.network import NetworkSpec
-from .scoring.scorer import Scorer
+from ..calibration.tail import TailFit
+from ..exceptions import ModelFileError
+from ..features.encoder import TabularPreprocessor
+from ..options import TARGET_FPR
+from ..scoring.network import NetworkSpec
+from ..scoring.scorer import Scorer
+from ..tables.write import atomic_write_bytes
 from .state import Calibration, FittedState, scorer_from_state
-from .tables.write import atomic_write_bytes
-from .tail import TailFit
 
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
@@ -66,7 +66,7 @@ def _version(dist: str) -> str | None:
 
 def _split(state: FittedState) -> tuple[dict, dict]:
     """JSON metadata and named arrays of a fitted state."""
-    from . import __version__
+    from .._version import __version__
 
     pre_meta, pre_arrays = state.preprocessor.get_state()
     cal = state.calibration

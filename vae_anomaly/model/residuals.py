@@ -12,7 +12,7 @@ minibatch), with the shrinkage of Ledoit and Wolf ("A well-conditioned
 estimator for large-dimensional covariance matrices", J. Multivariate
 Analysis 88, 2004; :class:`sklearn.covariance.LedoitWolf`). Scores then
 use that full covariance for the numeric features
-(:func:`vae_anomaly.likelihood.correlated_nll_`).
+(:func:`vae_anomaly.model.likelihood.correlated_nll_`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import numpy as np
 
 from .likelihood import LOG_2PI
 
-__all__ = ["MAX_FEATURES", "BUFFERS", "ResidualCovariance", "applies", "residual_covariance", "fit_residual_covariance",
-           "residual_note"]
+__all__ = ["MAX_FEATURES", "BUFFERS", "ResidualCovariance", "applies", "residual_covariance", "residual_note"]
 
 #: Most numeric features scored with a full residual covariance. Each scored row costs
 #: ``d_num**2`` multiply-adds more (float64, one vector-matrix product per row): about
@@ -115,41 +114,6 @@ def residual_covariance(residuals: np.ndarray, scores: np.ndarray, trim_fraction
     precision = 0.5 * (precision + precision.T)  # exactly symmetric
     offset = np.full(d, 0.5 * (LOG_2PI + np.log(values).sum() / d))
     return ResidualCovariance(np.asarray(lw.location_, np.float64), precision, offset)
-
-
-def fit_residual_covariance(module, data, trim_fraction: float, min_log_var: float) -> bool:
-    """Estimate the residual covariance of a trained network on ``data`` and make it score with it.
-
-    Parameters
-    ----------
-    module : TabularVAE
-        Trained network with a Gaussian likelihood and at least one numeric feature.
-    data : tuple of Tensor
-        The rows it was fitted on (:func:`vae_anomaly.tensors.to_tensors`).
-    trim_fraction : float in [0, 0.5)
-        Share of the highest-scoring rows left out of the estimate.
-    min_log_var : float
-        Log of the smallest variance in any direction.
-
-    Returns
-    -------
-    bool
-        Whether the network now uses a full covariance: not with more than
-        :data:`MAX_FEATURES` numeric features, nor when :func:`residual_covariance`
-        finds none.
-    """
-    from .scoring import torch_engine
-
-    if module.n_numeric > MAX_FEATURES:
-        return False
-    scores = torch_engine.score_rows(module, data, "elbo")
-    mean, _ = torch_engine.reconstructions(module, data)
-    x, observed = data[0].double().cpu().numpy(), data[1].cpu().numpy()
-    found = residual_covariance(np.where(observed, x - mean, 0.0), scores, trim_fraction, min_log_var)
-    if found is None:
-        return False
-    module.set_residual_covariance(found.location, found.precision, found.offset)
-    return True
 
 
 def residual_note(n_numeric: int) -> str:

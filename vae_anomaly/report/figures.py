@@ -11,7 +11,7 @@ NORMAL = "#2c6e9b"
 GREY = "#8a8f98"
 
 
-def require_extra(module: str, what: str = "vae_anomaly.plot") -> None:
+def require_extra(module: str, what: str = "vae_anomaly.report.plot") -> None:
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra that provides it."""
     try:
         __import__(module)

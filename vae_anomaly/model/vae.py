@@ -1,8 +1,8 @@
 """The variational autoencoder: input assembly, encoder, decoder, and the residual covariance it may score with.
 
 Reads top to bottom: input assembly, encoder, decoder, then generation. The
-per-feature loss terms are in :mod:`vae_anomaly.torch_terms` (re-exported
-here), their formulas and bounds in :mod:`vae_anomaly.likelihood`. Shapes
+per-feature loss terms are in :mod:`vae_anomaly.model.terms` (re-exported
+here), their formulas and bounds in :mod:`vae_anomaly.model.likelihood`. Shapes
 are noted as ``(n, d)`` with ``n`` rows, ``d_num`` numeric and ``d_cat``
 categorical features, ``k`` latent dimensions.
 
@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from .likelihood import bounded_latent_log_var, bounded_log_var, check_degrees_of_freedom
 from .residuals import BUFFERS
 from .tensors import module_device
-from .torch_terms import (
+from .terms import (
     categorical_nll,
     correlated_gaussian_nll,
     gaussian_nll,
@@ -115,9 +115,9 @@ class TabularVAE(nn.Module):
         """Score the numeric features with a full covariance of their residuals from now on.
 
         ``location`` (d_num,), ``precision`` (d_num, d_num) and ``offset``
-        (d_num,) are those of :class:`vae_anomaly.residuals.ResidualCovariance`;
+        (d_num,) are those of :class:`vae_anomaly.model.residuals.ResidualCovariance`;
         they are kept in float64 as buffers, so they are saved with the
-        weights. Training never uses them (see :mod:`vae_anomaly.residuals`).
+        weights. Training never uses them (see :mod:`vae_anomaly.model.residuals`).
         """
         device = self.log_var.device
         for name, value in zip(BUFFERS, (location, precision, offset), strict=True):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .reporting.figures import FLAG, GREY, NORMAL, new_figure
-from .reporting.summaries import ScoreHistogram
+from .figures import FLAG, GREY, NORMAL, new_figure
+from .summaries import ScoreHistogram
 
 __all__ = ["score_histogram", "series_with_flags", "latent_map", "contributions", "training_curves"]
 

@@ -353,7 +353,7 @@ def report(
     """
     reuse_freed_memory()
     with user_errors():
-        from vae_anomaly.report import report_file
+        from vae_anomaly.report.run import report_file
         from vae_anomaly.tables.read import TableReader
 
         reader = TableReader(data)

@@ -2,7 +2,7 @@
 
 The column bins are the calibration rows' per-column values (their
 contributions, for a fitted model) counted between the calibration
-deciles; :mod:`vae_anomaly.drift` counts a batch the same way. Everything
+deciles; :mod:`vae_anomaly.calibration.drift` counts a batch the same way. Everything
 here is stored in, or derived from, the model file.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
 
 __all__ = ["N_BINS", "DriftReference", "bin_counts", "column_reference", "finite_2d"]
 

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..exceptions import InvalidInputError
 from .drift_reference import DriftReference, bin_counts, finite_2d
-from .exceptions import InvalidInputError
 
 __all__ = ["DRIFT_ALPHA", "DriftReport", "DriftTally", "check_drift"]
 
@@ -105,7 +105,7 @@ class DriftTally:
         scores : array-like (m,)
             Anomaly scores (higher = more anomalous), finite.
         column_values : array-like (m, d), optional
-            Their per-column values (as given to :func:`~vae_anomaly.drift_reference.column_reference`);
+            Their per-column values (as given to :func:`~vae_anomaly.calibration.drift_reference.column_reference`);
             required when the reference has a column part.
 
         Raises
@@ -215,7 +215,7 @@ def check_drift(reference: DriftReference, scores, column_values=None, *, alpha:
     scores : array-like (m,)
         The batch's anomaly scores.
     column_values : array-like (m, d), optional
-        The batch's per-column values, as given to :func:`~vae_anomaly.drift_reference.column_reference`
+        The batch's per-column values, as given to :func:`~vae_anomaly.calibration.drift_reference.column_reference`
         for the calibration rows (needed when ``reference`` has columns).
     alpha : float, default=DRIFT_ALPHA
         Significance level for the three tests together.

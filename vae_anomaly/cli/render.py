@@ -143,7 +143,7 @@ def info_text(d: dict) -> str:
 
 
 def report_text(s: dict) -> str:
-    """Summary of :func:`vae_anomaly.report.report_file`."""
+    """Summary of :func:`vae_anomaly.report.run.report_file`."""
     share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
     return (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) in {s['seconds']:.2f} s "
             f"-> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")

@@ -4,7 +4,7 @@
 the fitted preprocessing, the network's shape and weights (NumPy arrays),
 the calibration, the window settings and a training summary. The estimator
 builds one (``VAEDetector._fitted_state``) and rebuilds itself from one;
-:mod:`vae_anomaly.persistence` writes and reads it, and never sees the
+:mod:`vae_anomaly.persistence.modelfile` writes and reads it, and never sees the
 estimator; :func:`scorer_from_state` turns it into a
 :class:`~vae_anomaly.scoring.scorer.Scorer` without torch on CPU.
 """
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calibration import p_value_tail
-from .features.encoder import TabularPreprocessor
-from .features.series import WindowSpec
-from .scoring.engine import build_engine
-from .scoring.network import NetworkSpec
-from .scoring.scorer import Scorer
-from .tail import TailFit
+from ..calibration.tail import TailFit
+from ..calibration.thresholds import p_value_tail
+from ..features.encoder import TabularPreprocessor
+from ..features.series import WindowSpec
+from ..scoring.engine import build_engine
+from ..scoring.network import NetworkSpec
+from ..scoring.scorer import Scorer
 
 __all__ = ["Calibration", "FittedState", "json_params", "scorer_from_state"]
 
@@ -54,7 +54,7 @@ class Calibration:
         The tail fitted to ``scores`` (None with ``threshold_method="conformal"``).
     column_edges, column_counts : ndarray (d, 9) and (d, 10), or None
         Bins of the held-out rows' contributions, for the drift check's
-        column test (:func:`vae_anomaly.drift_reference.column_reference`);
+        column test (:func:`vae_anomaly.calibration.drift_reference.column_reference`);
         None in files written before model format 3.
     warning : str or None
         Why the held-out rows cannot support the rate, if they cannot.
@@ -80,7 +80,7 @@ class Calibration:
 
     @property
     def p_value_tail(self) -> TailFit | None:
-        """The tail the p-values use (:func:`vae_anomaly.calibration.p_value_tail`)."""
+        """The tail the p-values use (:func:`vae_anomaly.calibration.thresholds.p_value_tail`)."""
         return p_value_tail(self.threshold_method, self.threshold_rule, self.tail)
 
     @property

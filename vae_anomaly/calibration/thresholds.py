@@ -1,7 +1,7 @@
 """Thresholds, p-values and per-feature baselines from held-out calibration rows.
 
 Conformal p-values and thresholds, carried below ``1 / (n_cal + 1)`` by a
-tail fitted to the calibration scores (:mod:`vae_anomaly.tail`) when the rate
+tail fitted to the calibration scores (:mod:`vae_anomaly.calibration.tail`) when the rate
 asks for it; the threshold for a share of the rows given to ``fit``
 (``contamination``); and whether the held-out rows support a rate. Pure
 functions on arrays of anomaly scores (higher = more anomalous), so they can
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
 from .tail import CONFORMAL_COUNT, TailFit, fit_tail, tail_quantile, tail_survival
 
 __all__ = ["Threshold", "choose_threshold", "conformal_p_values", "feature_baselines", "p_value_tail", "p_values",
@@ -58,7 +58,7 @@ def threshold_for_rate(calibration_scores: np.ndarray, rate: float, tail: TailFi
     threshold. With ``rate`` read as a false-positive target this is the
     conformal rule ``p <= rate``, rounded to the calibration grid. With a
     usable ``tail`` and ``rate < tail.junction_rate``, it is instead the
-    generalised Pareto quantile (:func:`vae_anomaly.tail.tail_quantile`),
+    generalised Pareto quantile (:func:`vae_anomaly.calibration.tail.tail_quantile`),
     raised to ``tail.junction`` if below it. Either way a score is above the
     threshold exactly when its :func:`p_values` (with the same ``tail``) is
     at most ``rate``, apart from a score exactly at it; when the calibration

@@ -35,13 +35,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .exceptions import InvalidInputError, MissingExtraError
-from .features import series
-from .jobs.score import columns_to_keep, output_batch
-from .jobs.stream import as_scorer, details, frames, model_columns
-from .options import DEFAULT_BATCH_ROWS, DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
-from .scoring.scorer import ScoreDetails, Scorer
-from .tables.read import TableReader
+from ..exceptions import InvalidInputError, MissingExtraError
+from ..features import series
+from ..options import DEFAULT_BATCH_ROWS, DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
+from ..scoring.scorer import ScoreDetails, Scorer
+from ..tables.read import TableReader
+from .score import columns_to_keep, output_batch
+from .stream import as_scorer, details, frames, model_columns
 
 __all__ = ["DASK_EXTRA", "score_dask", "read_parquet", "score_partition", "prepare", "ship"]
 

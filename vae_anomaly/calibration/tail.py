@@ -6,7 +6,7 @@ Theory", KDD 2017): above a high threshold ``u``, the excesses ``s - u`` of
 the calibration scores are fitted with a generalised Pareto distribution
 (:data:`scipy.stats.genpareto`, maximum likelihood, location fixed at 0). The
 tail survival function ``P(S > s) ~ (n_u / n) * GPD_sf(s - u)`` then extends
-the conformal p-value below ``1 / (n_cal + 1)``; :mod:`vae_anomaly.calibration`
+the conformal p-value below ``1 / (n_cal + 1)``; :mod:`vae_anomaly.calibration.thresholds`
 joins the two into one threshold and one p-value per score.
 
 Pure functions on arrays of anomaly scores (higher = more anomalous).
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
 
 __all__ = ["CONFORMAL_COUNT", "MIN_EXCEEDANCES", "MIN_FIXED_EXCEEDANCES", "SHAPE_RANGE", "TAIL_FRACTION",
            "TailFit", "fit_tail", "tail_quantile", "tail_survival"]

@@ -1,0 +1,3 @@
+"""The package version, in one place that every stage may read."""
+
+__version__ = "0.2.0"

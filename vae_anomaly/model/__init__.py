@@ -1,0 +1,1 @@
+"""The torch VAE and how it is fitted: likelihood terms, the network, tensors, the optimiser, training, residual covariance."""
