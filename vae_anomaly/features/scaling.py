@@ -183,6 +183,7 @@ def quantile_forward(x: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     """
     from scipy.special import ndtri  # here, not at the top: scoring jobs need no scipy
 
+    q = _merge_subnormal_steps(q)
     if flat(q):
         return (x - q[q.size // 2]) / scale
     z = ndtri(np.clip(_tied_cdf(x, q), EDGE_P, 1.0 - EDGE_P))
@@ -201,6 +202,24 @@ def flat(q: np.ndarray) -> bool:
     (True, True, False)
     """
     return bool(q[-1] - q[0] <= REL_TOL * max(abs(q[0]), abs(q[-1])))
+
+
+def _merge_subnormal_steps(q: np.ndarray) -> np.ndarray:
+    """``q`` with each step smaller than the smallest normal float64 (about 2.2e-308) made a tie.
+
+    Interpolating across such a step divides by a subnormal number: the slope
+    overflows to infinity and values inside the step map to NaN. A tie maps them
+    to the middle of the run instead. Quantiles without such steps come back as
+    they are (the same array).
+    """
+    steps = np.diff(q)
+    if not ((steps > 0) & (steps < _SMALLEST_NORMAL)).any():
+        return q
+    q = q.copy()
+    for i in range(1, q.size):
+        if q[i] - q[i - 1] < _SMALLEST_NORMAL:
+            q[i] = q[i - 1]
+    return q
 
 
 def _tied_cdf(x: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -229,6 +248,7 @@ def quantile_inverse(z: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
     """Inverse of :func:`quantile_forward`."""
     from scipy.special import ndtr
 
+    q = _merge_subnormal_steps(q)
     if flat(q):
         return q[q.size // 2] + z * scale
     probs = np.linspace(0.0, 1.0, q.size)
