@@ -47,11 +47,13 @@ CASES = {
         SENSORS, {"window": 16, "time_column": "timestamp", "group_column": "machine"},
         ["--exclude", "label", "--window", "16", "--time-column", "timestamp", "--group-column", "machine"]),
     "sensors-summary-student-t": (
-        SENSORS, {"window": 16, "time_column": "timestamp", "group_column": "machine", "likelihood": "student-t"},
+        SENSORS, {"window": 16, "time_column": "timestamp", "group_column": "machine",
+                  "likelihood": "student-t"},
         ["--exclude", "label", "--window", "16", "--time-column", "timestamp", "--group-column", "machine",
          "--likelihood", "student-t"]),
     "sensors-stack-gaussian": (
-        SENSORS, {"window": 8, "time_column": "timestamp", "group_column": "machine", "window_features": "stack"},
+        SENSORS, {"window": 8, "time_column": "timestamp", "group_column": "machine",
+                  "window_features": "stack"},
         ["--exclude", "label", "--window", "8", "--time-column", "timestamp", "--group-column", "machine",
          "--window-features", "stack"]),
 }
@@ -88,7 +90,7 @@ def _python_lines(name: str, det, X: pd.DataFrame) -> list[str]:
 def _scored_file_line(name: str, path: Path) -> str:
     t = pd.read_parquet(path)
     cols = [c for c in ("anomaly_score", "is_anomaly", "p_value", "top_feature", "window_fill") if c in t]
-    return f"{name}  {_digest(*[t[c].astype(str).to_numpy() if c == 'top_feature' else t[c].to_numpy() for c in cols])}"
+    return f"{name}  {_digest(*[t[c].astype(str).to_numpy() if c == 'top_feature' else t[c].to_numpy() for c in cols])}"  # noqa: E501
 
 
 def run(models_out: Path | None, score_models: Path | None) -> None:
@@ -108,7 +110,8 @@ def run(models_out: Path | None, score_models: Path | None) -> None:
             lines += [line.replace(" python ", " saved-model ") for line in _python_lines(name, old, X)]
         if cli_opts is not None:
             model = tmp / f"{name}.vae"
-            subprocess.run([*CLI, "fit", str(sample), "-m", str(model), "--seed", "0", "-q", *cli_opts], check=True)
+            subprocess.run([*CLI, "fit", str(sample), "-m", str(model), "--seed", "0", "-q", *cli_opts],
+                           check=True)
             out = tmp / f"{name}.scores.parquet"
             subprocess.run([*CLI, "score", str(sample), "-m", str(model), "-o", str(out), "-q"], check=True)
             lines.append(_scored_file_line(f"{name} cli score", out))

@@ -120,7 +120,8 @@ def one_run(method: str, data: Path, model: Path, work: Path) -> dict:
         n = int(method[-1])
         with LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
-            client.run(importlib.import_module, "vae_anomaly.jobs.cluster")  # warm, as on a cluster already in use
+            # warm, as on a cluster already in use
+            client.run(importlib.import_module, "vae_anomaly.jobs.cluster")
             pids = list(client.run(os.getpid).values())
             wall, inner, peaks = _command([*base, "-o", str(out), "--dask", cluster.scheduler_address], pids)
         shutil.rmtree(out)

@@ -54,7 +54,8 @@ REPO_ROOT = HERE.parent
 #: Default data folder, as in the usage of benchmarks/adbench.py (beside the repository).
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "adbench"
 DEFAULT_DATASETS = ("6_cardio", "22_magic.gamma", "31_satimage-2")
-NO_CUDA = "CUDA is not available: nothing measured (python benchmarks/gpu.py --dry-run runs every step on the CPU)"
+NO_CUDA = ("CUDA is not available: nothing measured (python benchmarks/gpu.py --dry-run runs every step "
+           "on the CPU)")
 
 
 def log(message: str) -> None:
@@ -109,8 +110,9 @@ def training_speed(frame, device: str, epochs: int, batch_size: int) -> dict:
     run(1)  # warm-up: CUDA context, kernels, allocator
     seconds = run(epochs)
     return {"device": device, "rows": len(fit_rows), "held_out_rows": len(held), "columns": frame.shape[1],
-            "hidden": hidden, "latent": latent, "batch_size": min(batch_size, len(fit_rows)), "epochs": epochs,
-            "seconds": round(seconds, 4), "rows_per_s_per_epoch": round(len(fit_rows) * epochs / seconds)}
+            "hidden": hidden, "latent": latent, "batch_size": min(batch_size, len(fit_rows)),
+            "epochs": epochs, "seconds": round(seconds, 4),
+            "rows_per_s_per_epoch": round(len(fit_rows) * epochs / seconds)}
 
 
 def fit_model(frame, device: str, epochs: int, batch_size: int):
@@ -189,7 +191,8 @@ def cpu_process_scores(det, frame, workdir: Path) -> dict:
     return {"rows": len(frame), "model_trained_on": str(det.device_), "child_sees_cuda": probe.stdout.strip(),
             "child_wall_s": round(seconds, 3), "max_abs_diff": float(diff.max()),
             "max_rel_diff": float((diff / np.maximum(np.abs(here), 1e-12)).max()),
-            "flags_agree": int((there["is_anomaly"].to_numpy() == flags).sum()), "threshold": float(det.threshold_)}
+            "flags_agree": int((there["is_anomaly"].to_numpy() == flags).sum()),
+            "threshold": float(det.threshold_)}
 
 
 def markdown(report: dict) -> str:
@@ -202,7 +205,8 @@ def markdown(report: dict) -> str:
         t = report["training"][role]
         lines.append(f"| {role} | {t['device']} | {t['rows']:,} | {t['batch_size']:,} | {t['epochs']} | "
                      f"{t['seconds']} | {t['rows_per_s_per_epoch']:,} |")
-    lines += ["", f"Fit of the scoring model ({report['fit']['epochs']} epochs, batch {report['fit']['batch_size']:,}):"
+    lines += ["", f"Fit of the scoring model ({report['fit']['epochs']} epochs, "
+              f"batch {report['fit']['batch_size']:,}):"
               f" {report['fit']['seconds']} s on {report['fit']['device']}.", "",
               "| score_samples | device | rows | s | rows/s |", "|---|---|---:|---:|---:|"]
     for role in ("gpu", "cpu"):
@@ -213,19 +217,21 @@ def markdown(report: dict) -> str:
     if "skipped" in auc:
         lines.append(f"AUC agreement skipped: {auc['skipped']}.")
     else:
-        lines += ["| dataset (seed 0) | train rows | AUC-ROC cpu | AUC-ROC gpu | difference | fit s cpu | fit s gpu |",
+        lines += ["| dataset (seed 0) | train rows | AUC-ROC cpu | AUC-ROC gpu | difference | fit s cpu "
+                  "| fit s gpu |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for r in auc["datasets"]:
             if "skipped" in r:
                 lines.append(f"| {r['dataset']} | {r['skipped']} | | | | | |")
             else:
-                lines.append(f"| {r['dataset']} | {r['train_rows']:,} | {r['cpu_auc_roc']} | {r['gpu_auc_roc']} | "
-                             f"{r['difference']:+} | {r['cpu_fit_s']} | {r['gpu_fit_s']} |")
+                lines.append(f"| {r['dataset']} | {r['train_rows']:,} | {r['cpu_auc_roc']} | "
+                             f"{r['gpu_auc_roc']} | {r['difference']:+} | {r['cpu_fit_s']} | "
+                             f"{r['gpu_fit_s']} |")
     c = report["cpu_process"]
     lines += ["", f"Model trained on {c['model_trained_on']}, scored by `vae-detect score` in a process with "
-              f"CUDA_VISIBLE_DEVICES=\"\" (child sees CUDA: {c['child_sees_cuda']}): {c['rows']:,} rows, largest "
-              f"score difference {c['max_abs_diff']:.3g} (relative {c['max_rel_diff']:.3g}), flags agree on "
-              f"{c['flags_agree']:,} of {c['rows']:,} rows.", ""]
+              f"CUDA_VISIBLE_DEVICES=\"\" (child sees CUDA: {c['child_sees_cuda']}): {c['rows']:,} rows, "
+              f"largest score difference {c['max_abs_diff']:.3g} (relative {c['max_rel_diff']:.3g}), "
+              f"flags agree on {c['flags_agree']:,} of {c['rows']:,} rows.", ""]
     return "\n".join(lines)
 
 
@@ -281,7 +287,8 @@ def main(argv=None) -> int:
     auc = auc_agreement(args.data, [s for s in args.datasets.split(",") if s], gpu, args.max_rows)
     report = {
         "mode": "dry run on the CPU" if args.dry_run else f"{gpu} against the CPU",
-        "device_name": torch.cuda.get_device_name(gpu) if gpu.startswith("cuda") else platform.processor() or "cpu",
+        "device_name": (torch.cuda.get_device_name(gpu) if gpu.startswith("cuda")
+                        else platform.processor() or "cpu"),
         "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
         "training": training, "fit": {"device": gpu, "epochs": 2, "batch_size": args.batch_size,
                                       "seconds": round(fit_s, 3)},

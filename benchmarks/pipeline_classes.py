@@ -36,13 +36,15 @@ def share(det, frame) -> str:
 
 def normal2(n, seed, **constants):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), **{k: np.full(n, v) for k, v in constants.items()}})
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                         **{k: np.full(n, v) for k, v in constants.items()}})
 
 
 def class1():
     det = VAEDetector(random_state=0).fit(normal2(2000, 0, setpoint=14.62))
     fresh = normal2(500, 1, setpoint=14.62)
-    yield "1 constant: float32 extract of unchanged rows flagged", share(det, fresh.astype("float32").astype("float64"))
+    yield ("1 constant: float32 extract of unchanged rows flagged",
+           share(det, fresh.astype("float32").astype("float64")))
     for unit in (1.0, 100.0, 0.01, 14.62):
         det = VAEDetector(random_state=0).fit(normal2(2000, 0, setpoint=unit))
         yield f"1 constant {unit}: halved set-point flagged", share(det, normal2(500, 1, setpoint=unit / 2))
@@ -100,7 +102,8 @@ def fleet(machines, rows, seed, name):
     rng = np.random.default_rng(seed)
     t = pd.date_range("2026-01-01", periods=rows, freq="min")
     return pd.concat([pd.DataFrame({"machine": f"{name}{k}", "time": t, "temp": rng.normal(20, 0.5, rows),
-                                    "rpm": rng.normal(1500, 10, rows)}) for k in range(machines)], ignore_index=True)
+                                    "rpm": rng.normal(1500, 10, rows)}) for k in range(machines)],
+                     ignore_index=True)
 
 
 def class6():
@@ -118,8 +121,8 @@ def class7():
     frame = pd.DataFrame({"a": rng.normal(size=3000), "ok": rng.random(3000) < 0.9})
     det = VAEDetector(random_state=0, max_iter=15).fit(frame)
     fresh = frame.iloc[:1000]
-    yield "7 boolean written as text: rows flagged", share(det, fresh.assign(ok=fresh["ok"].map({True: "true",
-                                                                                                   False: "false"})))
+    yield ("7 boolean written as text: rows flagged",
+           share(det, fresh.assign(ok=fresh["ok"].map({True: "true", False: "false"}))))
     wdet = VAEDetector(window=8, time_column="time", group_column="machine", random_state=0, max_iter=15)
     wdet.fit(fleet(4, 800, 0, "m"))
     new = fleet(3, 200, 5, "n")
@@ -128,7 +131,8 @@ def class7():
     perm = np.random.default_rng(1).permutation(len(new))
     got = np.empty_like(want)
     got[perm] = wdet.score_samples(new.iloc[perm])
-    yield "7 duplicate timestamps: largest score change when rows are shuffled", f"{np.abs(got - want).max():.3g}"
+    yield ("7 duplicate timestamps: largest score change when rows are shuffled",
+           f"{np.abs(got - want).max():.3g}")
 
 
 def main() -> None:

@@ -57,11 +57,12 @@ def summarise(rounds: list[dict]) -> dict:
 
 
 def _table(results: list[dict]) -> str:
-    lines = ["| rows | report peak RSS MB | score peak RSS MB | report page kB | report wall s | score wall s "
-             "| load |", "|" + "---|" * 7]
+    lines = ["| rows | report peak RSS MB | score peak RSS MB | report page kB | report wall s "
+             "| score wall s | load |", "|" + "---|" * 7]
     for r in results:
-        lines.append(f"| {r['rows']:,} | {r['report_rss_mb']:,.0f} | {r['score_rss_mb']:,.0f} | {r['report_kb']:,.0f} "
-                     f"| {r['report_wall_s']:.1f} | {r['score_wall_s']:.1f} | {r['load_1min']:.1f} |")
+        lines.append(f"| {r['rows']:,} | {r['report_rss_mb']:,.0f} | {r['score_rss_mb']:,.0f} "
+                     f"| {r['report_kb']:,.0f} | {r['report_wall_s']:.1f} | {r['score_wall_s']:.1f} "
+                     f"| {r['load_1min']:.1f} |")
     return "\n".join(lines)
 
 

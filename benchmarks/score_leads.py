@@ -187,7 +187,8 @@ def calibrated_variance_scores(est, X_train: np.ndarray, X_test: np.ndarray) -> 
     r2_test, kl_test = decoder_residuals(est, X_test)
     learned = est.module_.feature_log_var().detach().double().numpy()
     out = {"elbo_check": (0.5 * (r2_test / np.exp(learned) + learned)).sum(1) + kl_test}
-    for name, var in (("sigma_mean", r2_train.mean(0)), ("sigma_median", np.median(r2_train, 0) / CHI2_1_MEDIAN)):
+    for name, var in (("sigma_mean", r2_train.mean(0)),
+                      ("sigma_median", np.median(r2_train, 0) / CHI2_1_MEDIAN)):
         var = np.maximum(var, 1e-6)
         out[name] = (0.5 * (r2_test / var + np.log(var))).sum(1) + kl_test
         out[name + "_recon"] = (0.5 * r2_test / var).sum(1)
@@ -235,7 +236,8 @@ def residual_covariance_scores(est, X_train: np.ndarray, X_test: np.ndarray) -> 
     return out
 
 
-def variants(ests: list, X_train: np.ndarray, X_test: np.ndarray, family: str = "all") -> dict[str, np.ndarray]:
+def variants(ests: list, X_train: np.ndarray, X_test: np.ndarray,
+             family: str = "all") -> dict[str, np.ndarray]:
     """Anomaly scores of the test rows (higher = more anomalous), by variant name."""
     from sklearn.neighbors import NearestNeighbors
 
@@ -316,7 +318,8 @@ def run(args: argparse.Namespace) -> None:
                 for name, scores in variants(ests, X_train, X_test, args.family).items():
                     roc, pr = adbench.evaluate(np.asarray(scores, float), y_test)
                     f.write(json.dumps({"dataset": task.name, "group": task.group, "seed": seed,
-                                        "variant": name, "auc_roc": roc, "auc_pr": pr, "fit_s": fit_s}) + "\n")
+                                        "variant": name, "auc_roc": roc, "auc_pr": pr,
+                                        "fit_s": fit_s}) + "\n")
             print(f"{task.name} seed={seed} fit={fit_s:.1f}s", flush=True)
 
 
@@ -337,7 +340,8 @@ def compare(base: str, new: str) -> None:
         d = d[d.variant == variant]
         base_name = d.dataset.str.split(adbench.KIND_SEP).str[0]
         halves = {**dict.fromkeys(adbench.HALF_A, "real A"), **dict.fromkeys(adbench.HALF_B, "real B")}
-        d["slice"] = [halves.get(b, "real") if g == "real" else g for g, b in zip(d.group, base_name, strict=True)]
+        d["slice"] = [halves.get(b, "real") if g == "real" else g
+                      for g, b in zip(d.group, base_name, strict=True)]
         return d.drop_duplicates(["dataset", "seed"], keep="last")
 
     both = load(base).merge(load(new), on=["dataset", "seed", "slice"], suffixes=("_a", "_b"))
@@ -360,12 +364,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="real and/or synthetic kinds (local global dependency cluster)")
     parser.add_argument("--datasets", type=lambda t: t.split(","), help="comma list of name substrings")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--vae-params", type=json.loads, default={}, help="JSON dict of VAEDetector arguments")
+    parser.add_argument("--vae-params", type=json.loads, default={},
+                        help="JSON dict of VAEDetector arguments")
     parser.add_argument("--fits", type=int, default=1, help="fits per (set, seed) for the ensemble variants")
     parser.add_argument("--budget", choices=["x2", "sqrt"], help="training budget (module docstring)")
     parser.add_argument("--latent", choices=["half"], help="default latent width (module docstring)")
     parser.add_argument("--heavy-tail", type=float,
-                        help="robust spreads beyond which a column is asinh-compressed (default 10; inf = never)")
+                        help="robust spreads beyond which a column is asinh-compressed "
+                             "(default 10; inf = never)")
     parser.add_argument("--family", choices=["all", "resid"], default="all",
                         help="variants to compute: all but the residual covariance ones, or only those")
     parser.add_argument("--compare", nargs=2, metavar="FILE:VARIANT", help="compare two results and exit")

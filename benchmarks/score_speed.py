@@ -75,7 +75,8 @@ print(f"floor {rows} rows in {time.perf_counter() - start:.3f} s", file=sys.stde
 # ------------------------------------------------------------------------------------------
 # data
 # ------------------------------------------------------------------------------------------
-def make_file(path: Path, rows: int, columns: int, row_group: int, seed: int = 0, machines: int | None = None) -> None:
+def make_file(path: Path, rows: int, columns: int, row_group: int, seed: int = 0,
+              machines: int | None = None) -> None:
     """Write ``rows`` x ``columns`` correlated float64 readings in row groups (seeded).
 
     With ``machines``, row ``i`` belongs to machine ``i % machines`` and is
@@ -100,7 +101,8 @@ def make_file(path: Path, rows: int, columns: int, row_group: int, seed: int = 0
             writer.write_table(pa.table(cols, schema=schema))
 
 
-def fit_model(data: Path, model: Path, sample_rows: int, epochs: int, scaler: str, window: int | None = None) -> float:
+def fit_model(data: Path, model: Path, sample_rows: int, epochs: int, scaler: str,
+              window: int | None = None) -> float:
     """Fit a small model on the first ``sample_rows`` rows with the library; seconds taken."""
     from vae_anomaly import VAEDetector
 
@@ -212,8 +214,9 @@ def _table(results: list[dict]) -> str:
     lines = [head, "|" + "---|" * 11]
     for r in results:
         lines.append(
-            f"| {r['rows']:,} | {r['model']} | {r['cli_rows_per_s']:,.0f} | {r['cli_rows_per_s_in_command']:,.0f} "
-            f"| {r['cli_peak_rss_mb']:,.0f} | {r['floor_rows_per_s']:,.0f} | {r['floor_rows_per_s_in_loop']:,.0f} "
+            f"| {r['rows']:,} | {r['model']} | {r['cli_rows_per_s']:,.0f} "
+            f"| {r['cli_rows_per_s_in_command']:,.0f} | {r['cli_peak_rss_mb']:,.0f} "
+            f"| {r['floor_rows_per_s']:,.0f} | {r['floor_rows_per_s_in_loop']:,.0f} "
             f"| {r['fraction_of_floor']:.1%} | {r['fraction_of_floor_in_loop']:.1%} "
             f"| {r['cli_cpu_s']:.1f} / {r['floor_cpu_s']:.1f} | {r['median_load_1min']:.1f} |"
         )
@@ -235,8 +238,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--window", type=int, default=None, help="score a windowed model of this many rows "
                         "on a sensor-fleet file (default: a row-wise model on a plain table)")
     parser.add_argument("--machines", type=int, default=100, help="series in the fleet file, with --window")
-    parser.add_argument("--rowwise-too", action="store_true", help="with --window: also time a row-wise model of "
-                        "the same channels on the same files, in the same repeats")
+    parser.add_argument("--rowwise-too", action="store_true", help="with --window: also time a row-wise "
+                        "model of the same channels on the same files, in the same repeats")
     parser.add_argument("--workdir", type=Path, default=None, help="where data go (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -256,7 +259,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     models = {}
     for window in windows:
         models[window] = work / f"model_{args.scaler}{fleet}{f'_w{window}' if window else ''}.vae"
-        fit_s = fit_model(files[max(args.rows)], models[window], args.sample_rows, args.epochs, args.scaler, window)
+        fit_s = fit_model(files[max(args.rows)], models[window], args.sample_rows, args.epochs, args.scaler,
+                          window)
         print(f"fitted {models[window]} on {args.sample_rows:,} rows in {fit_s:.1f} s", file=sys.stderr)
 
     def label(window: int | None) -> str:
@@ -268,15 +272,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for window in windows:
                 r = one_round(files[rows], models[window], work, rows, args.batch_size, args.jobs)
                 rounds[rows, window].append(r)
-                print(f"repeat {rep + 1}: {rows:,} rows, {label(window)}  cli {r['cli_wall_s']:.2f} s (in command "
-                      f"{r['cli_inner_s']:.2f} s, CPU {r['cli_cpu_s']:.2f} s, {r['cli_rss_mb']:.0f} MB)  "
-                      f"floor {r['floor_wall_s']:.2f} s (CPU {r['floor_cpu_s']:.2f} s)  load {r['load_1min']:.1f}",
+                print(f"repeat {rep + 1}: {rows:,} rows, {label(window)}  cli {r['cli_wall_s']:.2f} s "
+                      f"(in command {r['cli_inner_s']:.2f} s, CPU {r['cli_cpu_s']:.2f} s, "
+                      f"{r['cli_rss_mb']:.0f} MB)  floor {r['floor_wall_s']:.2f} s "
+                      f"(CPU {r['floor_cpu_s']:.2f} s)  load {r['load_1min']:.1f}",
                       file=sys.stderr)
     results = [summarise(rounds[rows, w], label(w)) for rows in args.rows for w in windows]
     print(_table(results))
     meta = {"cpus": os.cpu_count(), "batch_size": args.batch_size, "jobs": args.jobs, "scaler": args.scaler,
-            "columns": args.columns, "window": args.window, "machines": machines, "repeats": args.repeats, "rss_from": "time -v" if TIME_BIN else "psutil"}
-    print(json.dumps({"meta": meta, "results": [{k: v for k, v in r.items() if k != "runs"} for r in results]}))
+            "columns": args.columns, "window": args.window, "machines": machines, "repeats": args.repeats,
+            "rss_from": "time -v" if TIME_BIN else "psutil"}
+    print(json.dumps({"meta": meta,
+                      "results": [{k: v for k, v in r.items() if k != "runs"} for r in results]}))
     if args.json_out:
         args.json_out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     return results

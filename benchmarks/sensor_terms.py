@@ -88,7 +88,8 @@ def main(argv=None) -> None:
         ap, sd, comb = [], [], []
         for seed in seeds:
             score, parts = score_parts(frame, s.time_column, seed)
-            comb.append([average_precision_score(y, score if f is None else f(parts)) for f in combos.values()])
+            comb.append([average_precision_score(y, score if f is None else f(parts))
+                         for f in combos.values()])
             if parts.shape[1] == len(PARTS):  # one channel: each statistic separately
                 ap.append([average_precision_score(y, parts[:, j]) for j in range(parts.shape[1])])
                 sd.append(parts.std(axis=0))

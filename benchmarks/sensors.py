@@ -152,9 +152,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_W = 16
 SEEDS = (0, 1, 2)
 SKAB_TRAIN_ROWS = 400
-METHODS = ("vae_w16", "if_w16_feat", "if_w16", "vae_w8", "if_w8_feat", "if_w8", "vae_w32", "if_w32_feat", "if_w32",
-           "vae_row", "if_row", "vae_w16_studt", "vae_w16_fullcov", "vae_w16_stack", "vae_w16_quantile",
-           "vae_w16_notrim")
+METHODS = ("vae_w16", "if_w16_feat", "if_w16", "vae_w8", "if_w8_feat", "if_w8", "vae_w32", "if_w32_feat",
+           "if_w32", "vae_row", "if_row", "vae_w16_studt", "vae_w16_fullcov", "vae_w16_stack",
+           "vae_w16_quantile", "vae_w16_notrim")
 METRICS = ("auc_roc", "auc_pr", "event_recall", "fa_per_1k", "fa_episodes", "flag_rate")
 SKIP_LABELS = ("label", "anomaly", "changepoint")
 
@@ -214,7 +214,8 @@ def load(root: Path, s: Series, diff: bool = False) -> tuple[pd.DataFrame, np.nd
 
 
 SUMMARY_STATS = ("cur", "d1", "mean", "std", "min", "max")
-FEATURE_SETS = {"featms": ("ms",), "feat5": ("cur", "mean", "std", "min", "max"), "feat": SUMMARY_STATS, "feat4": ("cur", "d1", "mean", "std"), "featdev": ("cur", "d1", "dev", "std")}
+FEATURE_SETS = {"featms": ("ms",), "feat5": ("cur", "mean", "std", "min", "max"), "feat": SUMMARY_STATS,
+                "feat4": ("cur", "d1", "mean", "std"), "featdev": ("cur", "d1", "dev", "std")}
 
 
 def multi_scale(frame: pd.DataFrame, channels: list[str], size: int, stats) -> tuple[pd.DataFrame, list[str]]:
@@ -285,9 +286,9 @@ class Method:
         return None
 
 
-_TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor", "steps3",
-         "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8", "recon", "lv0", "lat6",
-         "trim5", "logstd", "studt", "fullcov")
+_TAGS = ("diff", "quantile", "notrim", "featms", "feat5", "featdev", "feat4", "feat", "pmax", "floor",
+         "steps3", "trim30", "summary", "stack", "rsplit", "bsplit", "lv2", "standard", "iw8", "recon", "lv0",
+         "lat6", "trim5", "logstd", "studt", "fullcov")
 _METHOD_RE = re.compile(r"^(vae|if)_(row|w(\d+))((?:_(?:" + "|".join(_TAGS) + r"))*)$")
 _VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction", 0.0),
                    "trim30": ("trim_fraction", 0.3), "summary": ("window_features", "summary"),
@@ -296,9 +297,11 @@ _VARIANT_PARAMS = {"quantile": ("scaler", "quantile"), "notrim": ("trim_fraction
                    "lv2": ("min_log_var", -2.0), "lv0": ("min_log_var", 0.0), "lat6": ("latent_dim", 6),
                    "trim5": ("trim_fraction", 0.05), "studt": ("likelihood", "student-t"),
                    "fullcov": ("covariance_type", "full")}
-_VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "stack", "rsplit", "bsplit",
-             "lv2", "standard", "iw8", "recon", "lv0", "lat6", "trim5", "logstd", "studt", "fullcov")
-_INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")  # tags that change the inputs (IsolationForest gets them too)
+_VAE_ONLY = ("quantile", "notrim", "pmax", "floor", "steps3", "trim30", "summary", "stack", "rsplit",
+             "bsplit", "lv2", "standard", "iw8", "recon", "lv0", "lat6", "trim5", "logstd", "studt",
+             "fullcov")
+# tags that change the inputs (IsolationForest gets them too)
+_INPUT_TAGS = ("diff", "feat", "feat4", "feat5", "featdev", "featms")
 
 
 def parse_method(name: str) -> Method:
@@ -312,7 +315,8 @@ def parse_method(name: str) -> Method:
         raise ValueError(f"{name!r}: {', '.join('_' + t for t in _VAE_ONLY)} apply to our model only")
     if any(t.startswith("feat") or t in ("summary", "stack") for t in tags) and not m.group(3):
         raise ValueError(f"{name!r}: _feat needs a window _w<N>")
-    return Method(m.group(1), int(m.group(3)) if m.group(3) else None, "diff" in tags, params, frozenset(tags))
+    return Method(m.group(1), int(m.group(3)) if m.group(3) else None, "diff" in tags, params,
+                  frozenset(tags))
 
 
 @contextmanager
@@ -385,7 +389,8 @@ def _position_max(det, score: pd.DataFrame, context: pd.DataFrame | None) -> np.
     from vae_anomaly.features.rows import missing_mask
 
     scorer = det.scorer()
-    prep = scorer.prepare(scorer.model_columns(score), None if context is None else scorer.model_columns(context))
+    prep = scorer.prepare(scorer.model_columns(score),
+                          None if context is None else scorer.model_columns(context))
     _, terms = scorer.engine.raw_scores(prep.enc, with_terms=True)
     missing = missing_mask(prep.enc)
     excess = np.where(missing, 0.0, terms - det.feature_baseline_)
@@ -473,7 +478,8 @@ def tasks(root: Path, s: Series, protocol: str, diff: bool, feat_window: int | N
     if protocol == "split400":
         n = SKAB_TRAIN_ROWS
         if y[:n].any():
-            raise ValueError(f"{s.name}: the first {n} rows hold anomalies, the split400 protocol needs them normal")
+            raise ValueError(f"{s.name}: the first {n} rows hold anomalies, the split400 protocol needs "
+                             "them normal")
         return frame.iloc[:n], frame.iloc[n:].reset_index(drop=True), frame.iloc[:n], y[n:], channels
     if protocol == "free":
         free, _, free_channels = load(root, SKAB_FREE, diff)
@@ -595,7 +601,8 @@ def _fmt(v: float, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
@@ -631,8 +638,9 @@ def threshold_table(means: pd.DataFrame, protocol: str, methods: list[str]) -> l
             r = part[(part.series == name) & (part.method == m)]
             if len(r):
                 r = r.iloc[0]
-                rows.append([name, m, _fmt(r.auc_roc), _fmt(r.auc_pr), f"{r.event_recall:.2f} of {int(r.n_events)}",
-                             _fmt(r.fa_per_1k, 1), _fmt(r.fa_episodes, 1), _fmt(r.flag_rate)])
+                rows.append([name, m, _fmt(r.auc_roc), _fmt(r.auc_pr),
+                             f"{r.event_recall:.2f} of {int(r.n_events)}", _fmt(r.fa_per_1k, 1),
+                             _fmt(r.fa_episodes, 1), _fmt(r.flag_rate)])
     return _table(["file", "method", "AUC-ROC", "AUC-PR", "event recall", "FA / 1k normal", "FA episodes",
                    "flagged"], rows)
 
@@ -653,7 +661,8 @@ def verdict(means: pd.DataFrame, per_seed: pd.DataFrame) -> list[str]:
     """
     ours = f"vae_w{DEFAULT_W}"
     lines = []
-    for protocol, label in (("own", "all 5 files, each benchmark's own protocol (NAB whole file, SKAB's split)"),
+    for protocol, label in (("own", "all 5 files, each benchmark's own protocol "
+                                    "(NAB whole file, SKAB's split)"),
                             ("whole", "all 5 files, unsupervised whole-file protocol"),
                             ("split400", "SKAB files, SKAB's own split")):
         part = means[means.protocol == protocol].pivot(index="series", columns="method", values="auc_pr")
@@ -688,7 +697,8 @@ def _seed_text(means: pd.DataFrame) -> str:
     return f"{lo} seeds" if lo == hi else f"{lo} to {hi} seeds (some runs missing)"
 
 
-def write_reports(means: pd.DataFrame, per_seed: pd.DataFrame, out: Path, methods: list[str], hashes: str) -> str:
+def write_reports(means: pd.DataFrame, per_seed: pd.DataFrame, out: Path, methods: list[str],
+                  hashes: str) -> str:
     """Write results.csv and results.md; ``hashes``: library sources hash(es) of the runs reported."""
     means.to_csv(out / "results.csv", index=False, float_format="%.4f")
     # Our default methods, IsolationForest on the raw window and on the statistics our default model sees.
@@ -698,34 +708,40 @@ def write_reports(means: pd.DataFrame, per_seed: pd.DataFrame, out: Path, method
     md = ["# Sensor-stream benchmark (NAB realKnownCause, SKAB valve1)", "",
           f"Generated by `benchmarks/sensors.py`; protocol in its docstring. Each cell is the mean over "
           f"{_seed_text(means)}. Default window: "
-          f"W = {DEFAULT_W} rows for every file (fixed rule, no per-file tuning). `if_*` = IsolationForest on "
-          "the same windows (first rows padded by repeating the first row). Higher AUC is better; "
+          f"W = {DEFAULT_W} rows for every file (fixed rule, no per-file tuning). `if_*` = IsolationForest "
+          "on the same windows (first rows padded by repeating the first row). Higher AUC is better; "
           "event recall and false alarms (FA) are at each method's own threshold: IsolationForest's "
-          "`contamination=\"auto\"` flags far more rows than our 1 % target, so those columns compare different "
-          "operating points and AUC-PR is the like-for-like comparison. Library: `vae_anomaly` "
+          "`contamination=\"auto\"` flags far more rows than our 1 % target, so those columns compare "
+          "different operating points and AUC-PR is the like-for-like comparison. Library: `vae_anomaly` "
           f"sources hash of the runs {hashes} (report written at git HEAD {git_head()}).", "",
           "## Target: mean AUC-PR of our windowed model above IsolationForest on the same windows", "",
-          f"`vae_w{DEFAULT_W}` is the library's default window (`window_features=\"summary\"`): six statistics "
-          "per channel. `if_w*_feat` gets exactly those statistics; `if_w*` gets the raw stacked window.", "",
+          f"`vae_w{DEFAULT_W}` is the library's default window (`window_features=\"summary\"`): six "
+          "statistics per channel. `if_w*_feat` gets exactly those statistics; `if_w*` gets the raw "
+          "stacked window.", "",
           *verdict(means, per_seed), ""]
     for protocol in ("own", "whole", "split400", "free"):
         if not (means.protocol == protocol).any():
             continue
-        md += [f"## {PROTOCOL_TITLES[protocol]}", "", "AUC-PR:", "", *metric_table(means, protocol, "auc_pr", headline), "",
+        md += [f"## {PROTOCOL_TITLES[protocol]}", "", "AUC-PR:", "",
+               *metric_table(means, protocol, "auc_pr", headline), "",
                "AUC-ROC:", "", *metric_table(means, protocol, "auc_roc", headline), ""]
         if protocol == "own":  # its rows are those of the two protocols below
-            md += ["Won/lost on AUC-PR against IsolationForest on the same windows and features (difference > 0.0005):",
-                   "", *won_lost(means, protocol, methods), ""]
+            md += ["Won/lost on AUC-PR against IsolationForest on the same windows and features "
+                   "(difference > 0.0005):", "", *won_lost(means, protocol, methods), ""]
             continue
         if variants:
-            md += ["Named variants, AUC-PR:", "", *metric_table(means, protocol, "auc_pr", [f"vae_w{DEFAULT_W}", f"if_w{DEFAULT_W}", *variants]), ""]
-        md += ["Won/lost on AUC-PR against IsolationForest on the same windows and features (difference > 0.0005):", "",
+            md += ["Named variants, AUC-PR:", "",
+                   *metric_table(means, protocol, "auc_pr",
+                                 [f"vae_w{DEFAULT_W}", f"if_w{DEFAULT_W}", *variants]), ""]
+        md += ["Won/lost on AUC-PR against IsolationForest on the same windows and features "
+               "(difference > 0.0005):", "",
                *won_lost(means, protocol, methods), ""]
         md += ["At each method's threshold (default window and row-wise):", "",
                *threshold_table(means, protocol, [m for m in (f"vae_w{DEFAULT_W}", f"if_w{DEFAULT_W}_feat",
                                                                 f"if_w{DEFAULT_W}", "vae_row", "if_row")
                                                   if m in methods]), ""]
-    md += ["## All numbers", "", "See `results.csv` (one row per file, protocol and method, means over seeds)."]
+    md += ["## All numbers", "",
+           "See `results.csv` (one row per file, protocol and method, means over seeds)."]
     text = "\n".join(md) + "\n"
     (out / "results.md").write_text(text)
     return text

@@ -90,7 +90,8 @@ def _ratios(fresh_sorted, cal, targets, **fit_kw):
     for rate in targets:
         t_tail = calibration.threshold_for_rate(cal, rate, fit)
         t_conf = calibration.threshold_for_rate(cal, rate)
-        share = [1 - np.searchsorted(fresh_sorted, t, side="right") / fresh_sorted.size for t in (t_tail, t_conf)]
+        share = [1 - np.searchsorted(fresh_sorted, t, side="right") / fresh_sorted.size
+                 for t in (t_tail, t_conf)]
         out[rate] = (share[0] / rate, share[1] / rate)
     return fit, out
 
@@ -118,7 +119,8 @@ def tail_section(seeds):
                 ratios[rate][1].append(rc)
         for rate in TARGETS:
             rt, rc = ratios[rate]
-            print(f"| {name} | {kind} | {rate:g} | {_summary(rt)} | {_summary(rc)} | {np.median(shapes):+.2f} |")
+            print(f"| {name} | {kind} | {rate:g} | {_summary(rt)} | {_summary(rc)} "
+                  f"| {np.median(shapes):+.2f} |")
 
 
 def fraction_section(seeds, fractions):
@@ -131,7 +133,8 @@ def fraction_section(seeds, fractions):
         for seed in seeds:
             cal, fresh = _fresh(sampler, seed)
             for f in fractions:
-                _, out = _ratios(fresh, cal, TARGETS, tail_fraction=f, min_exceedances=min(40, int(f * N_CAL)))
+                _, out = _ratios(fresh, cal, TARGETS, tail_fraction=f,
+                                 min_exceedances=min(40, int(f * N_CAL)))
                 for rate in TARGETS:
                     rows[rate][f].append(out[rate][0])
         for rate in TARGETS:
@@ -159,7 +162,8 @@ def few_section(seeds, sizes=(60, 200, 400), counts=(0.5, 0.1)):
                 assert fit.status == "shape_fixed", fit.status
                 for c in counts:
                     rate = c / (n + 1)
-                    for t, out in ((calibration.threshold_for_rate(cal, rate, fit), rows[n, c][0]), (cal.max(), rows[n, c][1])):
+                    for t, out in ((calibration.threshold_for_rate(cal, rate, fit), rows[n, c][0]),
+                                   (cal.max(), rows[n, c][1])):
                         out.append((1 - np.searchsorted(fresh, t, side="right") / fresh.size) / rate)
         for (n, c), (rt, rm) in rows.items():
             print(f"| {name} | {n} | {c:g} | {_summary(rt)} | {_summary(rm)} |")
@@ -183,7 +187,8 @@ def auto_section(seeds, counts=(2, 5, 10, 20)):
     for k in counts:
         cells = []
         for r in map(np.asarray, res[k]):
-            cells.append(f"{np.mean((r >= 0.5) & (r <= 2)):.0%} ({np.quantile(r, 0.1):.2f}-{np.quantile(r, 0.9):.2f})")
+            cells.append(f"{np.mean((r >= 0.5) & (r <= 2)):.0%} "
+                         f"({np.quantile(r, 0.1):.2f}-{np.quantile(r, 0.9):.2f})")
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
@@ -208,7 +213,8 @@ def _drift_table(make_reference, draw, sizes, shifts, n_refs, n_batches, rng):
                 per_ref.append(sum(g[0] for g in got))
             hits = np.asarray(hits)
             spread = f"{np.median(per_ref):.0f}, {max(per_ref)}" if shift == 0 else ""
-            print(f"| {m:,} | {shift:g} | {len(hits)} | {hits[:, 0].mean():.1%} | {hits[:, 1].mean():.1%} | {spread} |")
+            print(f"| {m:,} | {shift:g} | {len(hits)} | {hits[:, 0].mean():.1%} | {hits[:, 1].mean():.1%} "
+                  f"| {spread} |")
 
 
 def drift_section(n_refs=10, n_batches=100, d=20, shifted=(0, 1, 2)):
@@ -270,7 +276,8 @@ def detector_section(seeds, n_batches=100):
     print("flagged / target: median | 10th-90th pct | range | sets in [0.5, 2]\n")
     print("| target | tail threshold | conformal threshold | shape xi (median) |")
     print("|---|---|---|---:|")
-    cals = [det.calibration_scores_] + [det.score_details(_table(rng, N_CAL)).anomaly_score for _ in seeds[1:]]
+    cals = [det.calibration_scores_] + [det.score_details(_table(rng, N_CAL)).anomaly_score
+                                        for _ in seeds[1:]]
     ratios, shapes = {rate: [] for rate in TARGETS}, []
     for cal in cals:
         fit, out = _ratios(fresh, cal, TARGETS)

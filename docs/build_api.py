@@ -1,7 +1,7 @@
 """Write docs/api.md from the package's numpydoc docstrings.
 
 Run ``python docs/build_api.py`` after changing a public docstring;
-``tests/test_docs.py`` fails while api.md is out of date.
+``tests/docs/test_api_reference.py`` fails while api.md is out of date.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _entries():
     yield "vae_anomaly.VAEDetector", vae_anomaly.VAEDetector, True
     yield "vae_anomaly.detector.ScoreDetails", detector.ScoreDetails, True
     for name in ("conformal_p_values", "threshold_for_rate", "p_values", "choose_threshold", "Threshold",
-                 "rule_for_rate", "p_value_tail", "rows_needed", "unsupported_rate_message", "feature_baselines"):
+                 "rule_for_rate", "p_value_tail", "rows_needed", "unsupported_rate_message",
+                 "feature_baselines"):
         yield f"vae_anomaly.calibration.thresholds.{name}", getattr(calibration, name), False
     for name in ("fit_tail", "TailFit", "tail_survival", "tail_quantile"):
         yield f"vae_anomaly.calibration.tail.{name}", getattr(tail, name), False
@@ -47,8 +48,8 @@ def _entries():
         yield f"vae_anomaly.jobs.dask.{name}", getattr(dask, name), False
     for name in plot.__all__:
         yield f"vae_anomaly.report.plot.{name}", getattr(plot, name), False
-    for name in ("VAEAnomalyError", "InvalidInputError", "SchemaMismatchError", "ModelFileError", "MissingExtraError",
-                 "CalibrationWarning"):
+    for name in ("VAEAnomalyError", "InvalidInputError", "SchemaMismatchError", "ModelFileError",
+                 "MissingExtraError", "CalibrationWarning"):
         yield f"vae_anomaly.{name}", getattr(vae_anomaly, name), False
 
 

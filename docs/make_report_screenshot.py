@@ -6,8 +6,8 @@ Fits a model on each sample file (seed 0), writes its report with
 
     python docs/make_report_screenshot.py       # writes docs/report_tabular.png, docs/report_sensors.png
 
-``tests/test_report_browser.py`` uses :func:`render_png` to render reports
-in a real browser.
+``tests/report/test_report.py::test_report_renders_in_headless_chromium_without_network``
+uses :func:`render_png` to render reports in a real browser.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def render_png(page: Path, out: Path, width: int = 1100, height: int = 1400, net
             cmd.append(f"--log-net-log={netlog}")
         result = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=timeout)
     if not out.is_file():
-        raise RuntimeError(f"chromium wrote no screenshot (exit {result.returncode}): {result.stderr[-2000:]}")
+        raise RuntimeError(f"chromium wrote no screenshot (exit {result.returncode}): "
+                           f"{result.stderr[-2000:]}")
 
 
 def only_sections(html: str, keep: set[str]) -> str:
@@ -84,7 +85,8 @@ def _shrink(png: Path) -> None:
     from PIL import Image
 
     with Image.open(png) as im:
-        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                           dither=Image.Dither.NONE)
     small.save(png, optimize=True)
 
 
@@ -97,7 +99,8 @@ def main() -> None:
         _vae_detect(tmp, "report", "sample_data/tabular.parquet", "-m", "tabular.vae", "-o", "tabular.html",
                     "--label-column", "label")
         _vae_detect(tmp, "fit", "sample_data/sensors.parquet", "-m", "sensors.vae", "--exclude", "label",
-                    "--window", "16", "--time-column", "timestamp", "--group-column", "machine", "--seed", "0")
+                    "--window", "16", "--time-column", "timestamp", "--group-column", "machine",
+                    "--seed", "0")
         _vae_detect(tmp, "report", "sample_data/sensors.parquet", "-m", "sensors.vae", "-o", "sensors.html",
                     "--label-column", "label")
         shots = (("tabular", "report_tabular.png", {"summary", "scores", "top-rows"}, 1500),

@@ -37,7 +37,8 @@ def fit_and_score(sensors: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
     torch.set_num_threads(1)
     X = sensors.drop(columns="label")
-    det = VAEDetector(window=WINDOW, time_column="timestamp", group_column="machine", random_state=seed).fit(X)
+    det = VAEDetector(window=WINDOW, time_column="timestamp", group_column="machine",
+                      random_state=seed).fit(X)
     d = det.score_details(X)
     return pd.DataFrame({"score": d.anomaly_score, "flag": d.is_anomaly, "top": d.top_feature()},
                         index=sensors.index)
@@ -66,9 +67,9 @@ def draw(sensors: pd.DataFrame, scored: pd.DataFrame, path: Path) -> None:
         ax.tick_params(labelsize=8)
     flagged, caught = int(s["flag"].sum()), sum(bool(s["flag"][a:b + 1].any()) for a, b in faults)
     axes[0].set_title(
-        f"Machine {MACHINE}, window of {WINDOW} rows: orange = labelled fault (short ones widened), red = flagged "
-        f"row, drawn on its top contributing channel\n{flagged} rows flagged, {caught} of {len(faults)} faults with at "
-        f"least one flag", fontsize=9)
+        f"Machine {MACHINE}, window of {WINDOW} rows: orange = labelled fault (short ones widened), "
+        f"red = flagged row, drawn on its top contributing channel\n{flagged} rows flagged, "
+        f"{caught} of {len(faults)} faults with at least one flag", fontsize=9)
     axes[-1].set_xlabel("time", fontsize=9)
     fig.autofmt_xdate()
     fig.tight_layout()

@@ -2,10 +2,11 @@
 
 Data flows one way: the input table is checked and encoded
 (:mod:`~vae_anomaly.features`), a VAE is trained
-(:mod:`~vae_anomaly.model.vae`, :mod:`~vae_anomaly.model.training`), rows are scored
-(:mod:`~vae_anomaly.scoring`), and the threshold is set on held-out rows
-(:mod:`~vae_anomaly.calibration.thresholds`). The fitted estimator is one plain value
-(:class:`~vae_anomaly.persistence.state.FittedState`) for model files.
+(:mod:`~vae_anomaly.model.vae`, :mod:`~vae_anomaly.model.training`), the threshold is
+set on held-out rows (:mod:`~vae_anomaly.calibration.held_out`), and rows are scored
+(:mod:`~vae_anomaly.scoring`). What ``fit`` learns is one plain value
+(:class:`~vae_anomaly.persistence.state.FittedState`): ``fit`` produces it, ``load``
+reads it from a model file, and both set the fitted attributes from it in one place.
 """
 
 from __future__ import annotations
@@ -25,27 +26,23 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import options
-from .calibration import thresholds as calibration
 from .calibration.drift import DRIFT_ALPHA, DriftReport
-from .calibration.drift_reference import column_reference
 from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
-from .features import series
-from .features.encoder import Encoded, TabularPreprocessor
-from .features.rows import Prepared, missing_mask, prepare
+from .features.encoder import Encoded
+from .features.rows import Prepared, prepare, training_rows
 from .features.schema import as_frame
-from .features.series import WindowSpec
-from .features.windows import training_windows
+from .features.series import requested_window
 from .model import inference, residuals
 from .model.likelihood import degrees_of_freedom
 from .model.tensors import module_device, resolve_device, to_tensors
-from .model.training import fit_residual_covariance, held_out_rows, network_shape, train, train_config
+from .model.training import build_network, fit_residual_covariance, held_out_rows, train, train_config
 from .model.vae import TabularVAE
-from .persistence.state import Calibration, FittedState, json_params
-from .scoring import torch_engine
+from .persistence.state import FittedState, fitted_attributes, scorer_from_state, state_of
 from .scoring.engine import build_engine
-from .scoring.network import NetworkSpec
-from .scoring.scorer import ScoreDetails, Scorer, add_baseline, stacked_size
-from .scoring.warmup import to_full_window, warmup_reference
+from .scoring.held_out import calibrate_held_out
+from .scoring.network import NetworkSpec, module_weights
+from .scoring.scorer import ScoreDetails, Scorer, stacked_size
+from .scoring.torch_engine import module_from_weights
 
 __all__ = ["VAEDetector", "ScoreDetails"]
 
@@ -134,9 +131,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Numeric scaling: median and robust spread (interquartile range,
         widening to the central 80%, 90%, then 98% range for columns that are
         mostly one value, and never below a millionth of the median's size:
-        see :func:`~vae_anomaly.features.scaling.robust_spread`); rank-Gaussian (each column's empirical distribution
-        mapped to a standard normal, continued linearly past the fitted
-        range); or mean and standard deviation.
+        see :func:`~vae_anomaly.features.scaling.robust_spread`); rank-Gaussian
+        (each column's empirical distribution mapped to a standard normal,
+        continued linearly past the fitted range); or mean and standard
+        deviation.
     likelihood : {"gaussian", "student-t"}, default="gaussian"
         Distribution of each numeric feature around the decoder's mean, with
         a learned scale per feature. ``"gaussian"`` is the classic VAE
@@ -163,7 +161,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         (256) numeric features, or with too few rows, it is not used and
         ``fit`` warns (``module_.full_covariance`` says which one scores).
         On the ADBench dev sets it won 10 and lost 11 against ``"diag"``,
-        and gained most where anomalies break relations between columns (docs/benchmarks.md, "Lead kept as an option: the residual
+        and gained most where anomalies break relations between columns
+        (docs/benchmarks.md, "Lead kept as an option: the residual
         covariance").
     min_log_var : float, default=-4.0
         Lower bound on each numeric feature's decoder log-variance, in scaled
@@ -217,7 +216,11 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     threshold_ : float
         Anomaly-score threshold (``-offset_``); rows above it are flagged.
     calibration_scores_ : ndarray of shape (n_calibration,)
-        Anomaly scores of the held-out rows.
+        Anomaly scores of the held-out rows, sorted.
+    feature_baseline_ : ndarray of shape (n_model_features,)
+        Median term of each model feature on the held-out rows: a missing
+        feature adds it to a row's score, and a column's contribution is its
+        term minus it.
     threshold_rule_ : {"conformal", "tail", "contamination"}
         The rule that set ``threshold_``.
     tail_ : vae_anomaly.calibration.tail.TailFit or None
@@ -232,6 +235,12 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         (None for models loaded from files written before model format 3).
     module_ : torch.nn.Module
         The trained network.
+    hidden_sizes_ : list of int
+        Encoder widths of ``module_`` (``hidden_layer_sizes``, or those chosen
+        from the data); the decoder mirrors them.
+    noise_seed_ : int
+        Seed of the fixed latent samples of the importance-weighted score
+        (``n_samples_ > 1``).
     preprocessor_ : TabularPreprocessor
         The fitted encoder of the input columns.
     loss_curve_ : list of float
@@ -240,10 +249,24 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         Held-out negative ELBO per epoch.
     n_iter_ : int
         Epochs run.
+    best_epoch_ : int
+        Epoch (counted from 1) whose weights the network keeps: the last to
+        improve the held-out loss by more than ``tol``.
+    n_train_rows_ : int
+        Model rows the network was trained on (the rest were held out).
+    fit_time_ : float
+        Seconds that ``fit`` took.
     device_ : str
-        Device the network was trained on.
+        Device the network was trained on (for a loaded model: the one given
+        to :meth:`load`).
     window_spec_ : WindowSpec or None
-        The windowing settings in use.
+        The fitted window settings: those asked for, completed at fit with
+        the time column's kind, the channels and their dtypes, and the median
+        time step within the training series (``median_step_s``, against which
+        time gaps are measured); None for row-wise models.
+    window_config_ : dict or None
+        ``window_spec_`` as model files store it (read-only); None for
+        row-wise models.
     warmup_scores_ : ndarray of shape (window - 1, n_reference) or None
         Windowed models: scores of the held-out windows cut to 1, 2, ...,
         ``window - 1`` rows, which put warm-up rows on the full-window scale
@@ -380,7 +403,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             if X.shape[1] == 0:
                 raise InvalidInputError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
             if reset and len(X) < 2:
-                raise InvalidInputError(f"Found {len(X)} sample(s); VAEDetector needs at least 2 rows to fit.")
+                raise InvalidInputError(f"Found {len(X)} sample(s); VAEDetector needs at least 2 rows "
+                                        "to fit.")
             frame = X.copy(deep=False)
             frame.columns = [str(c) for c in frame.columns]
             return frame
@@ -392,17 +416,6 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             except ValueError:
                 pass  # text columns: modelled as categories
         return as_frame(arr)
-
-    def _window_spec(self) -> WindowSpec | None:
-        if self.window is None:
-            if self.time_column is not None or self.group_column is not None:
-                raise ValueError("time_column and group_column need window=<rows per window>")
-            return None
-        if self.time_column is not None and self.time_column == self.group_column:
-            raise InvalidInputError(f"time_column and group_column are both {self.time_column!r}; "
-                                    "a series cannot be ordered by the column that defines it")
-        features = "stack" if int(self.window) == 1 else self.window_features  # one row: nothing to summarise
-        return WindowSpec(int(self.window), self.time_column, self.group_column, features)
 
     def _prepare(self, X, context=None) -> Prepared:
         """Checked, encoded (and windowed) rows of ``X`` for a fitted model."""
@@ -443,96 +456,62 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def _fit(self, X):
         start = time.perf_counter()
         frame = self._input_frame(X, reset=True)
-        spec = self._window_spec()
+        spec = requested_window(self.window, self.time_column, self.group_column, self.window_features)
         rng = check_random_state(self.random_state)
-        self.device_ = _resolve_device(self.device)
+        device = resolve_device(self.device)
         # What scoring reads, fixed at fit (scikit-learn's convention): set_params after fit
         # cannot pair the calibrated threshold with another score.
-        self.score_type_, self.n_samples_ = str(self.score_type), int(self.n_samples)
-        features, summary, channel_dtypes = frame, None, {}
-        if spec is not None:
-            spec, features, channel_dtypes = training_windows(frame, spec, self.max_categories)
-            summary = features if spec.features == "summary" else None
-        self.preprocessor_ = TabularPreprocessor(self.scaler, self.max_categories).fit(features)
-        self.window_spec_ = spec
-        prep = prepare(frame, self.preprocessor_, spec, summary=summary)
-        self.window_config_ = None if spec is None else {
-            **spec.to_dict(),
-            "median_step_s": series.median_step(prep.sorted_frame, spec, prep.starts),
-            **({"channel_dtypes": channel_dtypes} if channel_dtypes else {}),
-        }
+        score_type, n_samples = str(self.score_type), int(self.n_samples)
+        prep, pre, spec = training_rows(frame, spec, self.scaler, self.max_categories)
         enc = prep.enc
 
         held, fit_rows = held_out_rows(len(enc), self.validation_fraction, rng, prep.starts,
                                        stretches=spec is not None and spec.features == "summary")
         torch_gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
-        self.noise_seed_ = int(rng.randint(2**31 - 1))
-        self.module_ = self._build_module(enc, torch_gen)
+        noise_seed = int(rng.randint(2**31 - 1))
+        module, hidden = build_network(enc, pre.cat_sizes_ * stacked_size(spec), self.hidden_layer_sizes,
+                                       self.latent_dim, self.min_log_var, degrees_of_freedom(self.likelihood),
+                                       torch_gen, device)
         cfg = train_config(len(fit_rows), batch_size=self.batch_size, max_iter=self.max_iter,
-                           learning_rate_init=self.learning_rate_init, beta=self.beta, kl_warmup=self.kl_warmup,
-                           early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
-                           tol=self.tol, trim_fraction=self.trim_fraction, verbose=self.verbose)
-        train_t = to_tensors(enc.take(fit_rows), self.device_)
-        held_enc = enc.take(held)
-        result = train(self.module_, train_t, to_tensors(held_enc, self.device_), cfg, torch_gen)
-        if residuals.applies(self.covariance_type, self.likelihood, self.score_type_, enc.num.shape[1]) and not \
-                fit_residual_covariance(self.module_, train_t, self.trim_fraction, self.min_log_var):
+                           learning_rate_init=self.learning_rate_init, beta=self.beta,
+                           kl_warmup=self.kl_warmup, early_stopping=self.early_stopping,
+                           n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+                           trim_fraction=self.trim_fraction, verbose=self.verbose)
+        train_t = to_tensors(enc.take(fit_rows), device)
+        result = train(module, train_t, to_tensors(enc.take(held), device), cfg, torch_gen)
+        if residuals.applies(self.covariance_type, self.likelihood, score_type, enc.num.shape[1]) and not \
+                fit_residual_covariance(module, train_t, self.trim_fraction, self.min_log_var):
             warnings.warn(f"covariance_type='full' was not used: {residuals.residual_note(enc.num.shape[1])}",
                           UserWarning, stacklevel=3)
-        self.loss_curve_ = result.loss_curve
-        self.validation_loss_curve_ = result.validation_loss_curve
-        self.n_iter_ = result.n_iter
-        self.best_epoch_ = result.best_epoch
 
-        self._calibrate(prep, held, held_enc)
-        self.n_train_rows_ = int(len(fit_rows))
-        self.fit_time_ = time.perf_counter() - start
+        network, weights = NetworkSpec.of(module, hidden), module_weights(module)
+        engine = build_engine(network, score_type, n_samples, noise_seed, module_device(module).type,
+                              weights=weights, module=module)
+        calibration = calibrate_held_out(engine, prep, held, pre, spec, score_type=score_type,
+                                         contamination=self.contamination, target_fpr=self.target_fpr,
+                                         threshold_method=self.threshold_method,
+                                         validation_fraction=self.validation_fraction)
+        if calibration.warning is not None:
+            warnings.warn(calibration.warning, CalibrationWarning, stacklevel=4)
+        names = getattr(self, "feature_names_in_", None)  # set by validate_data
+        state = FittedState(
+            params={**self.get_params(deep=False), "score_type": score_type, "n_samples": n_samples},
+            preprocessor=pre, network=network, weights=weights, calibration=calibration,
+            noise_seed=noise_seed, n_features_in=self.n_features_in_,
+            feature_names_in=None if names is None else [str(c) for c in names], window=spec,
+            training={"device": device, "n_iter": result.n_iter, "best_epoch": result.best_epoch,
+                      "n_train_rows": int(len(fit_rows)), "fit_time_s": time.perf_counter() - start,
+                      "loss_curve": result.loss_curve, "validation_loss_curve": result.validation_loss_curve})
+        self._set_fitted(state, module, device)
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
         return self
 
-    def _build_module(self, enc: Encoded, generator: torch.Generator) -> TabularVAE:
-        indicator = np.flatnonzero(np.isnan(enc.num).any(axis=0))
-        cat_sizes = self.preprocessor_.cat_sizes_ * stacked_size(self.window_spec_)
-        d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
-        hidden, latent = network_shape(d_in, self.hidden_layer_sizes, self.latent_dim)
-        self.hidden_sizes_ = hidden
-        # Drawn on the CPU (where the generator lives), then moved: the same start on every device.
-        return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), hidden, latent,
-                          self.min_log_var, generator, device="cpu",
-                          student_df=degrees_of_freedom(self.likelihood)).to(self.device_)
-
-    def _calibrate(self, prep: Prepared, held_rows: np.ndarray, held: Encoded) -> None:
-        """Set per-feature baselines, the threshold, p-values, warm-up and drift references.
-
-        ``prep`` holds every row given to ``fit`` (scored only for a float
-        ``contamination``), ``held`` the held-out rows ``held_rows`` of it.
-        """
-        engine = self._engine()
-        raw, terms = engine.raw_scores(held, with_terms=True)
-        missing = missing_mask(held)
-        self.feature_baseline_ = calibration.feature_baselines(terms, missing)
-        self.calibration_scores_ = np.sort(add_baseline(raw, missing, self.feature_baseline_))
-        self.warmup_scores_ = warmup_reference(engine, self.feature_baseline_, prep, self.preprocessor_,
-                                               self.window_spec_, held_rows)
-        auto = self.contamination == "auto"
-        rate = self.target_fpr if auto else float(self.contamination)
-        fit_scores = None
-        if not auto:  # the scores predict gives the same rows, warm-up rows moved as there
-            fit_scores = to_full_window(add_baseline(engine.raw_scores(prep.enc, with_terms=False)[0],
-                                                     missing_mask(prep.enc), self.feature_baseline_),
-                                        prep.fill, self.warmup_scores_, self.calibration_scores_)
-        choice = calibration.choose_threshold(self.calibration_scores_, rate, self.threshold_method,
-                                              fit_scores=fit_scores)
-        self.threshold_ = choice.value
-        self.offset_ = -self.threshold_
-        self.threshold_rule_ = choice.rule
-        self.tail_ = choice.tail
-        self.calibration_warning_ = calibration.unsupported_rate_message(
-            choice, self.calibration_scores_.size, rate, self.validation_fraction)
-        if self.calibration_warning_ is not None:
-            warnings.warn(self.calibration_warning_, CalibrationWarning, stacklevel=5)
-        self.column_reference_ = None  # set below: scorer() reads it
-        self.column_reference_ = column_reference(self.scorer().contributions(held, terms, missing))
+    def _set_fitted(self, state: FittedState, module: TabularVAE, device: str) -> None:
+        """Set every fitted attribute: from ``state`` (what fit produced, or a model file's), the network and
+        its device."""
+        for name, value in fitted_attributes(state).items():
+            setattr(self, name, value)
+        self.module_, self.device_ = module, device
 
     # ---------------------------------------------------------------------------------------
     # scores
@@ -540,15 +519,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def _tensors(self, enc: Encoded):
         return to_tensors(enc, module_device(self.module_))
 
-    def _network_spec(self) -> NetworkSpec:
-        m = self.module_
-        return NetworkSpec(m.n_numeric, tuple(m.cat_sizes), tuple(m.indicator_cols.cpu().tolist()),
-                           tuple(self.hidden_sizes_), m.latent_dim, m.min_log_var, m.student_df,
-                           "full" if m.full_covariance else "diag")
-
-    def _engine(self):
-        return build_engine(self._network_spec(), self.score_type_, self.n_samples_, self.noise_seed_,
-                            module_device(self.module_).type, module=self.module_)
+    @property
+    def window_config_(self) -> dict | None:
+        """``window_spec_`` as model files store it, or None for row-wise models."""
+        return None if self.window_spec_ is None else self.window_spec_.to_dict()
 
     def scorer(self) -> Scorer:
         """The fitted model's :class:`~vae_anomaly.scoring.scorer.Scorer` (built on each call).
@@ -559,11 +533,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         torch or scikit-learn.
         """
         check_is_fitted(self)
-        return Scorer(self.preprocessor_, self._engine(), self.feature_baseline_, self.threshold_,
-                      self.calibration_scores_, getattr(self, "feature_names_in_", None),
-                      self.window_spec_, self.window_config_,
-                      calibration.p_value_tail(self.threshold_method, self.threshold_rule_, self.tail_),
-                      self.column_reference_, self.warmup_scores_)
+        return scorer_from_state(state_of(self), module_device(self.module_).type, module=self.module_)
 
     def score_samples(self, X) -> np.ndarray:
         """Normality score of each row: higher is more normal.
@@ -639,7 +609,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             loaded from files without a column reference).
         """
         scorer = self.scorer()
-        prep = self._prepare(scorer.model_columns(X), None if context is None else scorer.model_columns(context))
+        prep = self._prepare(scorer.model_columns(X),
+                             None if context is None else scorer.model_columns(context))
         return scorer.drift_of(scorer.details(prep), alpha)
 
     def feature_contributions(self, X):
@@ -730,7 +701,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         self._refuse_windows("sample")
         rng = check_random_state(random_state)
-        num, cat = self.module_.sample(int(n_samples), int(rng.randint(2**31 - 1)), int(rng.randint(2**31 - 1)))
+        num, cat = self.module_.sample(int(n_samples), int(rng.randint(2**31 - 1)),
+                                       int(rng.randint(2**31 - 1)))
         return self._as_output(self.preprocessor_.decode(num, cat), None)
 
     def _as_output(self, frame: pd.DataFrame, X):
@@ -755,7 +727,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         from .persistence.modelfile import write_model
 
-        write_model(self._fitted_state(), path)
+        write_model(state_of(self), path)
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> VAEDetector:
@@ -769,67 +741,13 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         """
         from .persistence.modelfile import read_model
 
-        device = _resolve_device(device)
+        device = resolve_device(device)
         state = read_model(path)
         try:
-            return cls._from_state(state, device)
+            det = cls(**state.params)
+            det._set_fitted(state, module_from_weights(state.network, state.weights, device), device)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{path} is corrupt: {exc}") from None
-
-    def _fitted_state(self) -> FittedState:
-        rate_kind = "target_fpr" if self.contamination == "auto" else "contamination"
-        names = getattr(self, "feature_names_in_", None)
-        # The scoring settings of the fit, not later set_params: the file is the fitted model.
-        params = {**self.get_params(deep=False), "score_type": self.score_type_, "n_samples": self.n_samples_}
-        return FittedState(
-            params=json_params(params),
-            preprocessor=self.preprocessor_,
-            network=self._network_spec(),
-            weights={k: v.detach().cpu().contiguous().numpy() for k, v in self.module_.state_dict().items()},
-            calibration=Calibration(float(self.threshold_), rate_kind,
-                                    float(self.target_fpr if rate_kind == "target_fpr" else self.contamination),
-                                    self.score_type_, self.calibration_scores_, self.feature_baseline_,
-                                    self.threshold_method, self.threshold_rule_, self.tail_,
-                                    *(self.column_reference_ or (None, None)), self.calibration_warning_),
-            noise_seed=int(self.noise_seed_),
-            n_features_in=int(self.n_features_in_),
-            feature_names_in=None if names is None else [str(c) for c in names],
-            window=self.window_config_,
-            training={"device": str(self.device_), "n_iter": int(self.n_iter_), "best_epoch": int(self.best_epoch_),
-                      "n_train_rows": int(self.n_train_rows_), "fit_time_s": float(self.fit_time_),
-                      "loss_curve": [float(v) for v in self.loss_curve_],
-                      "validation_loss_curve": [float(v) for v in self.validation_loss_curve_]},
-            warmup_scores=self.warmup_scores_,
-        )
-
-    @classmethod
-    def _from_state(cls, state: FittedState, device: str) -> VAEDetector:
-        det = cls(**state.params)
-        det.preprocessor_ = state.preprocessor
-        det.module_ = torch_engine.module_from_weights(state.network, state.weights, device)
-        det.hidden_sizes_ = list(state.network.hidden)
-        det.threshold_ = state.calibration.threshold
-        det.offset_ = state.calibration.offset
-        det.calibration_scores_ = state.calibration.scores
-        det.feature_baseline_ = state.calibration.feature_baseline
-        det.threshold_rule_ = state.calibration.threshold_rule
-        det.tail_ = state.calibration.tail
-        det.column_reference_ = state.calibration.column_reference
-        det.calibration_warning_ = state.calibration.warning
-        det.n_features_in_ = state.n_features_in
-        if state.feature_names_in is not None:
-            det.feature_names_in_ = np.asarray(state.feature_names_in, dtype=object)
-        train = state.training
-        det.device_ = device
-        det.n_iter_, det.best_epoch_ = train["n_iter"], train["best_epoch"]
-        det.n_train_rows_, det.fit_time_ = train["n_train_rows"], train["fit_time_s"]
-        det.loss_curve_, det.validation_loss_curve_ = train["loss_curve"], train["validation_loss_curve"]
-        det.noise_seed_ = state.noise_seed
-        det.window_config_ = state.window
-        det.window_spec_ = state.window_spec
-        det.warmup_scores_ = state.warmup_scores
-        det.score_type_ = state.calibration.score_type
-        det.n_samples_ = int(state.params.get("n_samples", 1))
         return det
 
     # ---------------------------------------------------------------------------------------
@@ -843,9 +761,3 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             state["module_"] = copy.deepcopy(module).to("cpu")
         return state
 
-
-def _resolve_device(device: str) -> str:
-    try:
-        return resolve_device(device)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "COVARIANCE_TYPES", "WINDOW_FEATURES", "THRESHOLD_METHODS",
-           "MAX_CATEGORIES", "TARGET_FPR", "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE", "DEFAULT_PARTITION_ROWS", "check_contamination",
-           "check_target_fpr",
-           "check_gap_tolerance"]
+__all__ = ["SCORE_TYPES", "SCALERS", "LIKELIHOODS", "COVARIANCE_TYPES", "WINDOW_FEATURES",
+           "THRESHOLD_METHODS", "MAX_CATEGORIES", "TARGET_FPR", "DEFAULT_BATCH_ROWS", "GAP_TOLERANCE",
+           "DEFAULT_PARTITION_ROWS", "check_contamination", "check_target_fpr", "check_gap_tolerance"]
 
 SCORE_TYPES = ("elbo", "reconstruction")
 SCALERS = ("robust", "quantile", "standard")

@@ -1,1 +1,1 @@
-"""Pure numerics on scores: thresholds and p-values, the fitted tail, and the drift check with its reference."""
+"""Pure numerics on scores: thresholds, p-values, the fitted tail, and the drift check with its reference."""

@@ -105,8 +105,9 @@ class DriftTally:
         scores : array-like (m,)
             Anomaly scores (higher = more anomalous), finite.
         column_values : array-like (m, d), optional
-            Their per-column values (as given to :func:`~vae_anomaly.calibration.drift_reference.column_reference`);
-            required when the reference has a column part.
+            Their per-column values (as given to
+            :func:`~vae_anomaly.calibration.drift_reference.column_reference`); required when the reference
+            has a column part.
 
         Raises
         ------
@@ -195,8 +196,9 @@ class DriftTally:
         if not 0.0 < alpha < 1.0:
             raise InvalidInputError(f"alpha must lie in (0, 1), got {alpha!r}")
         if self.n_rows == 0:
-            return DriftReport(False, alpha, 1.0, 0, {"count": 0, "share": 0.0, "reference_share": None,
-                                                      "p_value": 1.0}, {"ks_statistic": 0.0, "p_value": 1.0}, None)
+            return DriftReport(False, alpha, 1.0, 0,
+                               {"count": 0, "share": 0.0, "reference_share": None, "p_value": 1.0},
+                               {"ks_statistic": 0.0, "p_value": 1.0}, None)
         flagged, scores = self._flagged(), self._scores()
         columns = None if self._columns is None else self._column_tests(n_columns)
         families = [flagged["p_value"], scores["p_value"]] + ([] if columns is None else [columns["p_value"]])
@@ -215,8 +217,9 @@ def check_drift(reference: DriftReference, scores, column_values=None, *, alpha:
     scores : array-like (m,)
         The batch's anomaly scores.
     column_values : array-like (m, d), optional
-        The batch's per-column values, as given to :func:`~vae_anomaly.calibration.drift_reference.column_reference`
-        for the calibration rows (needed when ``reference`` has columns).
+        The batch's per-column values, as given to
+        :func:`~vae_anomaly.calibration.drift_reference.column_reference` for the calibration rows (needed
+        when ``reference`` has columns).
     alpha : float, default=DRIFT_ALPHA
         Significance level for the three tests together.
     n_columns : int, default=5

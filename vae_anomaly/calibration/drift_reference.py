@@ -37,7 +37,8 @@ def bin_counts(values: np.ndarray, edges: np.ndarray, n_bins: int) -> np.ndarray
 
 
 def finite_2d(values, what: str) -> np.ndarray:
-    """``values`` as a float64 (rows, columns) array; ``InvalidInputError`` naming ``what`` unless 2-d and finite."""
+    """``values`` as a float64 (rows, columns) array; ``InvalidInputError`` naming ``what`` unless 2-d and
+    finite."""
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 2:
         raise InvalidInputError(f"{what} must be a 2-d array (rows, columns), got shape {x.shape}")
@@ -110,10 +111,12 @@ class DriftReference:
             raise InvalidInputError("column_edges and column_counts go together")
         if self.column_edges is not None:
             d = np.shape(self.column_counts)[0]
-            names = tuple(f"x{j}" for j in range(d)) if self.feature_names is None else tuple(map(str, self.feature_names))
+            names = (tuple(f"x{j}" for j in range(d)) if self.feature_names is None
+                     else tuple(map(str, self.feature_names)))
             if len(names) != d or np.shape(self.column_edges) != (d, np.shape(self.column_counts)[1] - 1):
                 raise InvalidInputError(f"column reference shapes {np.shape(self.column_edges)} and "
-                                        f"{np.shape(self.column_counts)} do not fit {len(names)} feature names")
+                                        f"{np.shape(self.column_counts)} do not fit {len(names)} "
+                                        "feature names")
             object.__setattr__(self, "feature_names", names)
 
 

@@ -18,8 +18,9 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from .tail import CONFORMAL_COUNT, TailFit, fit_tail, tail_quantile, tail_survival
 
-__all__ = ["Threshold", "choose_threshold", "conformal_p_values", "feature_baselines", "p_value_tail", "p_values",
-           "rows_needed", "rule_for_rate", "threshold_for_rate", "unsupported_rate_message"]
+__all__ = ["Threshold", "add_baseline", "choose_threshold", "conformal_p_values", "feature_baselines",
+           "p_value_tail", "p_values", "rows_needed", "rule_for_rate", "threshold_for_rate",
+           "unsupported_rate_message"]
 
 
 def conformal_p_values(calibration_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -134,6 +135,15 @@ def feature_baselines(terms: np.ndarray, missing: np.ndarray) -> np.ndarray:
                      for j in range(terms.shape[1])])
 
 
+def add_baseline(scores: np.ndarray, missing: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Add each missing or padded feature's typical (baseline) term to its row's score.
+
+    A row with holes is then scored on the same footing as a full one; the
+    missing value itself never enters the likelihood.
+    """
+    return scores + missing @ baseline if missing.any() else scores
+
+
 def p_values(calibration_scores: np.ndarray, scores: np.ndarray, tail: TailFit | None = None) -> np.ndarray:
     """p-values that are conformal where the calibration set resolves them, and from ``tail`` beyond.
 
@@ -173,7 +183,8 @@ def p_values(calibration_scores: np.ndarray, scores: np.ndarray, tail: TailFit |
 
 
 def rule_for_rate(tail: TailFit | None, rate: float) -> str:
-    """Which rule sets the threshold for ``rate``: ``"tail"`` below ``tail.junction_rate``, else ``"conformal"``."""
+    """Which rule sets the threshold for ``rate``: ``"tail"`` below ``tail.junction_rate``, else
+    ``"conformal"``."""
     return "tail" if tail is not None and tail.usable and rate < tail.junction_rate else "conformal"
 
 
@@ -214,7 +225,8 @@ class Threshold:
 
 
 def p_value_tail(method: str, rule: str, tail: TailFit | None) -> TailFit | None:
-    """The tail the p-values use: ``tail`` when it set the threshold or was asked for, else None (conformal)."""
+    """The tail the p-values use: ``tail`` when it set the threshold or was asked for, else None
+    (conformal)."""
     return tail if tail is not None and tail.usable and (rule == "tail" or method == "tail") else None
 
 
@@ -268,28 +280,33 @@ def choose_threshold(calibration_scores: np.ndarray, rate: float, method: str = 
 
 def unsupported_rate_message(threshold: Threshold, n_calibration: int, rate: float,
                              validation_fraction: float | None = None) -> str | None:
-    """One line on why ``n_calibration`` held-out rows cannot support ``target_fpr=rate``; None if they can.
+    """One line on why ``n_calibration`` held-out rows cannot support ``target_fpr=rate``;
+    None if they can.
 
     Examples
     --------
     >>> t = choose_threshold(np.arange(12.0), 0.01)
-    >>> print(unsupported_rate_message(t, 12, 0.01, validation_fraction=0.2))  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(unsupported_rate_message(t, 12, 0.01,
+    ...                                validation_fraction=0.2))  # doctest: +NORMALIZE_WHITESPACE
     12 held-out rows cannot support target_fpr=0.01: the smallest p-value they give is 1/13 = 0.0769,
-    so no row will be flagged. 99 held-out rows would support it (about 495 rows with validation_fraction=0.2).
+    so no row will be flagged. 99 held-out rows would support it (about 495 rows with
+    validation_fraction=0.2).
     """
     if threshold.rows_needed is None:
         return None
     n, tail = int(n_calibration), threshold.tail
-    text = f"{n} held-out rows cannot support target_fpr={rate:g}: the smallest p-value they give is 1/{n + 1} = {1 / (n + 1):.3g}"
+    text = (f"{n} held-out rows cannot support target_fpr={rate:g}: the smallest p-value they give is "
+            f"1/{n + 1} = {1 / (n + 1):.3g}")
     if threshold.rule == "tail":
-        text += (f"; the threshold and the p-values beyond the largest held-out score are extrapolated from a tail "
-                 f"fitted to the top {tail.n_exceedances} of them (shape {tail.shape:.3g}), so the share of normal "
-                 f"rows flagged may be several times above or below {rate:g}.")
+        text += ("; the threshold and the p-values beyond the largest held-out score are extrapolated from "
+                 f"a tail fitted to the top {tail.n_exceedances} of them (shape {tail.shape:.3g}), so the "
+                 f"share of normal rows flagged may be several times above or below {rate:g}.")
     else:
         text += ", so no row will be flagged."
     text += f" {threshold.rows_needed} held-out rows would support it"
     if validation_fraction:
-        text += f" (about {math.ceil(threshold.rows_needed / validation_fraction)} rows with validation_fraction={validation_fraction:g})"
+        text += (f" (about {math.ceil(threshold.rows_needed / validation_fraction)} rows with "
+                 f"validation_fraction={validation_fraction:g})")
     return text + "."
 
 

@@ -1,0 +1,1 @@
+"""The ``vae-detect`` command line: parse the arguments, call the library's jobs, render the results."""

@@ -1,8 +1,10 @@
 """``vae-detect``: fit, score, evaluate, describe and report on anomaly detectors on table files.
 
-Each command parses its options, calls one function of :mod:`vae_anomaly.jobs`,
-and renders the result: messages and progress to stderr, data to stdout or
-the output file. Choices, defaults and checks come from
+Each command parses its options, calls one job with the paths it was given
+(a function of :mod:`vae_anomaly.jobs`, or
+:func:`vae_anomaly.report.run.report_file`), and renders the result:
+messages and progress to stderr, data to stdout or the output file.
+Choices, defaults and checks come from
 :mod:`vae_anomaly.options` (which imports nothing heavy); the rest of the
 library is imported inside the commands so ``--help`` stays quick.
 """
@@ -210,7 +212,8 @@ def score(
         "--partition-rows", min=1,
         help="With --dask: rows per partition (whole row groups).")] = options.DEFAULT_PARTITION_ROWS,
     json_out: Annotated[bool, typer.Option(
-        "--json", help="Print the summary, with the drift check, as JSON on stdout (not with -o -).")] = False,
+        "--json",
+        help="Print the summary, with the drift check, as JSON on stdout (not with -o -).")] = False,
     fail_on_drift: Annotated[bool, typer.Option(
         "--fail-on-drift",
         help=f"Exit with code {EXIT_DRIFT} when the table no longer looks like the training data "
@@ -228,26 +231,22 @@ def score(
     """
     if dask is not None:
         if json_out or fail_on_drift:
-            raise typer.BadParameter("--json and --fail-on-drift are not available with --dask: the drift check "
-                                     "runs in single-process scoring", param_hint="--dask")
-        _score_on_cluster(data, model, output, dask, columns_out, partition_rows, device, gap_tolerance, quiet)
+            raise typer.BadParameter("--json and --fail-on-drift are not available with --dask: the drift "
+                                     "check runs in single-process scoring", param_hint="--dask")
+        _score_on_cluster(data, model, output, dask, columns_out, partition_rows, device, gap_tolerance,
+                          quiet)
         return
     if json_out and output == "-":
         raise typer.BadParameter("--json prints to stdout, where -o - writes the scores; "
                                  "write the scores to a file", param_hint="--json")
     reuse_freed_memory()
-    with user_errors():
-        from vae_anomaly.jobs.score import load_scorer, open_output, score_table
-        from vae_anomaly.tables.read import TableReader
+    with user_errors(), progress(quiet, "scoring") as bar:
+        from vae_anomaly.jobs.score import score_file
 
-        reader = TableReader(data)
-        stream = typer.get_binary_stream("stdout") if output == "-" else None
-        writer = open_output(data, None if output in (None, "-") else output, stream=stream)
-        scorer = load_scorer(model, device=device)
-        with progress(reader.num_rows, quiet, "scoring") as bar:
-            summary = score_table(scorer, reader, writer, columns_out=columns_out or None,
-                                        batch_size=batch_size, n_jobs=jobs, on_rows=bar.update,
-                                        gap_tolerance=gap_tolerance)
+        summary = score_file(data, model, None if output in (None, "-") else output,
+                             stream=typer.get_binary_stream("stdout") if output == "-" else None,
+                             columns_out=columns_out or None, batch_size=batch_size, n_jobs=jobs,
+                             device=device, gap_tolerance=gap_tolerance, progress=bar)
     drifted = summary["drift"]["detected"]
     if not quiet:
         typer.echo(render.score_text(summary), err=True)
@@ -259,24 +258,21 @@ def score(
         raise typer.Exit(code=EXIT_DRIFT)
 
 
-def _score_on_cluster(data: Path, model: Path, output: str | None, address: str, columns_out: list[str] | None,
-                      partition_rows: int, device: str, gap_tolerance: float, quiet: bool) -> None:
+def _score_on_cluster(data: Path, model: Path, output: str | None, address: str,
+                      columns_out: list[str] | None, partition_rows: int, device: str, gap_tolerance: float,
+                      quiet: bool) -> None:
     """``score --dask``: the same results, written as a directory of part files by a Dask cluster."""
     if output == "-":
-        raise typer.BadParameter("--dask writes a directory of Parquet part files, not stdout", param_hint="'-o'")
+        raise typer.BadParameter("--dask writes a directory of Parquet part files, not stdout",
+                                 param_hint="'-o'")
     if device != "cpu":
         raise typer.BadParameter("--dask scores on the workers' CPUs", param_hint="'--device'")
-    with user_errors():
-        from vae_anomaly.jobs import cluster
-        from vae_anomaly.jobs.score import load_scorer
-        from vae_anomaly.tables.read import TableReader
+    with user_errors(), progress(quiet, "scoring") as bar:
+        from vae_anomaly.jobs.cluster import score_file_on_cluster
 
-        reader = TableReader(data)
-        scorer = load_scorer(model)
-        with progress(reader.num_rows, quiet, "scoring") as bar:
-            summary = cluster.score_on_cluster(scorer, reader, output, address=address,
-                                               columns_out=columns_out or None, partition_rows=partition_rows,
-                                               gap_tolerance=gap_tolerance, on_rows=bar.update)
+        summary = score_file_on_cluster(data, model, output, address=address, columns_out=columns_out or None,
+                                        partition_rows=partition_rows, gap_tolerance=gap_tolerance,
+                                        progress=bar)
     if not quiet:
         typer.echo(render.score_text(summary), err=True)
 
@@ -308,16 +304,11 @@ def evaluate(
     and the confusion counts at the model's threshold.
     """
     reuse_freed_memory()
-    with user_errors():
-        from vae_anomaly.jobs.evaluate import evaluate_table
-        from vae_anomaly.jobs.score import load_scorer
-        from vae_anomaly.tables.read import TableReader
+    with user_errors(), progress(quiet, "evaluating") as bar:
+        from vae_anomaly.jobs.evaluate import evaluate_file
 
-        reader = TableReader(data)
-        scorer = load_scorer(model, device=device)
-        with progress(reader.num_rows, quiet, "evaluating") as bar:
-            metrics = evaluate_table(scorer, reader, label_column, batch_size=batch_size,
-                                                n_jobs=jobs, on_rows=bar.update)
+        metrics = evaluate_file(data, model, label_column, batch_size=batch_size, n_jobs=jobs, device=device,
+                                progress=bar)
     typer.echo(to_json(metrics) if json_out else render.evaluate_text(metrics))
 
 
@@ -338,7 +329,8 @@ def report(
         help="HTML file to write. Default: DATA with .report.html as its suffix.")] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", show_default=False,
-        help="Column of known labels: adds ROC and precision-recall curves and the confusion counts.")] = None,
+        help="Column of known labels: adds ROC and precision-recall curves and the confusion "
+             "counts.")] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Highest-scoring rows listed.")] = 50,
     batch_size: BatchSize = options.DEFAULT_BATCH_ROWS,
     jobs: Jobs = DEFAULT_JOBS,
@@ -352,14 +344,11 @@ def report(
     report extra: pip install 'vae-anomaly[report]'.
     """
     reuse_freed_memory()
-    with user_errors():
+    with user_errors(), progress(quiet, "reporting") as bar:
         from vae_anomaly.report.run import report_file
-        from vae_anomaly.tables.read import TableReader
 
-        reader = TableReader(data)
-        with progress(reader.num_rows, quiet, "reporting") as bar:
-            summary = report_file(model, reader, output, label_column=label_column, top=top,
-                                  batch_size=batch_size, n_jobs=jobs, on_rows=bar.update)
+        summary = report_file(data, model, output, label_column=label_column, top=top, batch_size=batch_size,
+                              n_jobs=jobs, progress=bar)
     if not quiet:
         typer.echo(render.report_text(summary), err=True)
 

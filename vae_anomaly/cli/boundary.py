@@ -17,7 +17,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import typer
@@ -143,14 +143,23 @@ def user_errors() -> Iterator[None]:
 
 
 @contextmanager
-def progress(total: int | None, quiet: bool, desc: str):
-    """A tqdm bar on stderr counting rows, shown only when stderr is a terminal."""
+def progress(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A tqdm bar on stderr counting rows, shown only when stderr is a terminal.
+
+    Yields the progress callback a job calls after each batch with its rows
+    and the table's row count (None when unknown), which sets the bar's total.
+    """
     from tqdm import tqdm
 
     disable = quiet or not sys.stderr.isatty()
-    with tqdm(total=total, desc=desc, unit=" rows", unit_scale=True, disable=disable,
+    with tqdm(total=None, desc=desc, unit=" rows", unit_scale=True, disable=disable,
               file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
-        yield bar
+        def update(rows: int, total: int | None) -> None:
+            if total is not None and bar.total != total:
+                bar.total = total
+            bar.update(rows)
+
+        yield update
 
 
 def _plain(value):

@@ -28,13 +28,14 @@ def _tail(tail: dict | None) -> str:
         return "none fitted (threshold_method=conformal)"
     if tail.get("shape") is None:
         return f"none fitted ({str(tail.get('status')).replace('_', ' ')}): conformal only"
-    return (f"{tail['status'].replace('_', ' ')}, shape {_num(tail['shape'], 3)}, scale {_num(tail['scale'], 4)}, "
-            f"top {tail['n_exceedances']} held-out scores, fit KS p = {_num(tail['ks_p_value'], 2)}; "
-            f"used above {_num(tail['junction'], 6)}")
+    return (f"{tail['status'].replace('_', ' ')}, shape {_num(tail['shape'], 3)}, "
+            f"scale {_num(tail['scale'], 4)}, top {tail['n_exceedances']} held-out scores, "
+            f"fit KS p = {_num(tail['ks_p_value'], 2)}; used above {_num(tail['junction'], 6)}")
 
 
 def _window(w: dict) -> str:
-    keys = ", ".join(f"{k.split('_')[0]} column {w[k]!r}" for k in ("time_column", "group_column") if w.get(k))
+    keys = ", ".join(f"{k.split('_')[0]} column {w[k]!r}"
+                     for k in ("time_column", "group_column") if w.get(k))
     seen = "per-channel statistics" if w.get("features") == "summary" else "stacked rows"
     step = w.get("median_step_s")
     if step is not None:  # numeric time columns: the column's own units
@@ -82,12 +83,14 @@ def score_text(s: dict) -> str:
 
 
 def drift_line(d: dict) -> str:
-    """One line on a detected drift, from the ``drift`` object of :func:`vae_anomaly.jobs.score.score_table`."""
+    """One line on a detected drift, from the ``drift`` object of
+    :func:`vae_anomaly.jobs.score.score_table`."""
     flagged, scores, columns = d["flagged"], d["scores"], d.get("columns")
     moved = ", ".join(c["name"] for c in (columns or {}).get("top", [])[:3] if c["p_value"] <= d["alpha"])
     return (f"drift detected (p = {_num(d['p_value'], 2)}): {100 * flagged['share']:.2f}% flagged against "
             f"at most {100 * flagged['reference_share']:.2f}% expected; score distribution moved by "
-            f"{_num(scores['ks_statistic'], 2)} (KS)" + (f"; columns that moved most: {moved}" if moved else ""))
+            f"{_num(scores['ks_statistic'], 2)} (KS)"
+            + (f"; columns that moved most: {moved}" if moved else ""))
 
 
 def evaluate_text(m: dict) -> str:
@@ -132,7 +135,9 @@ def info_text(d: dict) -> str:
         f"tail:       {_tail(cal.get('tail'))}",
         f"residuals:  {'full covariance' if d.get('covariance_type') == 'full' else 'independent (diag)'}",
         *([f"warning:    {cal['warning']}"] if cal.get("warning") else []),
-        f"drift:      {'score and column tests' if d.get('drift_columns') else 'score tests only (no column reference: model file written before format version 3)'}",
+        "drift:      " + ("score and column tests" if d.get("drift_columns") else
+                          "score tests only (no column reference: model file written before format "
+                          "version 3)"),
         f"training:   {t['epochs']} epochs (best {t['best_epoch']}), final loss {_num(t['final_loss'])}, "
         f"validation loss {_num(t['final_validation_loss'])}",
         f"            {_num(t['fit_time_s'])} s on {t['device']}, {t['n_train_rows']} training rows",
@@ -145,5 +150,5 @@ def info_text(d: dict) -> str:
 def report_text(s: dict) -> str:
     """Summary of :func:`vae_anomaly.report.run.report_file`."""
     share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
-    return (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) in {s['seconds']:.2f} s "
-            f"-> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")
+    return (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) "
+            f"in {s['seconds']:.2f} s -> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")

@@ -74,7 +74,8 @@ def ignore_reason(col: pd.Series, max_categories: int = MAX_CATEGORIES) -> str |
             n_levels = values.nunique()
             if n_levels > max_categories:
                 hint = "a distinct value in every row, an id?" if n_levels == len(values) else "an id?"
-                return f"text with {n_levels} distinct values, more than max_categories={max_categories} ({hint})"
+                return (f"text with {n_levels} distinct values, more than max_categories={max_categories} "
+                        f"({hint})")
     try:
         infer_schema(col.to_frame(), max_categories)
     except InvalidInputError as exc:
@@ -115,8 +116,8 @@ def choose_columns(frame: pd.DataFrame, columns: Sequence[str] = (), exclude: Se
     excluded = [str(c) for c in frame.columns if str(c) in set(exclude)]
     for name in always:
         if name in excluded:
-            raise InvalidInputError(f"column {name!r} is the window's time or group column; it cannot also be "
-                                    "excluded")
+            raise InvalidInputError(f"column {name!r} is the window's time or group column; it cannot also "
+                                    "be excluded")
     choice = ColumnChoice(excluded=excluded)
     wanted, always = set(columns), set(always)
     for name in frame.columns:

@@ -18,8 +18,8 @@ import decimal
 import numpy as np
 import pandas as pd
 
-__all__ = ["NUMBER_TYPES", "DATETIME_TYPES", "DURATION_TYPES", "temporal_kind", "values_kind", "is_dictionary",
-           "as_numpy_times"]
+__all__ = ["NUMBER_TYPES", "DATETIME_TYPES", "DURATION_TYPES", "temporal_kind", "values_kind",
+           "is_dictionary", "as_numpy_times"]
 
 # Scalar types of the values in object columns (what database drivers return).
 NUMBER_TYPES = (int, float, np.integer, np.floating, decimal.Decimal)  # bool excepted by the callers
@@ -63,7 +63,8 @@ def values_kind(col: pd.Series) -> str:
     --------
     >>> values_kind(pd.Series([decimal.Decimal("1.5"), None], dtype=object))
     'numbers'
-    >>> values_kind(pd.Series(["a", "b"], dtype="category")), values_kind(pd.Series([True, None], dtype=object))
+    >>> (values_kind(pd.Series(["a", "b"], dtype="category")),
+    ...  values_kind(pd.Series([True, None], dtype=object)))
     ('text', 'booleans')
     """
     dtype = col.dtype
@@ -78,8 +79,9 @@ def values_kind(col: pd.Series) -> str:
         return "numbers"
     inferred = pd.api.types.infer_dtype(col, skipna=True)
     kinds = {"string": "text", "boolean": "booleans", "integer": "numbers", "floating": "numbers",
-             "mixed-integer-float": "numbers", "decimal": "numbers", "date": "datetimes", "datetime": "datetimes",
-             "datetime64": "datetimes", "time": "datetimes", "timedelta": "durations", "timedelta64": "durations"}
+             "mixed-integer-float": "numbers", "decimal": "numbers", "date": "datetimes",
+             "datetime": "datetimes", "datetime64": "datetimes", "time": "datetimes",
+             "timedelta": "durations", "timedelta64": "durations"}
     return kinds.get(inferred, f"{dtype} values")
 
 

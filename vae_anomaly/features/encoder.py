@@ -247,7 +247,8 @@ def _is_integer_dtype(name: str) -> bool:
 
 
 # Spellings of a boolean in text exports (CSV, JSON, database drivers), compared lower-case.
-_BOOL_TEXT = {"true": True, "t": True, "yes": True, "1": True, "false": False, "f": False, "no": False, "0": False}
+_BOOL_TEXT = {"true": True, "t": True, "yes": True, "1": True,
+              "false": False, "f": False, "no": False, "0": False}
 
 
 def _codes(col: pd.Series, spec: ColumnSpec) -> np.ndarray:

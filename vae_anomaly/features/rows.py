@@ -10,7 +10,7 @@ own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from .schema import check_numeric
 from .series import WindowSpec
 from .summation import reduceat_like_numpy
 
-__all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "cut_short", "feature_owner",
+__all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "training_rows", "cut_short", "feature_owner",
            "aggregate", "missing_mask"]
 
 
@@ -151,7 +151,37 @@ def prepare(frame: pd.DataFrame | None, pre: TabularPreprocessor, spec: WindowSp
     return Prepared(enc, inverse[ordered.n_context:], windows.window_fill(idx), ordered.frame, ordered.starts)
 
 
-def cut_short(prep: Prepared, pre: TabularPreprocessor, spec: WindowSpec, rows: np.ndarray, real: int) -> Encoded:
+def training_rows(frame: pd.DataFrame, spec: WindowSpec | None, scaler: str,
+                  max_categories: int) -> tuple[Prepared, TabularPreprocessor, WindowSpec | None]:
+    """The training rows as model rows, the encoder fitted on them, and the window settings completed.
+
+    With windows, ``spec`` is completed from the rows
+    (:func:`~vae_anomaly.features.windows.training_windows`) and with the
+    median time step within their series (:func:`~vae_anomaly.features.series.median_step`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Checked training rows (with the time and group columns, for windows).
+    spec : WindowSpec or None
+        The windows asked for (:func:`~vae_anomaly.features.series.requested_window`).
+    scaler : {"robust", "quantile", "standard"}
+    max_categories : int
+        As ``VAEDetector``'s parameters of the same names.
+    """
+    features, summary = frame, None
+    if spec is not None:
+        spec, features = windows.training_windows(frame, spec, max_categories)
+        summary = features if spec.features == "summary" else None
+    pre = TabularPreprocessor(scaler, max_categories).fit(features)
+    prep = prepare(frame, pre, spec, summary=summary)
+    if spec is not None:
+        spec = replace(spec, median_step_s=series.median_step(prep.sorted_frame, spec, prep.starts))
+    return prep, pre, spec
+
+
+def cut_short(prep: Prepared, pre: TabularPreprocessor, spec: WindowSpec, rows: np.ndarray,
+              real: int) -> Encoded:
     """Model rows of the windows ending at ``rows``, cut to their last ``real`` input rows.
 
     They are what the same rows would be as row number ``real`` of a new

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_Z", "EDGE_P", "Z_EDGE", "REL_TOL", "robust_center_scale", "robust_spread", "spread_floor", "flat",
-           "heavy_tailed", "mean_std", "column_quantiles", "quantile_forward", "quantile_inverse"]
+__all__ = ["MAX_Z", "EDGE_P", "Z_EDGE", "REL_TOL", "robust_center_scale", "robust_spread", "spread_floor",
+           "flat", "heavy_tailed", "mean_std", "column_quantiles", "quantile_forward", "quantile_inverse"]
 
 _N_QUANTILES = 1000
 # With scaler="robust", a column whose extreme quantiles reach further than this many

@@ -9,7 +9,7 @@ arrays so it can be tested without a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,8 +17,8 @@ import pandas as pd
 from ..exceptions import InvalidInputError, SchemaMismatchError
 from .dtypes import as_numpy_times, values_kind
 
-__all__ = ["WindowSpec", "TIME_KINDS", "time_kind", "time_values", "check_key_columns", "order_rows",
-           "window_order", "group_starts", "median_step", "find_gaps"]
+__all__ = ["WindowSpec", "requested_window", "TIME_KINDS", "time_kind", "time_values", "check_key_columns",
+           "order_rows", "window_order", "group_starts", "median_step", "find_gaps"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,14 @@ class WindowSpec:
         What the time column held at fit (see :func:`time_kind`); a column of
         another kind is refused at score time. None: not recorded (no time
         column, or a file written before it was).
+    median_step_s : float or None
+        Median time step within the training series (:func:`median_step`; set
+        at fit), against which time gaps are measured. None: no time column,
+        no two distinct times in a series, or not fitted yet.
+    channel_dtypes : dict of str to str
+        With ``"summary"``: each summarised channel's dtype at fit (its
+        statistics are float64); empty otherwise and in files written before
+        it was recorded.
     """
 
     size: int
@@ -56,25 +64,54 @@ class WindowSpec:
     channels: tuple = ()
     summarised: tuple = ()
     time_kind: str | None = None
+    median_step_s: float | None = None
+    channel_dtypes: dict = field(default_factory=dict, hash=False)
 
     def key_columns(self) -> list[str]:
         """Columns used for ordering and grouping, never modelled."""
         return [c for c in (self.group_column, self.time_column) if c is not None]
 
     def to_dict(self) -> dict:
-        """JSON-able form, as stored in model files."""
+        """JSON-able form, as stored in model files (``median_step_s`` always, null when None)."""
         out = {"size": self.size, "time_column": self.time_column, "group_column": self.group_column}
         if self.features != "stack":
             out.update(features=self.features, channels=list(self.channels), summarised=list(self.summarised))
         if self.time_kind is not None:
             out["time_kind"] = self.time_kind
+        out["median_step_s"] = self.median_step_s
+        if self.channel_dtypes:
+            out["channel_dtypes"] = dict(self.channel_dtypes)
         return out
 
     @classmethod
     def from_dict(cls, d: dict) -> WindowSpec:
-        """Inverse of :meth:`to_dict` (older files have no ``features`` key: stacked windows)."""
+        """Inverse of :meth:`to_dict` (older files have no ``features`` key: stacked windows; nor
+        ``time_kind`` or ``channel_dtypes``)."""
         return cls(int(d["size"]), d.get("time_column"), d.get("group_column"), d.get("features", "stack"),
-                   tuple(d.get("channels", ())), tuple(d.get("summarised", ())), d.get("time_kind"))
+                   tuple(d.get("channels", ())), tuple(d.get("summarised", ())), d.get("time_kind"),
+                   d.get("median_step_s"), dict(d.get("channel_dtypes") or {}))
+
+
+def requested_window(window: int | None, time_column: str | None, group_column: str | None,
+                     features: str) -> WindowSpec | None:
+    """The windows that ``VAEDetector``'s parameters ask for, before fit completes them; None for rows.
+
+    Raises
+    ------
+    ValueError
+        If ``time_column`` or ``group_column`` is set without ``window``.
+    InvalidInputError
+        If ``time_column`` and ``group_column`` are the same column.
+    """
+    if window is None:
+        if time_column is not None or group_column is not None:
+            raise ValueError("time_column and group_column need window=<rows per window>")
+        return None
+    if time_column is not None and time_column == group_column:
+        raise InvalidInputError(f"time_column and group_column are both {time_column!r}; "
+                                "a series cannot be ordered by the column that defines it")
+    features = "stack" if int(window) == 1 else features  # one row: nothing to summarise
+    return WindowSpec(int(window), time_column, group_column, features)
 
 
 
@@ -146,7 +183,8 @@ def check_key_columns(frame: pd.DataFrame, spec: WindowSpec) -> None:
         if col not in frame.columns:
             raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) is missing")
         if frame[col].isna().any():
-            raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) has missing values")
+            raise InvalidInputError(f"column {col!r} (the window's {_role(spec, col)} column) has missing "
+                                    "values")
     if spec.time_column is not None:
         kind = time_kind(frame[spec.time_column])
         if spec.time_kind is not None and kind != spec.time_kind:
@@ -200,7 +238,8 @@ def window_order(frame: pd.DataFrame, spec: WindowSpec) -> tuple[np.ndarray | No
         # a stable sort of small codes is a radix sort
         order = np.argsort(codes.astype(np.min_scalar_type(max(int(codes.max()), 0))), kind="stable")
     if times is not None and n > 1:
-        if _neighbours(np.less, times, codes, order).any() or (times.dtype.kind == "f" and np.isnan(times).any()):
+        if (_neighbours(np.less, times, codes, order).any()
+                or (times.dtype.kind == "f" and np.isnan(times).any())):
             order = np.lexsort([times] if codes is None else [times, codes])
         order = _break_ties(frame, spec, order, times, codes)
     return order, _starts(codes if order is None or codes is None else codes[order], n)
@@ -255,7 +294,8 @@ def group_starts(frame_sorted: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
 
 
 def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray) -> float | None:
-    """Median time step within groups, in seconds for datetimes and durations, else in the time column's units.
+    """Median time step within groups, in seconds for datetimes and durations, else in the time
+    column's units.
 
     Steps of zero (rows that share a timestamp) are left out, so repeated
     timestamps do not make every later step look like a gap. None without a
@@ -270,7 +310,8 @@ def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray
 
 
 def _steps(times: pd.Series) -> np.ndarray:
-    """Steps between consecutive rows: seconds for datetimes and durations, the column's own units for numbers."""
+    """Steps between consecutive rows: seconds for datetimes and durations, the column's own units for
+    numbers."""
     values, nanoseconds = _time_numbers(times)
     return np.diff(values) / 1e9 if nanoseconds else np.diff(values.astype(np.float64))
 

@@ -59,7 +59,8 @@ def sum_like_numpy(term: Term, n: int, fresh: bool = False) -> np.ndarray:
 
 
 def reduceat_like_numpy(term: Term, n: int, fresh: bool = False) -> np.ndarray:
-    """Element-wise sum of ``term(0), ..., term(n - 1)`` as ``np.add.reduceat`` adds a segment of ``n`` values.
+    """Element-wise sum of ``term(0), ..., term(n - 1)`` as ``np.add.reduceat`` adds a segment of ``n``
+    values.
 
     Parameters are those of :func:`sum_like_numpy`.
 
@@ -97,7 +98,8 @@ def _pairwise(term: Term, acc: Term, start: int, n: int) -> np.ndarray:
             for j in range(_UNROLL):
                 r[j] += term(start + i + j)
             i += _UNROLL
-        for a, b in ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (4, 6), (0, 4)):  # ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+        # ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+        for a, b in ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (4, 6), (0, 4)):
             r[a] += r[b]
         for k in range(i, n):
             r[0] += term(start + k)

@@ -1,10 +1,11 @@
-"""Summary statistics of each channel over sliding windows, as long vector operations, to the bit of NumPy's NaN-aware reductions.
+"""Summary statistics of each channel over sliding windows, to the bit of NumPy's NaN-aware reductions.
 
 For every window (a row of a window index, see
 :func:`~vae_anomaly.features.windows.window_index`) and every channel this
-gives the statistics of :data:`SUMMARY_STATS`: the current reading, the
-change from the last earlier reading in the window, and the mean, standard
-deviation, minimum and maximum of the window's real readings.
+gives, as long vector operations, the statistics of :data:`SUMMARY_STATS`:
+the current reading, the change from the last earlier reading in the window,
+and the mean, standard deviation, minimum and maximum of the window's real
+readings.
 
 The values are those of ``np.nanmean``, ``np.nanstd`` (``ddof=0``),
 ``np.nanmin`` and ``np.nanmax`` along the rows of a ``(windows, size)``
@@ -83,8 +84,8 @@ def window_statistics(values: np.ndarray, idx: np.ndarray, max_abs: float) -> np
     consecutive = (first >= 0) & (idx == first[:, None] + np.arange(size)).all(axis=1)
     # Windows of consecutive rows, row r's window ending at row r (a batch in window order):
     # every window of the series at once, positions as shifted views; the others are redone below.
-    if n_windows == n_rows and consecutive.sum() * 2 >= n_rows and np.array_equal(first[consecutive] + (size - 1),
-                                                         np.flatnonzero(consecutive)):
+    if n_windows == n_rows and consecutive.sum() * 2 >= n_rows and np.array_equal(
+            first[consecutive] + (size - 1), np.flatnonzero(consecutive)):
         for s in range(0, n_rows - size + 1, BLOCK_ROWS):
             k = min(BLOCK_ROWS, n_rows - size + 1 - s)
             region = values[:, s: s + k + size - 1]

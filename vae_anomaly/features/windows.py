@@ -31,8 +31,8 @@ from .series import WindowSpec, check_key_columns, time_kind, window_order
 from .window_stats import SUMMARY_STATS, window_statistics
 
 __all__ = ["training_windows", "summary_training_frame", "window_index", "stack_windows", "cut_windows",
-           "window_fill", "summary_frame", "summary_name", "summary_owner", "summary_spec", "check_summary_frame",
-           "check_channels"]
+           "window_fill", "summary_frame", "summary_name", "summary_owner", "summary_spec",
+           "check_summary_frame", "check_channels"]
 
 
 def window_index(starts: np.ndarray, size: int) -> np.ndarray:
@@ -126,7 +126,8 @@ def summary_frame(features: pd.DataFrame, idx: np.ndarray, summarised) -> pd.Dat
     for name in features.columns:
         if name in summarised:
             c = summarised.index(name)
-            cols.update(zip(names[width * c: width * (c + 1)], block[width * c: width * (c + 1)], strict=True))
+            cols.update(zip(names[width * c: width * (c + 1)], block[width * c: width * (c + 1)],
+                            strict=True))
             continue
         col = features[name]  # passed through with its dtype (a categorical stays categorical)
         cols[name] = col if own.size == len(col) and (own == rows).all() else col.iloc[own]
@@ -242,20 +243,18 @@ def summary_training_frame(frame: pd.DataFrame, spec: WindowSpec) -> pd.DataFram
     return summary_frame(ordered.drop(columns=spec.key_columns()), idx, spec.summarised)
 
 
-def training_windows(frame: pd.DataFrame, spec: WindowSpec, max_categories: int) -> tuple[WindowSpec, pd.DataFrame,
-                                                                                          dict]:
+def training_windows(frame: pd.DataFrame, spec: WindowSpec,
+                     max_categories: int) -> tuple[WindowSpec, pd.DataFrame]:
     """Check a windowed training table and complete ``spec`` from it.
 
     Returns
     -------
     spec : WindowSpec
-        With the time column's kind and, for summary windows, the channels.
+        With the time column's kind and, for summary windows, the channels
+        and each summarised channel's dtype (``channel_dtypes``).
     features : DataFrame
         What the preprocessor is fitted on: the feature columns, or for
         summary windows their window statistics (window order).
-    channel_dtypes : dict of str to str
-        Summary windows: each summarised channel's dtype at fit (its
-        statistics are float64); empty otherwise.
 
     Raises
     ------
@@ -270,11 +269,11 @@ def training_windows(frame: pd.DataFrame, spec: WindowSpec, max_categories: int)
     if features.shape[1] == 0:
         raise InvalidInputError("no feature columns left besides the time and group columns")
     if spec.features != "summary":
-        return spec, features, {}
+        return spec, features
     numeric = [c.name for c in infer_schema(features, max_categories) if c.kind == NUMERIC]
-    channel_dtypes = {name: str(features[name].dtype) for name in numeric}
-    spec = summary_spec(features, spec, numeric)
+    spec = dataclasses.replace(summary_spec(features, spec, numeric),
+                               channel_dtypes={name: str(features[name].dtype) for name in numeric})
     summary = summary_training_frame(frame, spec)
     single = spec.group_column is not None and not frame[spec.group_column].astype(str).duplicated().any()
     check_summary_frame(summary, spec, single_row_series=single)
-    return spec, summary, channel_dtypes
+    return spec, summary

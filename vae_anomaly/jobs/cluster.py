@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -35,9 +34,9 @@ from ..exceptions import InvalidInputError, MissingExtraError, VAEAnomalyError
 from ..options import DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
 from ..scoring.scorer import Scorer
 from ..tables.read import TableReader
-from ..tables.write import AtomicTableWriter
+from ..tables.write import AtomicTableWriter, temporary_beside
 from .dask import DASK_EXTRA, prepare, read_parquet, score_partition, ship
-from .score import columns_to_keep, default_output_path
+from .score import Progress, columns_to_keep, default_output_path, load_scorer, table_progress
 from .stream import as_scorer, model_columns
 
 try:
@@ -48,7 +47,7 @@ except ImportError as exc:
     raise MissingExtraError(f"scoring on a Dask cluster needs the dask extra ({exc.name} is not installed): "
                             f"{DASK_EXTRA}") from None
 
-__all__ = ["ClusterError", "connect", "score_on_cluster", "PART_FILE"]
+__all__ = ["ClusterError", "connect", "score_on_cluster", "score_file_on_cluster", "PART_FILE"]
 
 #: Name of the part files: part.00000.parquet, part.00001.parquet, ...
 PART_FILE = re.compile(r"part\.\d{5,}\.parquet")
@@ -117,7 +116,6 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     """Rename ``tmp`` to ``out``; an older ``out`` is set aside first and deleted after."""
     for stray in tmp.glob(".*"):  # a part being written when its worker died
         stray.unlink()
-    os.chmod(tmp, 0o777 & ~_umask())
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.old")
@@ -140,12 +138,6 @@ def _discard(tmp: Path) -> None:
     except OSError:
         trash = tmp
     shutil.rmtree(trash, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _write_part(frame: pd.DataFrame, scorer: Scorer, keep: Sequence[str], path: str,
@@ -229,7 +221,7 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     Returns
     -------
     dict
-        As :func:`vae_anomaly.batch.score_table`: ``rows``, ``anomalies``,
+        As :func:`vae_anomaly.jobs.score.score_table`: ``rows``, ``anomalies``,
         ``seconds``, ``rows_per_s``, ``output`` and the time gaps, plus
         ``partitions``.
 
@@ -241,7 +233,8 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
         If the cluster cannot be reached, or loses work it cannot redo.
     """
     if not (np.isfinite(gap_tolerance) and gap_tolerance > 0):
-        raise InvalidInputError(f"gap_tolerance must be a positive number of time steps, got {gap_tolerance!r}")
+        raise InvalidInputError("gap_tolerance must be a positive number of time steps, "
+                                f"got {gap_tolerance!r}")
     out = output_directory(reader.path, output)
     keep = columns_to_keep(reader.column_names, columns_out)
     scorer = as_scorer(det)
@@ -252,7 +245,7 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     width = max(5, len(str(len(parts) - 1)))
     with connect(address) as client:
         start = time.perf_counter()  # the job itself: a local cluster's start-up is not counted
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        tmp = temporary_beside(out, directory=True)  # with the mode new directories get there
         try:
             shipped = ship(scorer)
             write = dask.delayed(_write_part, pure=False)
@@ -261,8 +254,8 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
             reports = _run(client, tasks, on_rows)
             summary = _summary(reports, scorer.window_spec_, gap_tolerance)
             if reader.num_rows is not None and summary["rows"] != reader.num_rows:
-                raise ClusterError(f"the cluster returned {summary['rows']:,} scored rows of {reader.num_rows:,}; "
-                                   "nothing was written")
+                raise ClusterError(f"the cluster returned {summary['rows']:,} scored rows of "
+                                   f"{reader.num_rows:,}; nothing was written")
             if summary["rows"] == 0:
                 raise InvalidInputError(f"{reader.path.name} has no rows")
             _move_into_place(tmp, out)
@@ -272,3 +265,54 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     seconds = time.perf_counter() - start
     return {**summary, "seconds": round(seconds, 3), "partitions": len(parts),
             "rows_per_s": round(summary["rows"] / seconds, 1) if seconds > 0 else None, "output": str(out)}
+
+
+def score_file_on_cluster(data: str | os.PathLike, model: str | os.PathLike,
+                          output: str | os.PathLike | None = None, *, address: str,
+                          columns_out: Sequence[str] | None = None,
+                          partition_rows: int = DEFAULT_PARTITION_ROWS, gap_tolerance: float = GAP_TOLERANCE,
+                          progress: Progress | None = None) -> dict:
+    """Score a Parquet table file with a model file on a Dask cluster (``vae-detect score --dask``).
+
+    Opens the table and the model, then runs :func:`score_on_cluster`.
+
+    Parameters
+    ----------
+    data : str or PathLike
+        A Parquet file or directory.
+    model : str or PathLike
+        Model file; scored on the workers' CPUs.
+    output : str or PathLike, optional
+        Output directory; default ``DATA.scores.parquet`` beside the input.
+    address : str
+        Scheduler address (``tcp://host:8786``), or ``"local"``.
+    columns_out : sequence of str, optional
+        Input columns to copy to the output (default: all of them).
+    partition_rows : int
+        Rows per partition read.
+    gap_tolerance : float
+        Windowed models: steps longer than this many fitted time steps are
+        reported as time gaps.
+    progress : callable, optional
+        Called as each partition is written with its rows and the table's
+        row count (None when unknown).
+
+    Returns
+    -------
+    dict
+        The summary of :func:`score_on_cluster`.
+
+    Raises
+    ------
+    InvalidInputError, SchemaMismatchError, ModelFileError
+        For bad data, model or output path; the output is not written.
+    ClusterError
+        If the cluster cannot be reached, or loses work it cannot redo.
+    OSError
+        If the table cannot be opened.
+    """
+    reader = TableReader(data)
+    scorer = load_scorer(model)
+    return score_on_cluster(scorer, reader, output, address=address, columns_out=columns_out,
+                            partition_rows=partition_rows, gap_tolerance=gap_tolerance,
+                            on_rows=table_progress(reader, progress))

@@ -20,7 +20,8 @@ def _input_columns(meta: dict) -> list[dict]:
     channels = set(window.get("channels", []))
     dtypes = window.get("channel_dtypes")  # absent from files written before it was recorded
     dtypes = dtypes if isinstance(dtypes, dict) else {}
-    return [{**c, "dtype": dtypes.get(c["name"], c.get("dtype"))} for c in schema if c.get("name") in channels]
+    return [{**c, "dtype": dtypes.get(c["name"], c.get("dtype"))}
+            for c in schema if c.get("name") in channels]
 
 
 def describe_model(model: str | os.PathLike) -> dict:

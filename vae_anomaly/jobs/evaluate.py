@@ -1,139 +1,34 @@
 """``vae-detect evaluate``: how well a model's scores and flags match known labels.
 
-:func:`classification_metrics` is a pure function of arrays (labels, scores,
-flags); :func:`evaluate_table` streams a labelled table through a fitted
-detector and hands the results to it.
+:func:`evaluate_file` is the command's job: it opens the table and the
+model and hands them to :func:`evaluate_table`, which streams a labelled
+table through a fitted model and compares the results with the labels
+(:func:`vae_anomaly.jobs.metrics.classification_metrics`).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..exceptions import InvalidInputError
+from ..features.rows import Ordered
 from ..features.schema import require_columns
 from ..options import DEFAULT_BATCH_ROWS
-from .score import csv_types
-from .stream import as_scorer, model_columns, scored_batches
+from ..tables.read import TableReader
+from .metrics import binary_labels, classification_metrics
+from .score import csv_types, load_scorer, table_progress
+from .stream import as_scorer, details, frames, in_order, model_columns
 
-__all__ = ["binary_labels", "classification_metrics", "evaluate_table"]
-
-_TRUE_TEXT = {"1", "true", "yes", "anomaly", "outlier"}
-_FALSE_TEXT = {"0", "false", "no", "normal", "inlier"}
-
-
-def binary_labels(values: pd.Series | np.ndarray, name: str = "label") -> np.ndarray:
-    """Read a label column as booleans: True marks an anomaly.
-
-    Accepts booleans, numbers 0/1, and the words true/false, yes/no,
-    anomaly/normal (any case).
-
-    Parameters
-    ----------
-    values : Series or ndarray
-        The label column.
-    name : str
-        Column name, for error messages.
-
-    Returns
-    -------
-    ndarray of bool
-
-    Raises
-    ------
-    InvalidInputError
-        If a label is missing or not one of the accepted values.
-
-    Examples
-    --------
-    >>> binary_labels(np.array([0, 1, 1]))
-    array([False,  True,  True])
-    """
-    s = pd.Series(values)
-    if s.isna().any():
-        raise InvalidInputError(f"label column {name!r} has {int(s.isna().sum())} missing value(s)")
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.to_numpy(dtype=bool)
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        arr = s.to_numpy(dtype=np.float64)
-        bad = ~np.isin(arr, (0.0, 1.0))
-        if bad.any():
-            raise InvalidInputError(f"label column {name!r} should hold 0 or 1 but holds {arr[bad][0]:g}")
-        return arr == 1.0
-    text = s.astype(str).str.strip().str.lower()
-    known = text.isin(_TRUE_TEXT | _FALSE_TEXT)
-    if not known.all():
-        raise InvalidInputError(
-            f"label column {name!r} should hold 0/1 or true/false but holds {s[~known].iloc[0]!r}"
-        )
-    return text.isin(_TRUE_TEXT).to_numpy()
+__all__ = ["evaluate_table", "evaluate_file"]
 
 
-def _ratio(num: int, den: int) -> float:
-    return float(num / den) if den else 0.0
-
-
-def classification_metrics(labels: np.ndarray, scores: np.ndarray, flags: np.ndarray,
-                           threshold: float | None = None) -> dict:
-    """Ranking and thresholded metrics of anomaly scores against labels.
-
-    Parameters
-    ----------
-    labels : ndarray of bool (n,)
-        True for known anomalies.
-    scores : ndarray (n,)
-        Anomaly scores, higher = more anomalous.
-    flags : ndarray of bool (n,)
-        The model's decisions at its threshold.
-    threshold : float, optional
-        The threshold behind ``flags``, copied into the result.
-
-    Returns
-    -------
-    dict
-        ``auc_roc`` and ``auc_pr`` (average precision; ``None`` when only one
-        class is present), ``precision``, ``recall``, ``f1``, the confusion
-        counts ``tp``, ``fp``, ``tn``, ``fn``, ``n_rows``, ``n_anomalies``
-        (labelled), ``n_flagged`` and ``threshold``.
-
-    Examples
-    --------
-    >>> m = classification_metrics(np.array([False, False, True]), np.array([0.1, 0.5, 0.9]),
-    ...                            np.array([False, False, True]))
-    >>> m["auc_roc"], m["f1"], m["tp"]
-    (1.0, 1.0, 1)
-    """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    labels = np.asarray(labels, dtype=bool)
-    flags = np.asarray(flags, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    tp = int(np.count_nonzero(labels & flags))
-    fp = int(np.count_nonzero(~labels & flags))
-    fn = int(np.count_nonzero(labels & ~flags))
-    tn = int(labels.size - tp - fp - fn)
-    both_classes = 0 < np.count_nonzero(labels) < labels.size
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "auc_roc": float(roc_auc_score(labels, scores)) if both_classes else None,
-        "auc_pr": float(average_precision_score(labels, scores)) if both_classes else None,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "tp": tp,
-        "fp": fp,
-        "tn": tn,
-        "fn": fn,
-        "n_rows": int(labels.size),
-        "n_anomalies": int(np.count_nonzero(labels)),
-        "n_flagged": int(np.count_nonzero(flags)),
-        "threshold": None if threshold is None else float(threshold),
-    }
-
-
-def evaluate_table(model, reader, label_column: str, *, batch_size: int = DEFAULT_BATCH_ROWS,
-                   n_jobs: int = 1, on_rows=None) -> dict:
+def evaluate_table(model, reader: TableReader, label_column: str, *, batch_size: int = DEFAULT_BATCH_ROWS,
+                   n_jobs: int = 1, on_rows: Callable[[int], object] | None = None) -> dict:
     """Score a labelled table in record batches and compare the flags with the labels.
 
     Parameters
@@ -143,18 +38,26 @@ def evaluate_table(model, reader, label_column: str, *, batch_size: int = DEFAUL
     reader : vae_anomaly.tables.read.TableReader
         Table holding the model's columns and ``label_column``.
     label_column : str
-        See :func:`binary_labels` for the accepted values.
+        See :func:`~vae_anomaly.jobs.metrics.binary_labels` for the accepted values.
     batch_size : int, optional
         Rows per record batch.
     n_jobs : int, default=1
-        Batches scored in parallel (see :func:`vae_anomaly.jobs.stream.scored_batches`).
+        Batches scored in parallel (see :func:`vae_anomaly.jobs.stream.in_order`).
     on_rows : callable, optional
         Called with the number of rows after each batch.
 
     Returns
     -------
     dict
-        See :func:`classification_metrics`.
+        See :func:`~vae_anomaly.jobs.metrics.classification_metrics`.
+
+    Raises
+    ------
+    SchemaMismatchError
+        If the table lacks a column of the model.
+    InvalidInputError
+        If it lacks ``label_column``, a label is missing or unreadable, or
+        the table has no rows.
     """
     scorer = as_scorer(model)
     names = model_columns(scorer)
@@ -163,14 +66,66 @@ def evaluate_table(model, reader, label_column: str, *, batch_size: int = DEFAUL
     wanted = set(names) | {label_column}
     batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
                                   csv_types=csv_types(scorer))
+
+    def score(batch: pa.RecordBatch, frame: pd.DataFrame, ordered: Ordered | None):
+        found = details(scorer, frame, ordered)
+        labels = binary_labels(batch.column(label_column).to_pandas(), label_column)
+        return found.anomaly_score, found.is_anomaly, labels
+
     scores, flags, labels = [], [], []
-    for batch, details in scored_batches(scorer, batches, names, n_jobs):
-        scores.append(details.anomaly_score)
-        flags.append(details.is_anomaly)
-        labels.append(binary_labels(batch.column(label_column).to_pandas(), label_column))
+    for batch_scores, batch_flags, batch_labels in in_order(score, frames(scorer, batches, names), n_jobs):
+        scores.append(batch_scores)
+        flags.append(batch_flags)
+        labels.append(batch_labels)
         if on_rows is not None:
-            on_rows(batch.num_rows)
+            on_rows(batch_labels.size)
     if not scores:
         raise InvalidInputError(f"{reader.path.name} has no rows")
     return classification_metrics(np.concatenate(labels), np.concatenate(scores), np.concatenate(flags),
                                   threshold=scorer.threshold_)
+
+
+def evaluate_file(data: str | os.PathLike, model: str | os.PathLike, label_column: str, *,
+                  batch_size: int = DEFAULT_BATCH_ROWS, n_jobs: int = 1, device: str = "cpu",
+                  progress: Callable[[int, int | None], object] | None = None) -> dict:
+    """Compare the scores and flags of a model file on a labelled table file with its labels.
+
+    The job of ``vae-detect evaluate``.
+
+    Parameters
+    ----------
+    data : str or PathLike
+        Table file or directory (see :class:`~vae_anomaly.tables.read.TableReader`),
+        streamed in record batches.
+    model : str or PathLike
+        Model file.
+    label_column : str
+        Column holding the truth (see :func:`~vae_anomaly.jobs.metrics.binary_labels`).
+    batch_size : int
+        Rows per record batch; bounds memory, not results.
+    n_jobs : int, default=1
+        Batches scored in parallel.
+    device : str, default="cpu"
+        Torch device to score on (see :func:`~vae_anomaly.jobs.score.load_scorer`).
+    progress : callable, optional
+        Called after each batch with the rows it held and the table's row
+        count (None when the file does not say).
+
+    Returns
+    -------
+    dict
+        See :func:`~vae_anomaly.jobs.metrics.classification_metrics`.
+
+    Raises
+    ------
+    InvalidInputError, SchemaMismatchError
+        If the table cannot be read or lacks a column, or a label is unusable.
+    ModelFileError
+        If the model file cannot be loaded.
+    OSError
+        If the table cannot be opened.
+    """
+    reader = TableReader(data)
+    scorer = load_scorer(model, device=device)
+    return evaluate_table(scorer, reader, label_column, batch_size=batch_size, n_jobs=n_jobs,
+                          on_rows=table_progress(reader, progress))

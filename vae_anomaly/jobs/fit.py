@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 
-from ..exceptions import CalibrationWarning, InvalidInputError
+from ..exceptions import CalibrationWarning
 from ..features.columns import choose_columns
 from ..options import MAX_CATEGORIES
 from ..tables.read import TableReader
@@ -39,10 +39,7 @@ def check_device(device: str) -> str:
         return device
     from ..model.tensors import resolve_device
 
-    try:
-        return resolve_device(device)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None
+    return resolve_device(device)
 
 
 def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequence[str] = (),
@@ -77,7 +74,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     device = check_device(params.get("device", "auto"))
     frame = TableReader(data).read()
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
-    choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES), always=keys)
+    choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES),
+                            always=keys)
     from ..detector import VAEDetector
     from ..model.residuals import applies, residual_note
 
@@ -111,6 +109,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         "device": str(det.device_),
         "window": getattr(det, "window_config_", None),
         "covariance_type": "full" if det.module_.full_covariance else "diag",
-        "covariance_note": (residual_note(det.module_.n_numeric) if not det.module_.full_covariance and applies(
-            det.covariance_type, det.likelihood, det.score_type_, det.module_.n_numeric) else None),
+        "covariance_note": (residual_note(det.module_.n_numeric) if not det.module_.full_covariance
+                            and applies(det.covariance_type, det.likelihood, det.score_type_,
+                                        det.module_.n_numeric) else None),
     }

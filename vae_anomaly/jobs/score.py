@@ -1,4 +1,4 @@
-"""``vae-detect score``: stream a table through a fitted model into an output file, one record batch at a time.
+"""``vae-detect score``: stream a table through a fitted model into an output file, a record batch at a time.
 
 Memory is bounded by the batch size, each row's results equal those of
 scoring the whole table at once, and the output appears only once it is
@@ -29,13 +29,15 @@ from ..tables.write import AtomicTableWriter, StreamTableWriter
 from .fit import check_device
 from .stream import as_scorer, details, frames, in_order, model_columns
 
-__all__ = ["OUTPUT_COLUMNS", "load_scorer", "csv_types", "columns_to_keep", "default_output_path", "open_output", "output_batch",
-           "score_table"]
+__all__ = ["OUTPUT_COLUMNS", "load_scorer", "csv_types", "columns_to_keep", "default_output_path",
+           "open_output", "output_batch", "score_table", "score_file", "table_progress"]
 
 #: Columns appended to every scored table, in this order.
 OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "p_value", "top_feature")
 
 RowCallback = Callable[[int], object]
+#: A command's progress: called after each batch with its rows and the table's row count (or None).
+Progress = Callable[[int, int | None], object]
 
 
 def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:
@@ -47,6 +49,14 @@ def load_scorer(model: str | os.PathLike, device: str = "cpu") -> Scorer:
     from ..persistence.modelfile import load_scorer as _load
 
     return _load(model, device=check_device(device))
+
+
+def table_progress(reader: TableReader, progress: Progress | None) -> RowCallback | None:
+    """The per-batch row callback that reports ``progress`` against ``reader``'s row count."""
+    if progress is None:
+        return None
+    total = reader.num_rows
+    return lambda rows: progress(rows, total)
 
 
 def csv_types(scorer: Scorer) -> dict[str, pa.DataType]:
@@ -107,7 +117,8 @@ def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[st
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
-def columns_to_keep(columns: Sequence[str], columns_out: Sequence[str] | None, where: str = "the input") -> list[str]:
+def columns_to_keep(columns: Sequence[str], columns_out: Sequence[str] | None,
+                    where: str = "the input") -> list[str]:
     """Input columns copied to the output: ``columns_out``, or all of ``columns``.
 
     Raises
@@ -150,9 +161,13 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     batch_size : int
         Rows per record batch.
     n_jobs : int, default=1
-        Batches scored in parallel (see :func:`scored_batches`).
+        Batches scored in parallel, each with BLAS on one thread while it is
+        scored (see :func:`vae_anomaly.jobs.stream.in_order`); the next
+        batches are scored while one is written.
     on_rows : callable, optional
-        Called with the number of rows after each batch (for progress).
+        Called with the number of rows after each batch (for progress); with
+        ``n_jobs > 1`` later batches may be being scored meanwhile, with
+        their thread limits.
     gap_tolerance : float, default=GAP_TOLERANCE
         A step between consecutive rows of a series that is longer than this
         many fitted time steps is reported as a time gap. Must be finite
@@ -168,6 +183,14 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
         than ``time_gap_tolerance`` times the fitted time step; windows run
         across them as if the series were continuous) with up to three
         ``time_gap_examples``.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``gap_tolerance`` is not a positive number, a column of
+        ``columns_out`` is unusable, or the table has no rows.
+    SchemaMismatchError
+        If the table lacks a column of the model.
     """
     try:
         check_gap_tolerance(gap_tolerance)
@@ -197,7 +220,8 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     rows = anomalies = 0
     gaps: list[pd.DataFrame] = []
     with writer:
-        for out, n_flagged, tally in in_order(score, frames(scorer, batches, names, gaps, gap_tolerance), n_jobs):
+        for out, n_flagged, tally in in_order(score, frames(scorer, batches, names, gaps, gap_tolerance),
+                                              n_jobs):
             writer.write(out)
             rows += out.num_rows
             anomalies += n_flagged
@@ -210,7 +234,8 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     target = getattr(writer, "path", None)
     found = pd.concat(gaps, ignore_index=True) if gaps else None
     spec = scorer.window_spec_
-    unit = " units" if spec is not None and spec.time_kind == "number" else " s"  # numbers: the column's own units
+    # numbers: the column's own units
+    unit = " units" if spec is not None and spec.time_kind == "number" else " s"
     report = {**drift.report().to_dict(), "note": None if with_columns else (
         "column test unavailable: the model file holds no column reference (written before model format 3)")}
     return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
@@ -221,3 +246,60 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
             "time_gap_examples": [] if found is None else [
                 f"{'' if g.group is None else f'{g.group} '}{g.before} -> {g.after} ({g.seconds:g}{unit})"
                 for g in found.head(3).itertuples()]}
+
+
+def score_file(data: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike | None = None, *,
+               stream: BinaryIO | None = None, columns_out: Sequence[str] | None = None,
+               batch_size: int = DEFAULT_BATCH_ROWS, n_jobs: int = 1, device: str = "cpu",
+               gap_tolerance: float = GAP_TOLERANCE, progress: Progress | None = None) -> dict:
+    """Score a table file with a model file into an output file, or as CSV into ``stream``.
+
+    The job of ``vae-detect score``: it opens the table, the output (see
+    :func:`open_output`) and the model, in that order, and streams the
+    table through the model (:func:`score_table`).
+
+    Parameters
+    ----------
+    data : str or PathLike
+        Table file or directory (see :class:`~vae_anomaly.tables.read.TableReader`).
+    model : str or PathLike
+        Model file.
+    output : str or PathLike, optional
+        Output file; default :func:`default_output_path` of ``data``.
+        Ignored when ``stream`` is given.
+    stream : binary file, optional
+        Where to write the scores as CSV instead of a file (stdout).
+    columns_out : sequence of str, optional
+        Input columns to copy to the output (default: all of them).
+    batch_size : int
+        Rows per record batch; bounds memory, not results.
+    n_jobs : int, default=1
+        Batches scored in parallel.
+    device : str, default="cpu"
+        Torch device to score on (see :func:`load_scorer`).
+    gap_tolerance : float, default=GAP_TOLERANCE
+        See :func:`score_table`.
+    progress : callable, optional
+        Called after each batch with the rows it held and the table's row
+        count (None when the file does not say).
+
+    Returns
+    -------
+    dict
+        The summary of :func:`score_table`.
+
+    Raises
+    ------
+    InvalidInputError, SchemaMismatchError
+        If the table or output path cannot be used, or the table lacks a
+        model column.
+    ModelFileError
+        If the model file cannot be loaded.
+    OSError
+        If the table cannot be opened.
+    """
+    reader = TableReader(data)
+    writer = open_output(data, output, stream=stream)
+    scorer = load_scorer(model, device=device)
+    return score_table(scorer, reader, writer, columns_out=columns_out, batch_size=batch_size, n_jobs=n_jobs,
+                       on_rows=table_progress(reader, progress), gap_tolerance=gap_tolerance)

@@ -14,6 +14,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,10 @@ from ..features.rows import Ordered, order_windowed
 from ..features.series import WindowSpec
 from ..options import GAP_TOLERANCE
 from ..scoring.scorer import ScoreDetails, Scorer
-from .threads import one_blas_thread, torch_threads
+from .threads import one_thread_each
 
-__all__ = ["as_scorer", "model_columns", "carry_context", "new_gaps", "frames", "in_order", "details", "scored_batches"]
+__all__ = ["as_scorer", "model_columns", "carry_context", "new_gaps", "frames", "in_order", "details",
+           "scored_batches"]
 
 
 def as_scorer(model) -> Scorer:
@@ -118,7 +120,8 @@ def new_gaps(scorer: Scorer, ordered: Ordered, tolerance: float = GAP_TOLERANCE)
 
 
 def frames(scorer: Scorer, batches: Iterable[pa.RecordBatch], names: list[str], gaps: list | None = None,
-           gap_tolerance: float = GAP_TOLERANCE) -> Iterator[tuple[pa.RecordBatch, pd.DataFrame, Ordered | None]]:
+           gap_tolerance: float = GAP_TOLERANCE
+           ) -> Iterator[tuple[pa.RecordBatch, pd.DataFrame, Ordered | None]]:
     """Yield ``(batch, frame, ordered)`` for each non-empty batch.
 
     ``ordered`` is None for row-wise models; for windowed ones it holds the
@@ -143,31 +146,46 @@ def frames(scorer: Scorer, batches: Iterable[pa.RecordBatch], names: list[str], 
             context = carry_context(ordered, spec)
 
 
-def in_order(fn: Callable, items: Iterable[tuple], n_jobs: int) -> Iterator:
+def in_order(fn: Callable, items: Iterable[tuple], n_jobs: int, *, settle: bool = False) -> Iterator:
     """Yield ``fn(*item)`` for each item, in order, with up to ``n_jobs`` calls running at once.
 
-    With ``n_jobs > 1`` each call runs in a worker thread, and at most
-    ``n_jobs + 1`` results wait. Meanwhile NumPy's BLAS, and torch when it
-    is loaded (GPU or importance-weighted scoring), run on one thread each;
-    both settings are restored afterwards.
+    Each call runs with NumPy's BLAS on one thread, and with ``n_jobs > 1``
+    torch too when it is loaded (GPU or importance-weighted scoring), for
+    the length of the call only (:func:`~vae_anomaly.jobs.threads.one_thread_each`).
+    With ``n_jobs <= 1`` the calls run here, one at a time, so nothing runs
+    while the consumer handles a result. With ``n_jobs > 1`` they run in
+    worker threads: by default the next calls go on while the consumer
+    handles a result (at most ``n_jobs + 1`` results wait), which keeps the
+    workers busy while a job writes its output, so the limits may be in
+    force meanwhile (for the loops of jobs, not of callers); with ``settle``
+    the items go in rounds of ``n_jobs`` and every call of a round has
+    returned before its first result is yielded, so the consumer's loop
+    body runs with no call running and the process's own thread settings.
     """
     if n_jobs <= 1:
-        with one_blas_thread():
-            for item in items:
-                yield fn(*item)
+        call = one_thread_each(fn)
+        for item in items:
+            result = call(*item)
+            yield result
         return
+    # One BLAS thread per call, not BLAS threads per worker: OpenBLAS's own threads spun against two
+    # workers on two cores (5M rows took 43 to 57 s instead of about 5).
+    call = one_thread_each(fn, torch_too=True)
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vae-score")
-    pending: deque = deque()
     try:
-        # BLAS on one thread for the whole pool, not per call: OpenBLAS's own threads spun
-        # against two workers on two cores (5M rows took 43 to 57 s instead of about 5).
-        with torch_threads(1), one_blas_thread():
-            for item in items:
-                pending.append(pool.submit(fn, *item))
-                if len(pending) > n_jobs:
-                    yield pending.popleft().result()
-            while pending:
+        if settle:
+            items = iter(items)
+            while running := [pool.submit(call, *item) for item in islice(items, n_jobs)]:
+                results = [future.result() for future in running]
+                yield from results
+            return
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(call, *item))
+            if len(pending) > n_jobs:
                 yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -193,8 +211,22 @@ def scored_batches(model, batches: Iterable[pa.RecordBatch], names: Sequence[str
     names : sequence of str, optional
         The model's columns (:func:`model_columns`).
     n_jobs : int, default=1
-        Batches scored at the same time, each in its own thread (see
-        :func:`in_order`). Results do not depend on it; memory grows with it.
+        Batches scored at the same time, each in its own thread, in rounds
+        of ``n_jobs`` (see :func:`in_order`). Results do not depend on it;
+        memory grows with it.
+
+    Yields
+    ------
+    tuple of (pyarrow.RecordBatch, ScoreDetails)
+        While the loop body runs no batch is being scored, and the BLAS and
+        torch thread counts are the process's own: the limits that scoring
+        takes (one thread each) are held only while batches are scored.
+
+    Raises
+    ------
+    InvalidInputError
+        If the model has no column names, or a windowed model's rows go back
+        in time from one batch to the next.
     """
     scorer = as_scorer(model)
     names = model_columns(scorer) if names is None else list(names)
@@ -202,4 +234,4 @@ def scored_batches(model, batches: Iterable[pa.RecordBatch], names: Sequence[str
     def score(batch: pa.RecordBatch, frame: pd.DataFrame, ordered: Ordered | None):
         return batch, details(scorer, frame, ordered)
 
-    yield from in_order(score, frames(scorer, batches, names), n_jobs)
+    yield from in_order(score, frames(scorer, batches, names), n_jobs, settle=True)

@@ -1,4 +1,4 @@
-"""A trained network evaluated row by row in fixed chunks: scores, per-feature terms, latent means, reconstructions.
+"""A trained network run row by row in fixed chunks: scores, per-feature terms, latent means, reconstructions.
 
 Every function here evaluates rows independently, in fixed-size chunks, with
 the network in eval mode and either the latent mean or a fixed set of
@@ -101,7 +101,8 @@ def _evaluate(module: TabularVAE, data: Tensors, kind: str, chunk: int):
     """Yield ``(start, rows, num_terms, cat_terms, mu, log_var)`` per chunk (padded rows included)."""
     module.eval()
     observed = data[1]  # bool; as uint8 its min is a vectorised pass (Tensor.all() is not, 30x slower)
-    terms = _Terms(module, kind, has_missing=observed.numel() > 0 and not bool(observed.view(torch.uint8).min()))
+    terms = _Terms(module, kind,
+                   has_missing=observed.numel() > 0 and not bool(observed.view(torch.uint8).min()))
     start = 0
     for (x, observed, codes), rows in _chunks(data, chunk):
         mu, log_var = module.encode(module.assemble(x, observed, codes))

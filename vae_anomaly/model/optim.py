@@ -1,4 +1,4 @@
-"""Adam with its learning rate halved on plateaus, as torch.optim does it, without torch.optim's start-up cost.
+"""Adam with its learning rate halved on plateaus, as torch.optim does it, without its start-up cost.
 
 Constructing any ``torch.optim`` optimizer imports ``torch._dynamo`` (the
 compiler): about 1 s of start-up on an idle 2-core machine, 3 to 4 s under
@@ -7,7 +7,7 @@ calls the same fused kernel that ``torch.optim.Adam(fused=True)`` calls
 (``torch._fused_adam_``) with the same state, and reduces the learning rate
 by the rule of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (mode
 ``"min"``, relative threshold, no cooldown), so training is bit-identical
-to those two classes (``tests/test_training.py`` checks it step by step).
+to those two classes (``tests/model/test_optimizer.py`` checks it step by step).
 Where this torch lacks that private kernel or takes it differently (checked
 once per optimiser on a one-element tensor), Adam comes from ``torch.optim``.
 
@@ -97,8 +97,9 @@ def _fused_kernel_works(device: torch.device) -> bool:
     try:
         with torch.no_grad():
             torch._fused_adam_([p], [g], [torch.zeros_like(p)], [torch.zeros_like(p)], [],
-                               [torch.ones((), device=device)], amsgrad=False, lr=1e-3, beta1=0.9, beta2=0.999,
-                               weight_decay=0.0, eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
+                               [torch.ones((), device=device)], amsgrad=False, lr=1e-3, beta1=0.9,
+                               beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False, grad_scale=None,
+                               found_inf=None)
     except (TypeError, RuntimeError, NotImplementedError):
         return False
     return bool(torch.isfinite(p).all() and p.item() != 0.0)
@@ -122,7 +123,8 @@ class PlateauHalving:
     threshold : float, default=1e-4
     """
 
-    def __init__(self, optimizer: FusedAdam, factor: float = 0.5, patience: int = 10, threshold: float = 1e-4):
+    def __init__(self, optimizer: FusedAdam, factor: float = 0.5, patience: int = 10,
+                 threshold: float = 1e-4):
         self.optimizer = optimizer
         self.factor, self.patience, self.threshold = float(factor), int(patience), float(threshold)
         self.best = math.inf

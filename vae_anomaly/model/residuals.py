@@ -97,7 +97,8 @@ def residual_covariance(residuals: np.ndarray, scores: np.ndarray, trim_fraction
     residuals = np.asarray(residuals, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     if residuals.ndim != 2 or scores.shape != (residuals.shape[0],):
-        raise ValueError(f"residuals {residuals.shape} and scores {scores.shape} do not describe the same rows")
+        raise ValueError(f"residuals {residuals.shape} and scores {scores.shape} do not describe the same "
+                         "rows")
     keep = residuals
     if trim_fraction > 0:
         cut = np.quantile(scores, 1.0 - trim_fraction)

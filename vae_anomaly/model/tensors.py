@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..exceptions import InvalidInputError
 from ..features.encoder import Encoded
 
 __all__ = ["Tensors", "to_tensors", "resolve_device", "module_device"]
@@ -28,9 +29,11 @@ def to_tensors(enc: Encoded, device, dtype=torch.float32) -> Tensors:
 def resolve_device(device: str) -> str:
     """``device`` checked, with ``"auto"`` resolved to ``"cuda"`` when CUDA is available, else ``"cpu"``.
 
+    The one device check: the estimator's ``fit`` and ``load`` and the jobs call it.
+
     Raises
     ------
-    ValueError
+    InvalidInputError
         If ``device`` is not a torch device, or asks for CUDA where there is none.
     """
     if device == "auto":
@@ -38,11 +41,11 @@ def resolve_device(device: str) -> str:
     try:
         torch.device(device)
     except (RuntimeError, ValueError):
-        raise ValueError(
+        raise InvalidInputError(
             f"device must be 'auto', 'cpu' or a torch device such as 'cuda:0', got {device!r}"
         ) from None
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+        raise InvalidInputError(f"device={device!r} was requested but CUDA is not available")
     return device
 
 

@@ -13,7 +13,8 @@ from torch.nn import functional as F
 
 from .likelihood import correlated_nll_, kl_elements, numeric_nll_, numeric_terms
 
-__all__ = ["gaussian_nll", "correlated_gaussian_nll", "student_t_nll", "categorical_nll", "kl_to_standard_normal"]
+__all__ = ["gaussian_nll", "correlated_gaussian_nll", "student_t_nll", "categorical_nll",
+           "kl_to_standard_normal"]
 
 
 def gaussian_nll(x: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..features.encoder import Encoded
 from . import inference, residuals
 from .optim import FusedAdam, PlateauHalving
 from .tensors import Tensors
 from .terms import kl_to_standard_normal
 from .vae import TabularVAE
 
-__all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "held_out_rows",
-           "fit_residual_covariance"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "build_network",
+           "held_out_rows", "fit_residual_covariance"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def _rows(t: Tensors, idx) -> Tensors:
     return tuple(a[idx] for a in t)
 
 
-def row_loss(module: TabularVAE, batch: Tensors, beta: float, generator: torch.Generator | None) -> torch.Tensor:
+def row_loss(module: TabularVAE, batch: Tensors, beta: float,
+             generator: torch.Generator | None) -> torch.Tensor:
     """Negative ELBO per row (n,), with one reparameterised latent sample.
 
     With ``generator=None`` the latent mean is used instead of a sample (the
@@ -205,7 +207,8 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
 # Sizing rules behind the estimator's "auto" defaults (see docs/benchmarks.md for how they were chosen).
 _AUTO_STEPS = 600  # optimiser steps aimed at by max_iter="auto"
 _AUTO_EPOCHS = (10, 100)  # ... within these bounds
-_AUTO_ROWS = 600_000  # ... and at most this many training rows seen (epochs x rows), down to the fewest epochs
+_AUTO_ROWS = 600_000  # ... and at most this many training rows seen (epochs x rows), down to the fewest
+                      # epochs
 _AUTO_BATCH = (32, 2048)  # batch_size="auto": about 1/16 of the training rows, a power of two
 _HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input width, clipped
 # Summary windows: each series is cut into this many equal stretches and the end of each is held
@@ -213,9 +216,9 @@ _HIDDEN = (32, 128)  # first hidden layer: power of two at or above 2 * input wi
 _HELD_STRETCHES = 5
 
 
-def train_config(n_train: int, *, batch_size, max_iter, learning_rate_init: float, beta: float, kl_warmup: int,
-                 early_stopping: bool, n_iter_no_change: int, tol: float, trim_fraction: float,
-                 verbose: bool) -> TrainConfig:
+def train_config(n_train: int, *, batch_size, max_iter, learning_rate_init: float, beta: float,
+                 kl_warmup: int, early_stopping: bool, n_iter_no_change: int, tol: float,
+                 trim_fraction: float, verbose: bool) -> TrainConfig:
     """Resolve the estimator's training parameters for ``n_train`` rows.
 
     ``batch_size="auto"`` is about 1/16 of the rows as a power of two in
@@ -264,6 +267,24 @@ def network_shape(d_in: int, hidden_layer_sizes=None, latent_dim: int | None = N
         hidden = (h, h // 2)
     latent = latent_dim or int(np.clip(math.ceil(d_in / 4), 2, 16))
     return [int(h) for h in hidden], int(latent)
+
+
+def build_network(enc: Encoded, cat_sizes: list[int], hidden_layer_sizes, latent_dim: int | None,
+                  min_log_var: float, student_df: float | None, generator: torch.Generator,
+                  device) -> tuple[TabularVAE, list[int]]:
+    """A new network for the encoded rows ``enc``, and its encoder widths (:func:`network_shape`).
+
+    ``cat_sizes`` are the levels of each categorical input (of every window
+    position, for stacked windows); a numeric feature missing anywhere in
+    ``enc`` gets a 0/1 "missing" input. The weights are drawn on the CPU,
+    where ``generator`` lives, then moved to ``device``: the same start on
+    every device.
+    """
+    indicator = np.flatnonzero(np.isnan(enc.num).any(axis=0))
+    d_in = enc.num.shape[1] + indicator.size + sum(cat_sizes)
+    hidden, latent = network_shape(d_in, hidden_layer_sizes, latent_dim)
+    return TabularVAE(enc.num.shape[1], cat_sizes, indicator.tolist(), hidden, latent, min_log_var, generator,
+                      device="cpu", student_df=student_df).to(device), hidden
 
 
 def held_out_rows(n: int, validation_fraction: float, rng, starts: np.ndarray | None = None,
@@ -322,7 +343,8 @@ def fit_residual_covariance(module, data, trim_fraction: float, min_log_var: flo
     scores = inference.score_rows(module, data, "elbo")
     mean, _ = inference.reconstructions(module, data)
     x, observed = data[0].double().cpu().numpy(), data[1].cpu().numpy()
-    found = residuals.residual_covariance(np.where(observed, x - mean, 0.0), scores, trim_fraction, min_log_var)
+    found = residuals.residual_covariance(np.where(observed, x - mean, 0.0), scores, trim_fraction,
+                                          min_log_var)
     if found is None:
         return False
     module.set_residual_covariance(found.location, found.precision, found.offset)

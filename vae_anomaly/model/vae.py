@@ -1,4 +1,4 @@
-"""The variational autoencoder: input assembly, encoder, decoder, and the residual covariance it may score with.
+"""The variational autoencoder: input assembly, encoder, decoder, and the residual covariance it scores with.
 
 Reads top to bottom: input assembly, encoder, decoder, then generation. The
 per-feature loss terms are in :mod:`vae_anomaly.model.terms` (re-exported

@@ -35,19 +35,21 @@ from safetensors.numpy import save as st_save
 from ..calibration.tail import TailFit
 from ..exceptions import ModelFileError
 from ..features.encoder import TabularPreprocessor
+from ..features.series import WindowSpec
 from ..options import TARGET_FPR
 from ..scoring.network import NetworkSpec
 from ..scoring.scorer import Scorer
 from ..tables.write import atomic_write_bytes
-from .state import Calibration, FittedState, scorer_from_state
+from .state import Calibration, FittedState, json_params, scorer_from_state
 
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
 FORMAT_VERSION = 5
-# Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian). 3: ``calibration.
-# threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*`` column bins (older: conformal, no
-# bins). 4: ``warmup_scores`` of windowed models (older: none). 5: ``network.covariance_type`` (older: "diag").
+# Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian).
+# 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*`` column
+# bins (older: conformal, no bins). 4: ``warmup_scores`` of windowed models (older: none).
+# 5: ``network.covariance_type`` (older: "diag").
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -75,7 +77,7 @@ def _split(state: FittedState) -> tuple[dict, dict]:
         "format_version": FORMAT_VERSION,
         "versions": {"vae_anomaly": __version__, "torch": _version("torch"), "numpy": np.__version__,
                      "scikit-learn": _version("scikit-learn")},
-        "params": state.params,
+        "params": json_params(state.params),
         "preprocessing": pre_meta,
         "feature_names_in": state.feature_names_in,
         "n_features_in": int(state.n_features_in),
@@ -85,7 +87,7 @@ def _split(state: FittedState) -> tuple[dict, dict]:
                         "score_type": cal.score_type, "threshold_method": cal.threshold_method,
                         "threshold_rule": cal.threshold_rule,
                         "tail": None if cal.tail is None else cal.tail.to_dict(), "warning": cal.warning},
-        "window": state.window,
+        "window": None if state.window is None else state.window.to_dict(),
         "training": state.training,
         "noise_seed": int(state.noise_seed),
     }
@@ -96,8 +98,8 @@ def _split(state: FittedState) -> tuple[dict, dict]:
     if cal.column_edges is not None:
         arrays["drift.column_edges"] = np.ascontiguousarray(cal.column_edges, dtype=np.float64)
         arrays["drift.column_counts"] = np.ascontiguousarray(cal.column_counts, dtype=np.int64)
-    if state.warmup_scores is not None:
-        arrays["warmup_scores"] = np.ascontiguousarray(state.warmup_scores, dtype=np.float64)
+    if cal.warmup_scores is not None:
+        arrays["warmup_scores"] = np.ascontiguousarray(cal.warmup_scores, dtype=np.float64)
     return meta, arrays
 
 
@@ -247,7 +249,8 @@ def _state(meta: dict, arrays: dict) -> FittedState:
     train = meta["training"]
     return FittedState(
         # Files written before window_features, likelihood, threshold_method: stack, Gaussian, conformal.
-        params={"window_features": "stack", "likelihood": "gaussian", "threshold_method": "conformal", **params},
+        params={"window_features": "stack", "likelihood": "gaussian", "threshold_method": "conformal",
+                **params},
         preprocessor=TabularPreprocessor.from_state(meta["preprocessing"], pre_arrays),
         network=NetworkSpec.from_dict(meta["network"]),
         weights={k[7:]: v for k, v in arrays.items() if k.startswith("module.")},
@@ -261,16 +264,17 @@ def _state(meta: dict, arrays: dict) -> FittedState:
             threshold_rule=str(cal.get("threshold_rule", "conformal")),
             tail=None if cal.get("tail") is None else TailFit.from_dict(cal["tail"]),
             column_edges=arrays.get("drift.column_edges"), column_counts=arrays.get("drift.column_counts"),
-            warning=cal.get("warning")),
+            warning=cal.get("warning"),
+            warmup_scores=(None if "warmup_scores" not in arrays
+                           else np.asarray(arrays["warmup_scores"], np.float64))),
         noise_seed=int(meta["noise_seed"]),
         n_features_in=int(meta["n_features_in"]),
         feature_names_in=meta.get("feature_names_in"),
-        window=meta.get("window"),
+        window=None if meta.get("window") is None else WindowSpec.from_dict(meta["window"]),
         training={"device": str(train["device"]), "n_iter": int(train["n_iter"]),
                   "best_epoch": int(train["best_epoch"]), "n_train_rows": int(train["n_train_rows"]),
                   "fit_time_s": float(train["fit_time_s"]), "loss_curve": list(train["loss_curve"]),
                   "validation_loss_curve": list(train["validation_loss_curve"])},
-        warmup_scores=None if "warmup_scores" not in arrays else np.asarray(arrays["warmup_scores"], np.float64),
     )
 
 

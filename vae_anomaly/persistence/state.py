@@ -1,12 +1,14 @@
-"""A fitted model as one plain value: what the estimator hands to persistence and gets back.
+"""A fitted model as one plain value, and the one mapping between it and the estimator's attributes.
 
 :class:`FittedState` holds everything a model file stores: the parameters,
 the fitted preprocessing, the network's shape and weights (NumPy arrays),
-the calibration, the window settings and a training summary. The estimator
-builds one (``VAEDetector._fitted_state``) and rebuilds itself from one;
-:mod:`vae_anomaly.persistence.modelfile` writes and reads it, and never sees the
-estimator; :func:`scorer_from_state` turns it into a
-:class:`~vae_anomaly.scoring.scorer.Scorer` without torch on CPU.
+the calibration (with the warm-up reference), the window settings and a
+training summary. ``VAEDetector.fit`` produces one and ``VAEDetector.load``
+reads one; both set the estimator's fitted attributes from it with
+:func:`fitted_attributes`, and :func:`state_of` reads them back (to save, and
+to score). :mod:`vae_anomaly.persistence.modelfile` writes and reads it and
+never sees the estimator; :func:`scorer_from_state` is the one way to build a
+:class:`~vae_anomaly.scoring.scorer.Scorer`, without torch on CPU.
 """
 
 from __future__ import annotations
@@ -16,77 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..calibration.tail import TailFit
-from ..calibration.thresholds import p_value_tail
+from ..calibration.held_out import Calibration, requested_rate
 from ..features.encoder import TabularPreprocessor
 from ..features.series import WindowSpec
 from ..scoring.engine import build_engine
-from ..scoring.network import NetworkSpec
+from ..scoring.network import NetworkSpec, module_weights
 from ..scoring.scorer import Scorer
 
-__all__ = ["Calibration", "FittedState", "json_params", "scorer_from_state"]
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How the threshold and the p-values were set, and the held-out scores behind them.
-
-    Attributes
-    ----------
-    threshold : float
-        Anomaly scores above it are flagged (``inf``: none is).
-    method : {"target_fpr", "contamination"}
-        What ``rate`` means: a false-positive target, or the share of the
-        rows given to ``fit`` that is flagged (files written before model
-        format 3: of the held-out rows).
-    rate : float
-    score_type : {"elbo", "reconstruction"}
-        The score the threshold applies to.
-    scores : ndarray (n_calibration,)
-        Sorted anomaly scores of the held-out rows.
-    feature_baseline : ndarray (d_num + d_cat,)
-        Median per-feature term on the held-out rows.
-    threshold_method : {"auto", "conformal", "tail"}
-        The estimator's ``threshold_method`` at fit ("conformal" for older files).
-    threshold_rule : {"conformal", "tail", "contamination"}
-        The rule that set the threshold.
-    tail : TailFit or None
-        The tail fitted to ``scores`` (None with ``threshold_method="conformal"``).
-    column_edges, column_counts : ndarray (d, 9) and (d, 10), or None
-        Bins of the held-out rows' contributions, for the drift check's
-        column test (:func:`vae_anomaly.calibration.drift_reference.column_reference`);
-        None in files written before model format 3.
-    warning : str or None
-        Why the held-out rows cannot support the rate, if they cannot.
-    """
-
-    threshold: float
-    method: str
-    rate: float
-    score_type: str
-    scores: np.ndarray
-    feature_baseline: np.ndarray
-    threshold_method: str = "conformal"
-    threshold_rule: str = "conformal"
-    tail: TailFit | None = None
-    column_edges: np.ndarray | None = None
-    column_counts: np.ndarray | None = None
-    warning: str | None = None
-
-    @property
-    def offset(self) -> float:
-        """``decision_function = score_samples - offset``."""
-        return -self.threshold
-
-    @property
-    def p_value_tail(self) -> TailFit | None:
-        """The tail the p-values use (:func:`vae_anomaly.calibration.thresholds.p_value_tail`)."""
-        return p_value_tail(self.threshold_method, self.threshold_rule, self.tail)
-
-    @property
-    def column_reference(self) -> tuple | None:
-        """``(column_edges, column_counts)``, or None without them."""
-        return None if self.column_edges is None else (self.column_edges, self.column_counts)
+__all__ = ["Calibration", "FittedState", "fitted_attributes", "json_params", "scorer_from_state", "state_of"]
 
 
 @dataclass(frozen=True)
@@ -96,33 +35,33 @@ class FittedState:
     Attributes
     ----------
     params : dict
-        The estimator's parameters (JSON-able).
+        The estimator's parameters (made JSON-able by :func:`json_params`
+        when written).
     preprocessor : TabularPreprocessor
         Fitted encoder of the input columns.
     network : NetworkSpec
     weights : dict of str to ndarray
         The network's state dict.
     calibration : Calibration
+        Threshold, held-out scores, baselines, tail, drift bins and, for
+        windowed models, the warm-up reference
+        (:class:`~vae_anomaly.calibration.held_out.Calibration`).
     noise_seed : int
         Seed of the importance samples (``n_samples > 1``).
     n_features_in : int
     feature_names_in : list of str or None
         None when fitted on an unnamed array.
-    window : dict or None
-        Window settings (:meth:`WindowSpec.to_dict` plus the fitted time
-        step and channel dtypes); None for row-wise models.
+    window : WindowSpec or None
+        The fitted window settings (with the median time step and the
+        channels' dtypes); None for row-wise models.
     training : dict
         ``device``, ``n_iter``, ``best_epoch``, ``n_train_rows``,
         ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``.
-    warmup_scores : ndarray (window size - 1, m) or None
-        Windowed models: reference scores of warm-up windows
-        (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); None for
-        row-wise models and files written before they were recorded.
 
     Raises
     ------
     ValueError
-        If ``warmup_scores`` do not have one row per warm-up length.
+        If the calibration's warm-up scores do not have one row per warm-up length.
     """
 
     params: dict
@@ -133,28 +72,85 @@ class FittedState:
     noise_seed: int
     n_features_in: int
     feature_names_in: list | None = None
-    window: dict | None = None
+    window: WindowSpec | None = None
     training: dict = field(default_factory=dict)
-    warmup_scores: np.ndarray | None = None
 
     def __post_init__(self):
-        ws = self.warmup_scores
+        ws = self.calibration.warmup_scores
         if ws is not None and (self.window is None or np.ndim(ws) != 2 or np.size(ws) == 0
-                               or len(ws) != int(self.window["size"]) - 1):
+                               or len(ws) != self.window.size - 1):
             raise ValueError(f"warm-up scores of shape {np.shape(ws)} do not fit the window")
 
-    @property
-    def window_spec(self) -> WindowSpec | None:
-        """The window settings as a :class:`WindowSpec`, or None."""
-        return None if self.window is None else WindowSpec.from_dict(self.window)
+
+def fitted_attributes(state: FittedState) -> dict:
+    """The estimator's fitted attributes that ``state`` holds, by name: all but ``module_`` and ``device_``.
+
+    The inverse of :func:`state_of`. ``feature_names_in_`` is left out when
+    the model was fitted on an unnamed array.
+    """
+    cal, train = state.calibration, state.training
+    out = {
+        "preprocessor_": state.preprocessor, "hidden_sizes_": list(state.network.hidden),
+        "score_type_": cal.score_type, "n_samples_": int(state.params.get("n_samples", 1)),
+        "threshold_": cal.threshold, "offset_": cal.offset, "calibration_scores_": cal.scores,
+        "feature_baseline_": cal.feature_baseline, "threshold_rule_": cal.threshold_rule, "tail_": cal.tail,
+        "calibration_warning_": cal.warning, "column_reference_": cal.column_reference,
+        "warmup_scores_": cal.warmup_scores, "window_spec_": state.window, "noise_seed_": state.noise_seed,
+        "n_features_in_": state.n_features_in, "n_iter_": train["n_iter"], "best_epoch_": train["best_epoch"],
+        "n_train_rows_": train["n_train_rows"], "fit_time_": train["fit_time_s"],
+        "loss_curve_": train["loss_curve"], "validation_loss_curve_": train["validation_loss_curve"],
+    }
+    if state.feature_names_in is not None:
+        out["feature_names_in_"] = np.asarray(state.feature_names_in, dtype=object)
+    return out
 
 
-def scorer_from_state(state: FittedState, device: str = "cpu") -> Scorer:
-    """A :class:`Scorer` for ``state``; on CPU at the latent mean it needs no torch.
+def state_of(fitted) -> FittedState:
+    """The :class:`FittedState` of a fitted estimator, read from its fitted attributes.
+
+    The inverse of :func:`fitted_attributes`. ``fitted`` is a
+    ``VAEDetector`` (persistence never imports it): anything with its
+    parameters, ``module_`` (a torch network) and the attributes
+    :func:`fitted_attributes` names. The parameters are those it holds now,
+    with the score settings of the fit (``score_type_``, ``n_samples_``).
+    """
+    f, names = fitted, getattr(fitted, "feature_names_in_", None)
+    kind, rate = requested_rate(f.contamination, f.target_fpr)
+    return FittedState(
+        params={**f.get_params(deep=False), "score_type": f.score_type_, "n_samples": f.n_samples_},
+        preprocessor=f.preprocessor_,
+        network=NetworkSpec.of(f.module_, f.hidden_sizes_),
+        weights=module_weights(f.module_),
+        calibration=Calibration(float(f.threshold_), kind, float(rate), f.score_type_, f.calibration_scores_,
+                                f.feature_baseline_, f.threshold_method, f.threshold_rule_, f.tail_,
+                                *(f.column_reference_ or (None, None)), f.calibration_warning_,
+                                f.warmup_scores_),
+        noise_seed=int(f.noise_seed_),
+        n_features_in=int(f.n_features_in_),
+        feature_names_in=None if names is None else [str(c) for c in names],
+        window=f.window_spec_,
+        training={"device": str(f.device_), "n_iter": int(f.n_iter_), "best_epoch": int(f.best_epoch_),
+                  "n_train_rows": int(f.n_train_rows_), "fit_time_s": float(f.fit_time_),
+                  "loss_curve": [float(v) for v in f.loss_curve_],
+                  "validation_loss_curve": [float(v) for v in f.validation_loss_curve_]},
+    )
+
+
+def scorer_from_state(state: FittedState, device: str = "cpu", module=None) -> Scorer:
+    """The :class:`Scorer` of ``state``, the one way to build one; on CPU at the latent mean, without torch.
 
     It scores with the score type the threshold was calibrated on
     (``calibration.score_type``), so scores, threshold and p-values come
     from one setting.
+
+    Parameters
+    ----------
+    state : FittedState
+    device : str, default="cpu"
+        A resolved device; anything but ``"cpu"`` scores in torch.
+    module : TabularVAE, optional
+        The torch network the weights come from (the estimator's), used
+        instead of a new one from the weights when scoring in torch.
 
     Raises
     ------
@@ -163,10 +159,8 @@ def scorer_from_state(state: FittedState, device: str = "cpu") -> Scorer:
     """
     cal = state.calibration
     engine = build_engine(state.network, cal.score_type, int(state.params.get("n_samples", 1)),
-                          state.noise_seed, device, weights=state.weights)
-    return Scorer(state.preprocessor, engine, cal.feature_baseline, cal.threshold, cal.scores,
-                  state.feature_names_in, state.window_spec, state.window, cal.p_value_tail, cal.column_reference,
-                  state.warmup_scores)
+                          state.noise_seed, device, weights=state.weights, module=module)
+    return Scorer(state.preprocessor, engine, cal, state.window, state.feature_names_in)
 
 
 def json_params(params: dict) -> dict:

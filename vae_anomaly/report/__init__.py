@@ -1,1 +1,1 @@
-"""``vae-detect report``: the report job, its bounded summaries of a scoring pass, the figures and the HTML page."""
+"""``vae-detect report``: the report job, bounded summaries of a scoring pass, the figures and HTML page."""

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..jobs.evaluate import classification_metrics
+from ..jobs.metrics import classification_metrics
 from . import eval_figures as plot_eval
 from . import plot
 from .scan import LABEL, OWNER, ROW, SCORE, Scan
@@ -69,12 +69,14 @@ def _top_rows(scan: Scan, detector) -> tuple[list[dict], list[str], pd.DataFrame
     for i, r in table.iterrows():
         c = contrib.iloc[i].sort_values(ascending=False, kind="stable").head(TOP_COLUMNS)
         rows.append({
-            "rank": i + 1, "row": int(r["row"]), "score": fmt(r["anomaly_score"]), "p": fmt(r["p_value"], 3),
-            "flagged": bool(r["anomaly_score"] > scan.threshold), "keys": [fmt(values.at[i, k]) for k in keys],
+            "rank": i + 1, "row": int(r["row"]), "score": fmt(r["anomaly_score"]),
+            "p": fmt(r["p_value"], 3), "flagged": bool(r["anomaly_score"] > scan.threshold),
+            "keys": [fmt(values.at[i, k]) for k in keys],
             "label": fmt(bool(r["label"])) if "label" in table else None,
             "columns": [{"name": name, "contribution": fmt(v, 3), "width": max(0.0, 100 * v / scale),
                          "observed": fmt(values.at[i, name]) if name in values else "–",
-                         "reconstructed": fmt(recon.at[i, name]) if recon is not None and name in recon else None}
+                         "reconstructed": (fmt(recon.at[i, name]) if recon is not None and name in recon
+                                           else None)}
                         for name, v in c.items()],
         })
     contrib.index = [f"#{i + 1} row {int(r)}" for i, r in enumerate(table["row"])]
@@ -95,8 +97,9 @@ def _columns(scan: Scan) -> tuple[list[dict], pd.DataFrame]:
             s = (st.mean[k] - f["mean"]) / f["sd"] if st.count[k] else np.nan
             outside = st.outside[k] / st.count[k] if st.count[k] else np.nan
             shift[name] = {"shift_sd": s, "outside_share": outside}
-            row.update(fitted_mean=fmt(f["mean"]), fitted_sd=fmt(f["sd"]), mean=fmt(st.mean[k]), sd=fmt(std[k]),
-                       shift=f"{s:+.2f}" if np.isfinite(s) else "–", outside=fmt(100 * outside, 3), unseen="")
+            row.update(fitted_mean=fmt(f["mean"]), fitted_sd=fmt(f["sd"]), mean=fmt(st.mean[k]),
+                       sd=fmt(std[k]), shift=f"{s:+.2f}" if np.isfinite(s) else "–",
+                       outside=fmt(100 * outside, 3), unseen="")
         elif name in st.unseen:
             row.update(fitted_mean="", fitted_sd="", mean="", sd="", shift="", outside="",
                        unseen=fmt(100 * st.unseen[name] / st.rows, 3))
@@ -143,11 +146,12 @@ def _series(scan: Scan) -> tuple[list[dict], list[dict]]:
         where = "all rows" if name is ALL_ROWS else f"{scan.spec.group_column} {name}"
         title = (f"{where}: {int(stats['rows']):,} rows, {int(stats['flagged']):,} flagged, "
                  f"highest score {stats['max_score']:.4g}")
-        fig = plot.series_with_flags(pts, strip.channels, x="x", score="anomaly_score", threshold=scan.threshold,
-                                     gaps=[(a, b) for a, b, _ in gaps], title=title)
+        fig = plot.series_with_flags(pts, strip.channels, x="x", score="anomaly_score",
+                                     threshold=scan.threshold, gaps=[(a, b) for a, b, _ in gaps],
+                                     title=title)
         utc = " (UTC)" if scan.time_kind == "datetime-tz" else ""
-        fig.axes[-1].set_xlabel(f"{scan.spec.time_column}{utc}" if scan.spec.time_column else "position in the series",
-                                fontsize=8)
+        fig.axes[-1].set_xlabel(f"{scan.spec.time_column}{utc}" if scan.spec.time_column
+                                else "position in the series", fontsize=8)
         figures.append({"name": fmt(name), "image": png(fig), "points": len(pts), "gaps": len(gaps),
                         "channels": strip.channels})
     return listed, figures
@@ -174,7 +178,8 @@ def render(scan: Scan, detector, info: dict, training: dict, data_name: str) -> 
         "histogram": png(plot.score_histogram(histogram=scan.histogram, threshold=scan.threshold,
                                               calibration_scores=scan.calibration_scores)),
         "heatmap": png(plot.contributions(contrib.head(HEATMAP_ROWS),
-                                          title=f"Contributions of the top {min(len(contrib), HEATMAP_ROWS)} rows")),
+                                          title="Contributions of the top "
+                                                f"{min(len(contrib), HEATMAP_ROWS)} rows")),
         "shift": png(plot_eval.column_shift(shift)) if len(shift) else None,
         "training": png(plot.training_curves(training.get("loss_curve") or [],
                                              training.get("validation_loss_curve"),

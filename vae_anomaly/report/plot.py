@@ -157,7 +157,8 @@ def _project(latent: np.ndarray, extra: np.ndarray | None):
     from sklearn.decomposition import PCA
 
     pca = PCA(n_components=2, svd_solver="full").fit(latent)
-    return pca.transform(latent), None if extra is None else pca.transform(extra), pca.explained_variance_ratio_
+    return (pca.transform(latent), None if extra is None else pca.transform(extra),
+            pca.explained_variance_ratio_)
 
 
 def latent_map(latent, scores, *, threshold: float | None = None, labels=None, highlight=None,

@@ -1,7 +1,7 @@
 """``vae-detect report``: score a table in a stream and write a one-file HTML report of the run.
 
 The data are read in record batches, as ``vae-detect score`` reads them,
-and only bounded summaries are kept (:mod:`vae_anomaly.summaries`), so the
+and only bounded summaries are kept (:mod:`vae_anomaly.report.summaries`), so the
 report's memory and size do not grow with the table. Two things do grow:
 with labels, every row's score, flag and label (10 bytes a row) are kept so
 that the ROC and precision-recall figures equal ``vae-detect evaluate``'s;
@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from ..exceptions import InvalidInputError
 from ..jobs.describe import describe_model
-from ..jobs.score import csv_types, load_scorer
+from ..jobs.score import Progress, csv_types, load_scorer, table_progress
 from ..jobs.stream import model_columns
 from ..options import DEFAULT_BATCH_ROWS
 from ..persistence.modelfile import read_metadata
@@ -61,8 +61,8 @@ def _build(scorer, model_path: Path, detector, source: Callable[[], Iterator[pa.
 
     started = time.perf_counter()
     names = model_columns(scorer)
-    scan: Scan = scan_table(scorer, lambda: numbered(source()), names, label, label_name, top, n_jobs, on_rows,
-                            what=data_name)
+    scan: Scan = scan_table(scorer, lambda: numbered(source()), names, label, label_name, top, n_jobs,
+                            on_rows, what=data_name)
     if scan.series is not None:
         scan_series(scorer, scan, lambda: numbered(source()), names, n_jobs)
     if detector is None:  # the torch network: for the latent map and the reconstructions only
@@ -72,29 +72,29 @@ def _build(scorer, model_path: Path, detector, source: Callable[[], Iterator[pa.
     info = {**describe_model(model_path), "model": model_name}
     html = report_page.render(scan, detector, info, read_metadata(model_path).get("training", {}),
                               data_name=data_name)
-    summary = {"rows": scan.rows, "anomalies": scan.flagged, "seconds": round(time.perf_counter() - started, 3),
+    summary = {"rows": scan.rows, "anomalies": scan.flagged,
+               "seconds": round(time.perf_counter() - started, 3),
                "sections": report_page.section_ids(scan), "bytes": len(html)}
     return html, summary
 
 
-def report_file(model: str | os.PathLike, data: str | os.PathLike | TableReader,
-                output: str | os.PathLike | None = None, *,
+def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike | None = None, *,
                 label_column: str | None = None, top: int = 50, batch_size: int = DEFAULT_BATCH_ROWS,
-                n_jobs: int = 1, on_rows: Callable[[int], object] | None = None) -> dict:
+                n_jobs: int = 1, progress: Progress | None = None) -> dict:
     """Write the HTML report of scoring a table file with a model file (``vae-detect report``).
 
     Parameters
     ----------
+    data : str or PathLike
+        Table file or directory (see :class:`~vae_anomaly.tables.read.TableReader`),
+        streamed in record batches.
     model : str or PathLike
         Model file written by ``vae-detect fit`` or :meth:`VAEDetector.save`.
-    data : str, PathLike or TableReader
-        Table file or directory (see :class:`~vae_anomaly.io.TableReader`),
-        streamed in record batches.
     output : str or PathLike, optional
         HTML file to write; it appears only once complete. Default:
         :func:`default_report_path` of ``data``.
     label_column : str, optional
-        Column of known labels (see :func:`~vae_anomaly.evaluation.binary_labels`);
+        Column of known labels (see :func:`~vae_anomaly.jobs.metrics.binary_labels`);
         adds ROC and precision-recall curves and the confusion counts.
     top : int, default=50
         Highest-scoring rows listed.
@@ -102,8 +102,9 @@ def report_file(model: str | os.PathLike, data: str | os.PathLike | TableReader,
         Rows per record batch; bounds memory, never changes the report.
     n_jobs : int, default=1
         Batches scored at once.
-    on_rows : callable, optional
-        Called with the number of rows after each batch of the first pass.
+    progress : callable, optional
+        Called after each batch of the first pass with the rows it held and
+        the table's row count (None when the file does not say).
 
     Returns
     -------
@@ -117,11 +118,13 @@ def report_file(model: str | os.PathLike, data: str | os.PathLike | TableReader,
         If matplotlib or jinja2 (the ``report`` extra) is missing.
     InvalidInputError, SchemaMismatchError, ModelFileError
         For unusable data, labels, model or output path.
+    OSError
+        If the table cannot be opened.
     """
+    reader = TableReader(data)
     _require_extras()
     if top < 1:
         raise InvalidInputError(f"top must be at least 1, got {top}")
-    reader = data if isinstance(data, TableReader) else TableReader(data)
     output = Path(output) if output is not None else default_report_path(reader.path)
     _check_output(output, [reader.path, Path(model)])
     model_path = Path(model)
@@ -138,7 +141,8 @@ def report_file(model: str | os.PathLike, data: str | os.PathLike | TableReader,
         return reader.iter_batches(batch_size, columns, csv_types=types)
 
     html, summary = _build(scorer, model_path, None, source, label_column, label_column or "", top, n_jobs,
-                           on_rows, data_name=str(reader.path), model_name=str(model))
+                           table_progress(reader, progress), data_name=str(reader.path),
+                           model_name=str(model))
     atomic_write_bytes(output, html)
     return {**summary, "output": str(output)}
 
@@ -165,7 +169,7 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
         HTML file to write (atomically).
     labels : array-like (n_samples,), optional
         Known labels (1/True = anomaly; see
-        :func:`~vae_anomaly.evaluation.binary_labels`).
+        :func:`~vae_anomaly.jobs.metrics.binary_labels`).
     top : int, default=50
         Highest-scoring rows listed.
 
@@ -184,7 +188,8 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
     """
     _require_extras()
     if not isinstance(X, pd.DataFrame):
-        raise InvalidInputError(f"X must be a pandas DataFrame with the model's columns, got {type(X).__name__}")
+        raise InvalidInputError("X must be a pandas DataFrame with the model's columns, "
+                                f"got {type(X).__name__}")
     if top < 1:
         raise InvalidInputError(f"top must be at least 1, got {top}")
     path = Path(path)
@@ -206,7 +211,8 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
         if labels is not None:
             columns = columns.assign(**{LABEL: labels.to_numpy()})
         table = pa.Table.from_pandas(columns, preserve_index=False)
-        html, summary = _build(scorer, model_path, detector, lambda: iter(table.to_batches(DEFAULT_BATCH_ROWS)),
+        html, summary = _build(scorer, model_path, detector,
+                               lambda: iter(table.to_batches(DEFAULT_BATCH_ROWS)),
                                LABEL if labels is not None else None, "labels", top, 1, None,
                                data_name="a DataFrame",
                                model_name="a VAEDetector" if detector is not None else str(model_path))

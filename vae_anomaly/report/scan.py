@@ -2,8 +2,8 @@
 
 :func:`scan_table` scores every row (in worker threads, in input order,
 with window context carried between batches as ``vae-detect score`` does)
-and feeds the summaries of :mod:`vae_anomaly.summaries` and
-:mod:`vae_anomaly.strips`. :func:`scan_series` reads the data again for
+and feeds the summaries of :mod:`vae_anomaly.report.summaries` and
+:mod:`vae_anomaly.report.strips`. :func:`scan_series` reads the data again for
 the few series that get a strip, scoring only their rows.
 """
 
@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ..exceptions import InvalidInputError
 from ..features import series
-from ..jobs.evaluate import binary_labels
+from ..jobs.metrics import binary_labels
 from ..jobs.stream import details as score_details
 from ..jobs.stream import frames, in_order
 from .strips import ALL_ROWS, SeriesStats, Strip
@@ -70,8 +70,9 @@ def numbered(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
 
 def time_numbers(col: pd.Series) -> tuple[np.ndarray, str]:
-    """A time column as float64 numbers that order like it (see :func:`vae_anomaly.features.series.time_values`),
-    and its kind (:func:`vae_anomaly.features.series.time_kind`)."""
+    """A time column as float64 numbers that order like it (see
+    :func:`vae_anomaly.features.series.time_values`), and its kind
+    (:func:`vae_anomaly.features.series.time_kind`)."""
     return series.time_values(col).astype(np.float64), series.time_kind(col)
 
 
@@ -100,10 +101,12 @@ def _new_scan(scorer, names: list, label_name: str, top: int) -> Scan:
     numeric = {n: (r["min"], r["max"]) for n, r in fitted.iterrows() if r["kind"] == "numeric"}
     categorical = {n: r["levels"] for n, r in fitted.iterrows() if r["levels"] is not None}
     spec = getattr(scorer, "window_spec_", None)
-    return Scan(names=names, features=features, threshold=float(scorer.threshold_), calibration_scores=cal,
-                spec=spec, histogram=ScoreHistogram(mid, (hi - lo) / 2), top=TopRows(top),
-                sample=RowSample(SAMPLE_ROWS, OWNER), columns=ColumnStats(numeric, categorical, features),
-                series=SeriesStats(features) if spec is not None else None, label_name=label_name, fitted=fitted)
+    return Scan(names=names, features=features, threshold=float(scorer.threshold_),
+                calibration_scores=cal, spec=spec, histogram=ScoreHistogram(mid, (hi - lo) / 2),
+                top=TopRows(top), sample=RowSample(SAMPLE_ROWS, OWNER),
+                columns=ColumnStats(numeric, categorical, features),
+                series=SeriesStats(features) if spec is not None else None,
+                label_name=label_name, fitted=fitted)
 
 
 def _window_blocks(batch_rows, spec, rows: np.ndarray) -> pd.DataFrame:
@@ -153,7 +156,9 @@ def _series_keys(spec, frame: pd.DataFrame, seen: SeriesStats) -> tuple[np.ndarr
         x, kind = time_numbers(frame[spec.time_column])
         return groups, x, kind
     keys = pd.Series(groups)
-    return groups, seen.rows_before(keys) + keys.groupby(keys, sort=False).cumcount().to_numpy(dtype=np.float64), None
+    return (groups,
+            seen.rows_before(keys) + keys.groupby(keys, sort=False).cumcount().to_numpy(dtype=np.float64),
+            None)
 
 
 def _top_part(scan: Scan, frame: pd.DataFrame, details, labels) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from ..model.likelihood import bounded_log_var, check_degrees_of_freedom
 from ..model.residuals import BUFFERS
 from ..options import COVARIANCE_TYPES
 
-__all__ = ["NetworkSpec", "Network"]
+__all__ = ["NetworkSpec", "Network", "module_weights"]
 
 _LAYER = re.compile(r"^(encoder|to_latent|decoder)\.(\d+)\.(weight|bias)$")
 
@@ -83,8 +83,24 @@ class NetworkSpec:
             raise ValueError(f"unknown covariance_type {covariance!r}")
         return cls(int(d["n_numeric"]), tuple(int(k) for k in d["cat_sizes"]),
                    tuple(int(i) for i in d["indicator_cols"]), tuple(int(h) for h in d["hidden"]),
-                   int(d["latent_dim"]), float(d["min_log_var"]), check_degrees_of_freedom(d.get("student_df")),
-                   covariance)
+                   int(d["latent_dim"]), float(d["min_log_var"]),
+                   check_degrees_of_freedom(d.get("student_df")), covariance)
+
+    @classmethod
+    def of(cls, module, hidden) -> NetworkSpec:
+        """The spec of a fitted ``TabularVAE`` whose encoder widths are ``hidden``, read from its attributes.
+
+        The inverse of :func:`vae_anomaly.scoring.torch_engine.module_from_weights`; torch is not
+        imported here.
+        """
+        return cls(module.n_numeric, tuple(module.cat_sizes), tuple(module.indicator_cols.cpu().tolist()),
+                   tuple(hidden), module.latent_dim, module.min_log_var, module.student_df,
+                   "full" if module.full_covariance else "diag")
+
+
+def module_weights(module) -> dict[str, np.ndarray]:
+    """A torch network's state dict as C-contiguous NumPy arrays on the CPU (views of CPU tensors)."""
+    return {k: v.detach().cpu().contiguous().numpy() for k, v in module.state_dict().items()}
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,8 @@ class NumpyEngine:
         n, d_num = enc.num.shape
         d_cat = len(self.net.cat_sizes)
         if d_num != self.net.n_numeric or enc.cat.shape[1] != d_cat:
-            raise ValueError(f"encoded rows have {d_num} numeric and {enc.cat.shape[1]} categorical features; "
-                             f"the network expects {self.net.n_numeric} and {d_cat}")
+            raise ValueError(f"encoded rows have {d_num} numeric and {enc.cat.shape[1]} categorical "
+                             f"features; the network expects {self.net.n_numeric} and {d_cat}")
         scores = np.empty(n)
         terms = np.empty((n, d_num + d_cat)) if with_terms else None
         for start in range(0, n, CHUNK):
@@ -164,7 +164,8 @@ class NumpyEngine:
         inputs = np.zeros((x.shape[0], net.n_inputs), np.float32)
         inputs[:, : net.n_numeric] = x
         if net.indicator_cols.size:
-            inputs[:, net.n_numeric: net.n_numeric + net.indicator_cols.size] = ~observed[:, net.indicator_cols]
+            inputs[:, net.n_numeric: net.n_numeric + net.indicator_cols.size] = (
+                ~observed[:, net.indicator_cols])
         rows = np.arange(x.shape[0])
         for j, size in enumerate(net.cat_sizes):
             c = codes[:, j]

@@ -18,7 +18,8 @@ import pandas as pd
 from ..calibration import thresholds as calibration
 from ..calibration.drift import DRIFT_ALPHA, DriftReport, check_drift
 from ..calibration.drift_reference import DriftReference
-from ..calibration.tail import TailFit
+from ..calibration.held_out import Calibration
+from ..calibration.thresholds import add_baseline
 from ..features import windows
 from ..features.encoder import Encoded, TabularPreprocessor
 from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, prepare
@@ -27,21 +28,35 @@ from ..features.series import WindowSpec
 from .engine import Engine
 from .warmup import to_full_window
 
-__all__ = ["ScoreDetails", "Scorer", "add_baseline", "stacked_size"]
-
-
-def add_baseline(scores: np.ndarray, missing: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """Add each missing or padded feature's typical (baseline) term to its row's score.
-
-    A row with holes is then scored on the same footing as a full one; the
-    missing value itself never enters the likelihood.
-    """
-    return scores + missing @ baseline if missing.any() else scores
+__all__ = ["ScoreDetails", "Scorer", "column_contributions", "stacked_size"]
 
 
 def stacked_size(spec: WindowSpec | None) -> int:
     """Window positions laid side by side in a model row (1 without stacked windows)."""
     return 1 if spec is None or spec.features != "stack" else spec.size
+
+
+def column_contributions(terms: np.ndarray, missing: np.ndarray, baseline: np.ndarray,
+                         preprocessor: TabularPreprocessor, spec: WindowSpec | None) -> np.ndarray:
+    """Per-input-column excess of model rows' terms over the baselines (missing cells count 0).
+
+    ``terms`` (n, d_num + d_cat) is overwritten. Each model feature's excess
+    goes to the input column it encodes: summed over a stacked window's
+    positions, and from a summary window's statistics back to their channel.
+    """
+    excess = np.subtract(terms, baseline, out=terms)
+    if missing.any():
+        np.copyto(excess, 0.0, where=missing)
+    size = stacked_size(spec)
+    owner = feature_owner(preprocessor, size)
+    if spec is not None and spec.features == "summary":  # statistics back to the channel they describe
+        owner = windows.summary_owner(spec.channels, spec.summarised)[owner]
+        return aggregate(excess, owner, len(spec.channels))
+    if size == 1:  # one model feature per column: a reordering, often none
+        order = np.empty_like(owner)
+        order[owner] = np.arange(owner.size)
+        return excess if np.array_equal(order, np.arange(order.size)) else excess[:, order]
+    return aggregate(excess, owner, len(preprocessor.schema_))
 
 
 @dataclass
@@ -88,54 +103,44 @@ class Scorer:
     Attribute names follow the estimator's fitted attributes, so code that
     reads them works with either.
 
+    Built by :func:`vae_anomaly.persistence.state.scorer_from_state`, for
+    the estimator (``VAEDetector.scorer``) and for model files alike.
+
     Parameters
     ----------
     preprocessor : TabularPreprocessor
         Fitted encoder of the feature columns.
     engine : Engine
         Raw scores and per-feature terms of encoded rows.
-    feature_baseline : ndarray (d_num + d_cat,)
-        Median term of each model feature on the calibration rows.
-    threshold : float
-        Anomaly scores above it are flagged.
-    calibration_scores : ndarray
-        Sorted anomaly scores of the held-out calibration rows.
+    calibration : Calibration
+        Baselines, threshold, calibration scores, the tail the p-values use
+        (``p_value_tail``), the drift check's column bins and the warm-up
+        reference (:class:`~vae_anomaly.calibration.held_out.Calibration`).
+    window_spec : WindowSpec or None
+        The fitted window settings; None for row-wise models.
     feature_names_in : sequence of str or None
         Input columns in fit order (None when fitted on an unnamed array).
-    window_spec : WindowSpec or None
-    window_config : dict or None
-        Window settings as stored in the model file.
-    p_value_tail : TailFit or None
-        The tail the p-values use beyond the calibration scores
-        (:func:`vae_anomaly.calibration.thresholds.p_value_tail`); None for conformal p-values.
-    column_reference : tuple of ndarray or None
-        ``(edges, counts)`` of the calibration rows' contributions
-        (:func:`vae_anomaly.calibration.drift_reference.column_reference`) for the drift
-        check's column test; None for models saved without them.
-    warmup_scores : ndarray (size - 1, m) or None
-        Windowed models: the reference scores of warm-up windows
-        (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); warm-up rows'
-        scores are moved to the full-window scale with them. None: scored as
-        they are (files written before it was recorded).
     """
 
-    def __init__(self, preprocessor: TabularPreprocessor, engine: Engine, feature_baseline: np.ndarray,
-                 threshold: float, calibration_scores: np.ndarray, feature_names_in=None,
-                 window_spec: WindowSpec | None = None, window_config: dict | None = None,
-                 p_value_tail: TailFit | None = None, column_reference: tuple | None = None,
-                 warmup_scores: np.ndarray | None = None):
+    def __init__(self, preprocessor: TabularPreprocessor, engine: Engine, calibration: Calibration,
+                 window_spec: WindowSpec | None = None, feature_names_in=None):
         self.preprocessor_ = preprocessor
         self.engine = engine
-        self.feature_baseline_ = np.asarray(feature_baseline, dtype=np.float64)
-        self.threshold_ = float(threshold)
-        self.calibration_scores_ = np.asarray(calibration_scores, dtype=np.float64)
+        self.feature_baseline_ = np.asarray(calibration.feature_baseline, dtype=np.float64)
+        self.threshold_ = float(calibration.threshold)
+        self.calibration_scores_ = np.asarray(calibration.scores, dtype=np.float64)
         if feature_names_in is not None:
             self.feature_names_in_ = np.asarray(feature_names_in, dtype=object)
         self.window_spec_ = window_spec
-        self.window_config_ = window_config
-        self.p_value_tail_ = p_value_tail
-        self.column_reference_ = column_reference
-        self.warmup_scores_ = None if warmup_scores is None else np.asarray(warmup_scores, dtype=np.float64)
+        self.p_value_tail_ = calibration.p_value_tail
+        self.column_reference_ = calibration.column_reference
+        warmup = calibration.warmup_scores
+        self.warmup_scores_ = None if warmup is None else np.asarray(warmup, dtype=np.float64)
+
+    @property
+    def window_config_(self) -> dict | None:
+        """The window settings as model files store them (``window_spec_.to_dict()``), or None."""
+        return None if self.window_spec_ is None else self.window_spec_.to_dict()
 
     # -- model rows ------------------------------------------------------------------------
     def prepare(self, frame: pd.DataFrame | None, context: pd.DataFrame | None = None,
@@ -175,20 +180,8 @@ class Scorer:
         ``missing_mask(enc)`` when the caller has it already.
         """
         missing = missing_mask(enc) if missing is None else missing
-        excess = np.subtract(terms, self.feature_baseline_, out=terms)
-        if missing.any():
-            np.copyto(excess, 0.0, where=missing)
-        spec = self.window_spec_
-        size = stacked_size(spec)
-        owner = feature_owner(self.preprocessor_, size)
-        if spec is not None and spec.features == "summary":  # statistics back to the channel they describe
-            owner = windows.summary_owner(spec.channels, spec.summarised)[owner]
-            return aggregate(excess, owner, len(spec.channels))
-        if size == 1:  # one model feature per column: a reordering, often none
-            order = np.empty_like(owner)
-            order[owner] = np.arange(owner.size)
-            return excess if np.array_equal(order, np.arange(order.size)) else excess[:, order]
-        return aggregate(excess, owner, len(self.preprocessor_.schema_))
+        return column_contributions(terms, missing, self.feature_baseline_, self.preprocessor_,
+                                    self.window_spec_)
 
     def feature_names(self) -> list[str]:
         """Input columns (sensor channels for windowed models), as contributions name them."""

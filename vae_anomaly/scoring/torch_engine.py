@@ -57,7 +57,8 @@ class TorchEngine:
 
 
 def module_from_weights(spec: NetworkSpec, weights: Mapping[str, np.ndarray], device) -> TabularVAE:
-    """The torch network of ``spec`` with ``weights`` (a state dict of NumPy arrays), on ``device``, in eval mode.
+    """The torch network of ``spec`` with ``weights`` (a state dict of NumPy arrays), on ``device``, in
+    eval mode.
 
     Raises
     ------
@@ -65,7 +66,8 @@ def module_from_weights(spec: NetworkSpec, weights: Mapping[str, np.ndarray], de
         If the weights do not fit the network.
     """
     module = TabularVAE(spec.n_numeric, spec.cat_sizes, spec.indicator_cols, spec.hidden, spec.latent_dim,
-                        spec.min_log_var, torch.Generator().manual_seed(0), device="cpu", student_df=spec.student_df)
+                        spec.min_log_var, torch.Generator().manual_seed(0), device="cpu",
+                        student_df=spec.student_df)
     if spec.covariance_type == "full":  # the buffers exist before the weights fill them
         d = spec.n_numeric
         module.set_residual_covariance(np.zeros(d), np.zeros((d, d)), np.zeros(d))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..calibration.thresholds import add_baseline
 from ..features.encoder import TabularPreprocessor
 from ..features.rows import Prepared, cut_short, missing_mask
 from ..features.series import WindowSpec
@@ -41,7 +42,8 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
     engine : Engine
         The fitted model's scoring engine.
     baseline : ndarray (d_num + d_cat,)
-        Per-feature baselines, added for missing and padded features as in
+        Per-feature baselines, added for missing and padded features
+        (:func:`~vae_anomaly.calibration.thresholds.add_baseline`), as in
         :meth:`~vae_anomaly.scoring.scorer.Scorer.scores`.
     prep : Prepared
         The training rows as model rows.
@@ -69,8 +71,7 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
     for real in range(1, spec.size):
         enc = cut_short(prep, pre, spec, rows, real)
         raw, _ = engine.raw_scores(enc, with_terms=False)
-        missing = missing_mask(enc)
-        levels.append(np.sort(raw + missing @ baseline if missing.any() else raw))
+        levels.append(np.sort(add_baseline(raw, missing_mask(enc), baseline)))
     return np.stack(levels)
 
 

@@ -9,8 +9,9 @@ existing file at the target is replaced only by a complete one.
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,8 +22,8 @@ import pyarrow.parquet as pq
 from ..exceptions import InvalidInputError
 from .read import SUFFIXES
 
-__all__ = ["AtomicTableWriter", "StreamTableWriter", "atomic_write_bytes", "check_output_path", "output_format",
-           "parquet_options"]
+__all__ = ["AtomicTableWriter", "StreamTableWriter", "atomic_write_bytes", "check_output_path",
+           "output_format", "parquet_options", "temporary_beside"]
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -72,31 +73,51 @@ def _open_format_writer(sink, fmt: str, schema: pa.Schema):
     return pa.ipc.new_file(sink, schema)
 
 
-def _temporary_beside(path: Path) -> str:
-    """A new hidden, empty file in ``path``'s directory; errors name ``path``, not the temporary file."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    except OSError as exc:
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-    os.close(fd)
-    return tmp
+def temporary_beside(path: str | os.PathLike, directory: bool = False) -> Path:
+    """Create a new, empty hidden file (or directory) beside ``path``: ``.NAME.XXXXXXXX.tmp``.
+
+    It is created with mode 0o666 (0o777 for a directory) and the kernel
+    applies the process's umask, so it has the permissions any new file
+    gets there, and keeps them when renamed into place. The umask is never
+    read or changed (changing it is not safe while other threads create
+    files).
+
+    Raises
+    ------
+    OSError
+        If nothing can be created in ``path``'s directory; the message names
+        ``path``, not the temporary name.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            if directory:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, flags, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
 
 
-def _publish(tmp: str, path: Path, fsync: bool = True) -> None:
-    """Flush ``tmp`` to disk, give it the usual permissions (mkstemp makes it 0600), rename it to ``path``."""
+def _publish(tmp: str | os.PathLike, path: Path, fsync: bool = True) -> None:
+    """Flush ``tmp`` to disk and rename it to ``path``; it already has the usual permissions."""
     if fsync:
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
 
 
-def _discard(tmp: str | None) -> None:
+def _discard(tmp: str | os.PathLike | None) -> None:
     if tmp is not None:
         try:
             os.unlink(tmp)
@@ -113,7 +134,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         If the directory cannot be written; the message names ``path``.
     """
     path = Path(path)
-    tmp = _temporary_beside(path)
+    tmp = temporary_beside(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -168,7 +189,7 @@ class AtomicTableWriter:
 
     def __enter__(self) -> AtomicTableWriter:
         try:
-            self._tmp = _temporary_beside(self.path)
+            self._tmp = str(temporary_beside(self.path))
         except OSError as exc:
             raise InvalidInputError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from None
         return self

@@ -1,0 +1,76 @@
+"""Paths and small builders shared by tests in several folders (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+SHARED = ROOT.parent / "shared" / "datasets"
+
+
+def correlated_normal(n: int, d: int = 5, seed: int = 0) -> np.ndarray:
+    """Rows from a fixed correlated Gaussian (the same mixing for every seed)."""
+    mix = np.random.default_rng(1234).normal(size=(d, d)) / np.sqrt(d)
+    return np.random.default_rng(seed).normal(size=(n, d)) @ mix + 1.0
+
+
+def repack_model(good: bytes, mutate=None, extra: dict | None = None) -> bytes:
+    """The model ``good`` with changed metadata or extra members, and a valid checksum."""
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        meta = json.loads(zf.read("metadata.json"))
+        tensors = zf.read("tensors.safetensors")
+    if mutate is not None:
+        mutate(meta)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("metadata.json", json.dumps(meta))
+        zf.writestr("tensors.safetensors", tensors)
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    body = buf.getvalue()[:-2]
+    comment = b"vae-anomaly sha256:" + hashlib.sha256(body).hexdigest().encode()
+    return body + len(comment).to_bytes(2, "little") + comment
+
+
+def base_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Three correlated numeric columns, a text category and a 0/1 label."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)) @ np.array([[1.0, 0.6, 0.2], [0.0, 0.8, 0.3], [0.0, 0.0, 0.9]])
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "d": x[:, 2], "c": rng.choice(["x", "y", "z"], n),
+                         "label": (rng.random(n) < 0.05).astype(np.int64)})
+
+
+def hostile_frame(case: str, base: pd.DataFrame) -> pd.DataFrame:
+    """``base`` spoiled the way ``case`` names: no rows, one row, a column of NaN or inf, text in a number."""
+    frame = base.copy()
+    if case == "header_only":
+        return frame.iloc[:0]
+    if case == "one_row":
+        return frame.iloc[:1]
+    if case == "all_nan_column":
+        return frame.assign(a=np.nan)
+    if case == "all_constant":
+        return frame.assign(a=1.0, b=2.0, d=-3.0, c="x", label=0)
+    if case == "plus_inf":
+        frame.loc[7, "a"] = np.inf
+    elif case == "minus_inf":
+        frame.loc[7, "a"] = -np.inf
+    elif case == "huge":
+        frame.loc[7, "a"] = 1e308
+    elif case == "text_in_numeric":
+        frame["a"] = frame["a"].astype(str)
+        frame.loc[7, "a"] = "oops"
+    elif case == "mixed_object":  # only CSV can hold it; there it is all text
+        frame["c"] = frame["c"].astype(object)
+        frame.loc[::4, "c"] = 7
+    else:
+        raise ValueError(case)
+    return frame
