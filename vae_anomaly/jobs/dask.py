@@ -13,7 +13,7 @@ series lands in one partition (all rows go to one partition when the model
 has no group column), put back in input order there, then sorted by group
 and time as :func:`vae_anomaly.features.series.order_rows` sorts them, and scored in
 record batches with each series' last rows carried from one batch to the
-next (:func:`vae_anomaly.streaming.frames`). Every row thus gets the score
+next (:func:`vae_anomaly.jobs.stream.frames`). Every row thus gets the score
 that scoring the whole table on one machine gives it, ties in time
 included. A series must fit in one worker's memory.
 
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as pa_ds
 
 from ..exceptions import InvalidInputError, MissingExtraError
 from ..features import series
@@ -85,7 +85,7 @@ def score_partition(frame: pd.DataFrame, scorer: Scorer, keep: Sequence[str], ga
     keep : sequence of str
         Input columns to copy to the output.
     gaps : list, optional
-        Time gaps found (DataFrames, as :func:`vae_anomaly.streaming.new_gaps`)
+        Time gaps found (DataFrames, as :func:`vae_anomaly.jobs.stream.new_gaps`)
         are appended to it.
     gap_tolerance : float
         Steps longer than this many fitted time steps are gaps.
@@ -104,7 +104,8 @@ def score_partition(frame: pd.DataFrame, scorer: Scorer, keep: Sequence[str], ga
         series.check_key_columns(frame, spec)
         frame = frame.iloc[series.order_rows(frame, spec)]
     names = model_columns(scorer)
-    batches = pa.Table.from_pandas(frame[names], preserve_index=False).to_batches(max_chunksize=DEFAULT_BATCH_ROWS)
+    batches = pa.Table.from_pandas(frame[names], preserve_index=False).to_batches(
+        max_chunksize=DEFAULT_BATCH_ROWS)
     scored = [output_batch(batch, details(scorer, part, ordered), [], spec is not None)
               for batch, part, ordered in frames(scorer, batches, names, gaps, gap_tolerance)]
     results = _results(pa.Table.from_batches(scored) if scored else None, scorer)
@@ -193,29 +194,18 @@ def score_dask(ddf: dd.DataFrame, model, columns_out: Sequence[str] | None = Non
                                  clear_divisions=scorer.window_spec_ is not None)
 
 
-def _read_piece(piece: tuple[str, list[int]], schema: pa.Schema) -> pd.DataFrame:
-    path, row_groups = piece
-    try:  # cast to the table's schema, as vae-detect score reads a directory
-        table = pq.ParquetFile(path, pre_buffer=False).read_row_groups(row_groups, columns=schema.names)
-        return table.cast(schema).to_pandas()
+def _read_piece(piece: pa_ds.ParquetFileFragment, schema: pa.Schema) -> pd.DataFrame:
+    try:  # the table's schema: unified types, partition keys and null for a column the file lacks
+        return piece.to_table(schema=schema, columns=schema.names).cast(schema).to_pandas()
     except (pa.ArrowException, OSError) as exc:
         detail = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-        raise InvalidInputError(f"{os.path.basename(path)} is not a readable Parquet file: {detail}") from None
+        name = os.path.basename(piece.path)
+        raise InvalidInputError(f"{name} is not a readable Parquet file: {detail}") from None
 
 
-def _pieces(files, rows_per_piece: int):
-    """``(path, row groups)``: consecutive row groups of one file, about ``rows_per_piece`` rows each."""
-    for path in files:
-        meta = pq.ParquetFile(path).metadata
-        group, rows = [], 0
-        for i in range(meta.num_row_groups):
-            group.append(i)
-            rows += meta.row_group(i).num_rows
-            if rows >= rows_per_piece:
-                yield str(path), group
-                group, rows = [], 0
-        if group and rows:
-            yield str(path), group
+def _pieces(reader: TableReader, rows_per_piece: int):
+    """Consecutive row groups of one file, about ``rows_per_piece`` rows each, as picklable fragments."""
+    return reader.fragments(rows_per_piece)
 
 
 def read_parquet(reader: TableReader | str | os.PathLike, columns: Sequence[str] | None = None,
@@ -239,7 +229,7 @@ def read_parquet(reader: TableReader | str | os.PathLike, columns: Sequence[str]
     columns = reader.column_names if columns is None else list(columns)
     reader.require_columns(columns)
     schema = pa.schema([reader.schema.field(c) for c in columns], metadata=reader.schema.metadata)
-    pieces = list(_pieces(reader.files, max(1, int(partition_rows))))
+    pieces = list(_pieces(reader, max(1, int(partition_rows))))
     if not pieces:
         raise InvalidInputError(f"{reader.path.name} has no rows")
     with dask.config.set({"dataframe.convert-string": False}):  # columns as vae-detect score reads them

@@ -1,13 +1,20 @@
-"""Read any supported table file whole, or as a stream of record batches.
+"""Read any supported table whole, or as a stream of record batches: a file, a folder, or a URI.
 
-Inputs are recognised by their path: a ``.parquet`` file, a directory of
-Parquet files, a ``.csv`` file, or an Arrow IPC / Feather file (``.arrow``,
-``.feather``, ``.ipc``). :class:`TableReader` reads one whole, or streams it
-in record batches so memory stays bounded however large the file is.
+An input is a Parquet file (``.parquet``, ``.pq``, ``.parq``, any case, or
+any file starting with ``PAR1``), a CSV file (``.csv``), an Arrow IPC /
+Feather file (``.arrow``, ``.feather``, ``.ipc``), or a directory read
+recursively as one Parquet dataset; each may be a local path or a URI
+(:mod:`vae_anomaly.tables.location`). :class:`TableReader` reads one
+whole, or streams it in record batches so memory stays bounded however
+large it is. A directory is read with :mod:`pyarrow.dataset`: what is
+skipped is stated in :mod:`vae_anomaly.tables.discover`, how files that
+differ become one table in :mod:`vae_anomaly.tables.unify`, and how a CSV
+gets the types of its whole file in :mod:`vae_anomaly.tables.csv_types`.
 
 Every problem a user can cause (a missing, empty or unreadable file, a
-directory without Parquet files) raises
-:class:`~vae_anomaly.InvalidInputError` with a one-line message.
+directory without Parquet files, files that cannot be unified, a path that
+is not UTF-8) raises :class:`~vae_anomaly.InvalidInputError` with a
+one-line message.
 """
 
 from __future__ import annotations
@@ -19,47 +26,24 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
-import pyarrow.parquet as pq
+import pyarrow.fs as pa_fs
 
 from ..exceptions import InvalidInputError
 from ..options import DEFAULT_BATCH_ROWS
+from . import csv_types
+from .dataset import open_directory, parquet_format, row_group_pieces
+from .discover import describe_skipped
+from .files import SUFFIXES, csv_batches, file_batches, inspect_file, sniff_format, source, table_format
+from .location import not_utf8, split_location, user_path
+from .unify import TypeChange
 
 __all__ = ["TableReader", "table_format", "read_table", "iter_frames", "SUFFIXES"]
 
-_CSV_BLOCK_BYTES = 32 << 20
-SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
-             ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
 _KIND_NAMES = {"parquet": "Parquet file", "dataset": "Parquet directory", "csv": "CSV file",
                "arrow": "Arrow IPC file"}
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+): ")
 _READ_ERRORS = (pa.ArrowException, OSError, UnicodeDecodeError)
-
-
-def table_format(path: str | os.PathLike) -> str:
-    """Name the format of ``path`` from its suffix, or ``"dataset"`` for a directory.
-
-    Returns
-    -------
-    {"parquet", "dataset", "csv", "arrow"}
-
-    Raises
-    ------
-    InvalidInputError
-        If the suffix is not one of ``.parquet``, ``.pq``, ``.csv``, ``.arrow``,
-        ``.feather`` or ``.ipc``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return "dataset"
-    fmt = SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise InvalidInputError(
-            f"cannot tell the format of {path.name!r} from its suffix; use .parquet, .csv, "
-            ".arrow/.feather/.ipc or a directory of .parquet files"
-        )
-    return fmt
 
 
 def _first_line(exc: BaseException) -> str:
@@ -68,98 +52,173 @@ def _first_line(exc: BaseException) -> str:
 
 
 class TableReader:
-    """A table on disk, opened and checked, ready to be read whole or streamed.
+    """A table, opened and checked, ready to be read whole or streamed.
 
     Parameters
     ----------
-    path : str or PathLike
-        A Parquet, CSV or Arrow IPC file, or a directory of Parquet files.
+    path : str, bytes or PathLike
+        A Parquet, CSV or Arrow IPC file, or a directory read recursively
+        as one Parquet dataset (hive partition keys become columns); a local
+        path or a URI such as ``s3://bucket/landing/``.
 
     Attributes
     ----------
+    path : pathlib.Path or Uri
+        The input as given (a :class:`~vae_anomaly.tables.location.Uri`, a
+        ``str`` with a ``name``, for remote stores).
+    filesystem : pyarrow.fs.FileSystem
     format : str
         As returned by :func:`table_format`.
-    schema : pyarrow.Schema
-        Column names and types (for CSV, as inferred from the first block).
     num_rows : int or None
         Row count when the format records it (not for CSV).
+    skipped : list of (str, str)
+        For a directory: each path skipped below it, with the reason (the
+        rule is in :mod:`vae_anomaly.tables.discover`).
+    missing_columns : dict
+        For a directory: column -> the files (with rows) that lack it,
+        whose rows hold null there.
 
     Raises
     ------
     InvalidInputError
-        If the path does not exist, is empty, or cannot be read as a table.
+        If the path does not exist, is empty, is not UTF-8, or cannot be
+        read as a table; or the files of a directory cannot be unified.
+
+    Examples
+    --------
+    >>> reader = TableReader("sample_data/tabular.parquet")   # doctest: +SKIP
+    >>> reader.num_rows, reader.column_names[:2]                 # doctest: +SKIP
+    (5000, ['id', 'x0'])
     """
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        if not self.path.exists():
-            raise InvalidInputError(f"{self.path} does not exist")
-        self.format = table_format(self.path)
-        self._files = self._list_files()
+    def __init__(self, path: str | bytes | os.PathLike):
+        self.filesystem, self._where = split_location(path)
+        self.path = user_path(path, self.filesystem, self._where)
+        self.skipped: list[tuple[str, str]] = []
+        self.missing_columns: dict[str, tuple[str, ...]] = {}
+        self._changes: list[TypeChange] = []
+        self._whole_csv: pa.Schema | None = None
+        self._files = [self._where]
+        info = self._file_info()
+        self.format = "dataset" if info.type == pa_fs.FileType.Directory else self._file_format()
+        if self.format != "dataset" and info.size == 0:
+            raise InvalidInputError(f"{self.path.name} is empty (0 bytes)")
+        self._csv = csv_types.CsvTypes(self._source, info.size)
         try:
             schema, self.num_rows = self._inspect()
             names = schema.names  # decodes them: a CSV header that is not UTF-8 fails here
         except _READ_ERRORS as exc:
             raise self._unreadable(exc) from None
-        self.schema = schema
+        self._schema = schema
         seen: set[str] = set()
         for name in names:
             if name in seen:
-                raise InvalidInputError(f"{self.path.name} has more than one column named {name!r}; rename them")
+                raise InvalidInputError(
+                    f"{self.path.name} has more than one column named {name!r}; rename them")
             seen.add(name)
+
+    # -- opening ---------------------------------------------------------------------------
+    def _file_info(self) -> pa_fs.FileInfo:
+        try:
+            info = self.filesystem.get_file_info(self._where)
+        except UnicodeDecodeError as exc:
+            raise not_utf8(exc.object) from None
+        except OSError as exc:
+            raise InvalidInputError(f"cannot open {self.path}: {_first_line(exc)}") from None
+        if info.type == pa_fs.FileType.NotFound:
+            raise InvalidInputError(f"{self.path} does not exist")
+        return info
+
+    def _file_format(self) -> str:
+        """The format by suffix, else by the file's first bytes (``PAR1``, ``ARROW1``)."""
+        try:
+            return table_format(self.path)
+        except InvalidInputError:
+            found = sniff_format(self.filesystem, self._where)
+            if found is None:
+                raise
+            return found
+
+    def _source(self):
+        return source(self.filesystem, self._where)
 
     def _unreadable(self, exc: BaseException) -> InvalidInputError:
         detail = _first_line(exc)
         found = _CSV_COLUMN.search(detail)
-        names = getattr(getattr(self, "schema", None), "names", [])
+        names = getattr(getattr(self, "_schema", None), "names", [])
         if found and int(found.group(1)) < len(names):
             detail = detail.replace(found.group(0), f"column {names[int(found.group(1))]!r}: ")
         return InvalidInputError(f"{self.path.name} is not a readable {_KIND_NAMES[self.format]}: {detail}")
 
-    def _list_files(self) -> list[Path]:
-        if self.format != "dataset":
-            if self.path.stat().st_size == 0:
-                raise InvalidInputError(f"{self.path.name} is empty (0 bytes)")
-            return [self.path]
-        files = sorted(p for p in self.path.rglob("*.parquet")
-                       if p.is_file() and not any(part.startswith((".", "_"))
-                                                  for part in p.relative_to(self.path).parts))
-        if not files:
-            raise InvalidInputError(f"directory {self.path} holds no .parquet files")
-        return files
-
     def _inspect(self) -> tuple[pa.Schema, int | None]:
-        if self.format == "parquet":
-            meta = pq.ParquetFile(self.path)
-            return meta.schema_arrow, meta.metadata.num_rows
         if self.format == "dataset":
-            dataset = self._dataset()
-            return dataset.schema, sum(pq.ParquetFile(f).metadata.num_rows for f in self._files)
-        if self.format == "arrow":
-            with pa.memory_map(str(self.path)) as source:
-                reader = pa.ipc.open_file(source)
-                return reader.schema, reader.count_rows()
-        with pa_csv.open_csv(self.path, read_options=pa_csv.ReadOptions(block_size=1 << 20)) as reader:
-            return reader.schema, None
+            return self._open_dataset()
+        return inspect_file(self.format, self.filesystem, self._where)
 
-    def _dataset(self) -> pa_ds.Dataset:
-        scan = pa_ds.ParquetFragmentScanOptions(pre_buffer=False)
-        parquet = pa_ds.ParquetFileFormat(default_fragment_scan_options=scan)
-        return pa_ds.dataset([str(f) for f in self._files], format=parquet)
+    def _open_dataset(self) -> tuple[pa.Schema, int]:
+        found = open_directory(self.filesystem, self._where, str(self.path))
+        self._dataset, self._files, self.skipped = found.dataset, found.files, found.skipped
+        self._changes, self.missing_columns = list(found.changes), found.missing
+        return found.dataset.schema, found.num_rows
+
+    # -- what it holds ---------------------------------------------------------------------
+    @property
+    def schema(self) -> pa.Schema:
+        """Column names and types as read (for CSV, the types of the whole file: may read it once more)."""
+        if self.format != "csv":
+            return self._schema
+        if self._whole_csv is None:
+            try:
+                self._csv.infer(self._schema.names)
+                first = self._csv.first_block()
+            except _READ_ERRORS as exc:
+                raise self._unreadable(exc) from None
+            self._whole_csv = pa.schema([f.with_type(self._csv.overrides.get(f.name, f.type)) for f in first])
+        return self._whole_csv
 
     @property
-    def files(self) -> list[Path]:
-        """The files read, in the order they are read (one for a file; sorted parts for a directory)."""
+    def files(self) -> list[Path] | list[str]:
+        """The files read, in the order they are read (one for a file; sorted parts for a directory).
+
+        Local files as :class:`~pathlib.Path`; for a URI, paths inside :attr:`filesystem`.
+        """
+        if isinstance(self.filesystem, pa_fs.LocalFileSystem):
+            return [Path(f) for f in self._files] if self.format == "dataset" else [self.path]
         return list(self._files)
 
     @property
     def column_names(self) -> list[str]:
-        """Names of the columns, in file order."""
-        return list(self.schema.names)
+        """Names of the columns, in order (a directory's partition keys last)."""
+        return list(self._schema.names)
+
+    @property
+    def type_changes(self) -> list[TypeChange]:
+        """Columns whose type differs between the files of a directory, or the blocks of a CSV file.
+
+        For CSV, as found by the reads made so far (the columns read without
+        a type given by the caller); complete after :meth:`read`.
+        """
+        return self._changes + self._csv.changes
+
+    def notes(self) -> list[str]:
+        """One line each for what a user should hear about: skipped paths, type changes, missing columns."""
+        lines = [describe_skipped(self.skipped, str(self.path))] if self.skipped else []
+        lines += [f"{change.describe()} ({self.path.name})" for change in self.type_changes]
+        for column, files in self.missing_columns.items():
+            more = f" and {len(files) - 1} more" if len(files) > 1 else ""
+            lines.append(f"column {column!r} is missing from {files[0]}{more} in {self.path.name}: "
+                         "read as null there")
+        return lines
 
     def require_columns(self, names: Sequence[str], what: str = "column") -> None:
-        """Raise naming the first of ``names`` that the table lacks."""
-        have = set(self.schema.names)
+        """Raise naming the first of ``names`` that the table lacks.
+
+        Raises
+        ------
+        InvalidInputError
+            ``"{what} 'x' is not in data.parquet"``.
+        """
+        have = set(self._schema.names)
         for name in names:
             if name not in have:
                 raise InvalidInputError(f"{what} {name!r} is not in {self.path.name}")
@@ -177,12 +236,18 @@ class TableReader:
             Read only these columns, in this order.
         csv_types : dict, optional
             Arrow types to use for these CSV columns instead of inferring them
-            from the first block (ignored for other formats).
+            (ignored for other formats). The other columns get the types of
+            the whole file.
+
+        Yields
+        ------
+        pyarrow.RecordBatch
+            All with one schema; a directory's rows in file order.
 
         Raises
         ------
         InvalidInputError
-            If the file turns out to be unreadable part way through.
+            If the table turns out to be unreadable part way through.
         """
         columns = None if columns is None else list(columns)
         try:
@@ -190,45 +255,71 @@ class TableReader:
         except _READ_ERRORS as exc:
             raise self._unreadable(exc) from None
 
-    def _batches(self, batch_size: int, columns, csv_types) -> Iterator[pa.RecordBatch]:
-        if self.format == "parquet":
-            # pre_buffer would read ahead every row group and hold them all: memory would grow with the file.
-            source = pq.ParquetFile(self.path, pre_buffer=False)
-            yield from source.iter_batches(batch_size=batch_size, columns=columns)
-        elif self.format == "dataset":
-            yield from self._dataset().to_batches(columns=columns, batch_size=batch_size,
-                                                  batch_readahead=2, fragment_readahead=1)
-        elif self.format == "arrow":
-            with pa.memory_map(str(self.path)) as source:
-                reader = pa.ipc.open_file(source)
-                for i in range(reader.num_record_batches):
-                    batch = reader.get_batch(i)
-                    if columns is not None:
-                        batch = batch.select(columns)
-                    for start in range(0, batch.num_rows, batch_size):
-                        yield batch.slice(start, batch_size)
+    def _batches(self, batch_size: int, columns, given) -> Iterator[pa.RecordBatch]:
+        if self.format == "dataset":
+            metadata = self._schema.metadata
+            for batch in self._dataset.to_batches(columns=columns, batch_size=batch_size,
+                                                  batch_readahead=2, fragment_readahead=1):
+                yield batch.replace_schema_metadata(metadata)
+        elif self.format == "csv":
+            given = {k: v for k, v in given.items() if k in set(self._schema.names)}
+            types = self._csv.column_types(columns or self._schema.names, given)
+            yield from csv_batches(self.filesystem, self._where, columns, types, csv_types.CSV_BLOCK_BYTES)
         else:
-            yield from self._csv_batches(columns, csv_types)
+            yield from file_batches(self.format, self.filesystem, self._where, self._schema, batch_size,
+                                    columns)
 
-    def _csv_batches(self, columns, csv_types) -> Iterator[pa.RecordBatch]:
-        known = set(self.schema.names)
-        convert = pa_csv.ConvertOptions(
-            include_columns=columns,
-            strings_can_be_null=True,
-            column_types={k: v for k, v in csv_types.items() if k in known},
-        )
-        read = pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
-        with pa_csv.open_csv(self.path, read_options=read, convert_options=convert) as reader:
-            yield from reader
+    # -- pieces, for readers in other processes --------------------------------------------
+    def fragments(self, rows_per_piece: int) -> Iterator[pa_ds.ParquetFileFragment]:
+        """A Parquet table as picklable pieces of consecutive row groups of one file, in read order.
 
-    # -- whole table -----------------------------------------------------------------------
-    def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Read the whole table (or ``columns`` of it) into a DataFrame.
+        Each holds about ``rows_per_piece`` rows (whole row groups); read one
+        with ``piece.to_table(schema=reader.schema)`` for the rows of the
+        table, partition keys and unified types included.
 
         Raises
         ------
         InvalidInputError
-            If the file is unreadable or has no rows.
+            If the table is not Parquet, or a file is unreadable.
+        """
+        if self.format not in ("parquet", "dataset"):
+            raise InvalidInputError(f"{self.path.name} is not Parquet")
+        dataset = self._dataset if self.format == "dataset" else pa_ds.dataset(
+            [self._where], schema=self._schema, filesystem=self.filesystem, format=parquet_format())
+        try:
+            yield from row_group_pieces(dataset, rows_per_piece)
+        except _READ_ERRORS as exc:
+            raise self._unreadable(exc) from None
+
+    # -- whole table -----------------------------------------------------------------------
+    def read_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """Read the whole table (or ``columns`` of it) as a :class:`pyarrow.Table`, 0 rows allowed.
+
+        Raises
+        ------
+        InvalidInputError
+            If the table is unreadable.
+        """
+        batches = list(self.iter_batches(columns=columns))
+        if batches:
+            return pa.Table.from_batches(batches)
+        schema = self._schema if columns is None else pa.schema(
+            [self._schema.field(c) for c in columns], metadata=self._schema.metadata)
+        return schema.empty_table()
+
+    def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Read the whole table (or ``columns`` of it) into a DataFrame.
+
+        Returns
+        -------
+        DataFrame
+            One row per row of the table; an unnamed pandas index stored in
+            the files (``__index_level_0__``) is its index.
+
+        Raises
+        ------
+        InvalidInputError
+            If the table is unreadable or has no rows.
         """
         batches = [b for b in self.iter_batches(columns=columns) if b.num_rows]
         if not batches:
