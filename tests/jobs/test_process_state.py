@@ -109,6 +109,21 @@ def test_the_callers_loop_body_runs_with_the_callers_thread_counts(det, frame, n
     np.testing.assert_array_equal(np.concatenate(scores), det.score_details(frame).anomaly_score)
 
 
+def test_without_threadpoolctls_own_setter_blas_is_left_as_it_is(det, frame, blas_threads, in_workers,
+                                                                  monkeypatch):
+    """The per-batch limit goes through a setter threadpoolctl does not make public; where a release
+    lacks it, scoring must leave BLAS alone (slower under load) rather than set what it cannot restore."""
+    import threadpoolctl
+
+    for cls in vars(threadpoolctl).values():
+        if isinstance(cls, type) and "_real_set_num_threads" in vars(cls):
+            monkeypatch.delattr(cls, "_real_set_num_threads")
+    scores = [details.anomaly_score for _, details in scored_batches(det, batches(frame), n_jobs=2)]
+    assert [b for b, _ in in_workers] == [blas_threads] * 6
+    assert blas() == blas_threads
+    np.testing.assert_array_equal(np.concatenate(scores), det.score_details(frame).anomaly_score)
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_a_stream_the_caller_stops_reading_holds_no_limit(det, frame, n_jobs, blas_threads, torch_threads):
     results = scored_batches(det, batches(frame), n_jobs=n_jobs)

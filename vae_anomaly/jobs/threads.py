@@ -37,7 +37,8 @@ class _OneBlasThread:
         """Look up the BLAS libraries loaded now (milliseconds: once a job, not once a batch)."""
         from threadpoolctl import ThreadpoolController
 
-        found = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        found = [lib for lib in ThreadpoolController().lib_controllers
+                 if lib.user_api == "blas" and callable(getattr(lib, "_real_set_num_threads", None))]
         with self._lock:
             self._libraries = found
 
@@ -62,8 +63,11 @@ class _OneBlasThread:
 def _set_threads(lib, n: int) -> None:
     # threadpoolctl lets only the first thread that sets OpenBLAS's process-wide count set it
     # again (OpenBLASController.set_num_threads ignores the others, silently); the count here is
-    # set by whichever thread starts the first batch and restored by the one ending the last.
-    getattr(lib, "_real_set_num_threads", lib.set_num_threads)(n)
+    # set by whichever thread starts the first batch and restored by the one ending the last, so it
+    # goes through the setter that threadpoolctl itself calls once it has let a thread through.
+    # That setter is not public: find_libraries keeps only libraries that have it, so where a
+    # threadpoolctl release lacks it BLAS is left as it is (slower under load, never left changed).
+    lib._real_set_num_threads(n)
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
