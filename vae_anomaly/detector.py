@@ -20,7 +20,13 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    OutlierMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -29,6 +35,7 @@ from . import options
 from .calibration.drift import DRIFT_ALPHA, DriftReport
 from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features.encoder import Encoded
+from .features.frames import as_pandas, like_input
 from .features.rows import Prepared, prepare, training_rows
 from .features.schema import as_frame
 from .features.series import requested_window
@@ -49,7 +56,7 @@ __all__ = ["VAEDetector", "ScoreDetails"]
 logger = logging.getLogger(__name__)
 
 
-class VAEDetector(OutlierMixin, BaseEstimator):
+class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseEstimator):
     """Anomaly detector built on a variational autoencoder.
 
     Scales the features, trains an MLP VAE on them, and flags rows whose
@@ -274,7 +281,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, for DataFrame input with string names.
+        Column names, for table input with string names: a pandas or polars
+        DataFrame, a pyarrow Table, or any table with the Arrow PyCapsule
+        (``__arrow_c_stream__``) or dataframe interchange (``__dataframe__``)
+        protocol. Every method takes any of these, whichever kind ``fit`` had.
 
     See Also
     --------
@@ -397,7 +407,13 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     # input
     # ---------------------------------------------------------------------------------------
     def _input_frame(self, X, reset: bool) -> pd.DataFrame:
-        """Check ``X`` at the boundary and view it as a DataFrame."""
+        """Check ``X`` at the boundary and view it as a DataFrame.
+
+        A table of another library (polars, pyarrow, ...) becomes a pandas
+        DataFrame first (:func:`~vae_anomaly.features.frames.as_pandas`), so
+        ``validate_data`` sees, and ``feature_names_in_`` keeps, its column names.
+        """
+        X = as_pandas(X)
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, skip_check_array=True, reset=reset)
             if X.shape[1] == 0:
@@ -409,7 +425,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             frame.columns = [str(c) for c in frame.columns]
             return frame
         arr = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False,
-                            ensure_min_samples=2 if reset else 1)
+                            ensure_min_samples=2 if reset else 0)
         if arr.dtype == object:
             try:
                 arr = arr.astype(np.float64)
@@ -436,7 +452,10 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Training rows. May hold NaN, booleans and text categories. With
-            ``window`` set, also the time and group columns.
+            ``window`` set, also the time and group columns. A polars
+            DataFrame, a pyarrow Table or another table with
+            ``__arrow_c_stream__`` or ``__dataframe__`` is read with its
+            column names, as a pandas DataFrame would be.
         y : Ignored
             Not used, present for API consistency.
 
@@ -609,8 +628,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             loaded from files without a column reference).
         """
         scorer = self.scorer()
-        prep = self._prepare(scorer.model_columns(X),
-                             None if context is None else scorer.model_columns(context))
+        prep = self._prepare(scorer.model_columns(as_pandas(X)),
+                             None if context is None else scorer.model_columns(as_pandas(context)))
         return scorer.drift_of(scorer.details(prep), alpha)
 
     def feature_contributions(self, X):
@@ -624,17 +643,26 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         latent (KL) part of the score belongs to no single column and is left
         out.
 
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            A pandas or polars DataFrame, a pyarrow Table, any table with
+            ``__arrow_c_stream__`` or ``__dataframe__``, or an array.
+
         Returns
         -------
         DataFrame or ndarray of shape (n_samples, n_columns)
-            A DataFrame with the feature column names for DataFrame input.
+            For table input, a DataFrame with the feature column names: a
+            polars DataFrame for polars input, otherwise a pandas DataFrame
+            (with ``X``'s index for pandas input). An ndarray for array input.
         """
-        prep = self._prepare(X)
+        data = as_pandas(X)
+        prep = self._prepare(data)
         scorer = self.scorer()
         _, terms = scorer.scores(prep.enc, with_terms=True)
         out = scorer.contributions(prep.enc, terms)[prep.back]
-        if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(out, index=X.index, columns=scorer.feature_names())
+        if isinstance(data, pd.DataFrame):
+            return like_input(pd.DataFrame(out, index=data.index, columns=scorer.feature_names()), X)
         return out
 
     def score_details(self, X, context=None) -> ScoreDetails:
@@ -656,28 +684,60 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             per-column contributions and window fill, aligned with ``X``.
         """
         scorer = self.scorer()
-        return scorer.details(self._prepare(scorer.model_columns(X),
-                                            None if context is None else scorer.model_columns(context)))
+        context = None if context is None else scorer.model_columns(as_pandas(context))
+        return scorer.details(self._prepare(scorer.model_columns(as_pandas(X)), context))
 
     # ---------------------------------------------------------------------------------------
     # latent space and generator
     # ---------------------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
-        """Latent means of each row, shape (n_samples, latent_dim)."""
+        """Latent means of each row.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, latent_dim)
+            Or the container chosen with :meth:`set_output` (``"pandas"``,
+            ``"polars"``), with the columns :meth:`get_feature_names_out` names.
+        """
         prep = self._prepare(X)
         return inference.latent_means(self.module_, self._tensors(prep.enc))[prep.back]
+
+    @property
+    def _n_features_out(self) -> int:
+        """Columns of :meth:`transform`: the latent dimension (``get_feature_names_out`` reads it)."""
+        return self.module_.latent_dim
 
     def reconstruct(self, X):
         """Decoder's expected value of each row, in the original units.
 
         Numeric columns get the decoder mean; categorical columns the most
-        likely level. Returns a DataFrame for DataFrame input. Not available
-        for windowed models.
+        likely level. Not available for windowed models.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        DataFrame or ndarray of shape (n_samples, n_features_in_)
+            As :meth:`feature_contributions` returns: a DataFrame with ``X``'s
+            columns for table input (polars for polars input), an ndarray for
+            array input.
+
+        Raises
+        ------
+        NotImplementedError
+            For windowed models.
         """
         self._refuse_windows("reconstruct")
-        prep = self._prepare(X)
+        data = as_pandas(X)
+        prep = self._prepare(data)
         num, cat = inference.reconstructions(self.module_, self._tensors(prep.enc))
-        return self._as_output(self.preprocessor_.decode(num, cat), X)
+        return like_input(self._as_output(self.preprocessor_.decode(num, cat), data), X)
 
     def _refuse_windows(self, what: str) -> None:
         check_is_fitted(self)
@@ -723,6 +783,21 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         The file is written to a temporary name and renamed into place, so an
         existing file at ``path`` is replaced only by a complete model. See
         :mod:`vae_anomaly.persistence.modelfile` for the format.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            A local path, or a URI that :mod:`pyarrow.fs` opens
+            (``s3://bucket/models/m.vae``; credentials come from the store's
+            usual environment). On a store the file is uploaded in one piece
+            once complete (:func:`vae_anomaly.tables.write.atomic_write_bytes`).
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written, or the store refuses the upload.
+        InvalidInputError
+            If a URI cannot be opened, or its store cannot be reached.
         """
         check_is_fitted(self)
         from .persistence.modelfile import write_model
@@ -733,11 +808,15 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     def load(cls, path, device: str = "cpu") -> VAEDetector:
         """Load a model file written by :meth:`save`; nothing in it is executed.
 
+        ``path`` may be a local path or a URI (``s3://bucket/models/m.vae``).
+
         Raises
         ------
         ModelFileError
             If the file is missing, corrupt, truncated, holds a pickle, or
             needs a newer version of this package.
+        InvalidInputError
+            If a URI cannot be opened, or its store cannot be reached.
         """
         from .persistence.modelfile import read_model
 

@@ -36,8 +36,14 @@ class ModelFileError(VAEAnomalyError, ValueError):
 
 
 class MissingExtraError(VAEAnomalyError, ImportError):
-    """An optional dependency is not installed; the message names the extra that installs it
-    (``pip install 'vae-anomaly[report]'``, ``'vae-anomaly[dask]'``)."""
+    """An optional dependency is not installed, or is installed but does not import.
+
+    When a package is not installed, the message names the extra that
+    installs it (``pip install 'vae-anomaly[report]'``,
+    ``'vae-anomaly[dask]'``); when it is installed but fails to import, the
+    failing import and the installed versions of the extra's packages (see
+    :func:`vae_anomaly.jobs.extras.extra_error`).
+    """
 
 
 class CalibrationWarning(UserWarning):

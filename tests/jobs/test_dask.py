@@ -196,9 +196,13 @@ def test_bad_input_is_one_line_and_exit_1(data, cluster, case):
 
 def test_without_the_extra_dask_is_one_line_naming_it(data, monkeypatch):
     import vae_anomaly.jobs
+    import vae_anomaly.jobs.extras
 
     for name in ("dask", "dask.dataframe", "distributed"):
-        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed: no module ...
+    installed = vae_anomaly.jobs.extras.installed_version  # ... and no distribution
+    monkeypatch.setattr(vae_anomaly.jobs.extras, "installed_version",
+                        lambda name: None if name in ("dask", "distributed") else installed(name))
     for package, name in ((vae_anomaly.jobs, "dask"), (vae_anomaly.jobs, "cluster")):
         monkeypatch.delitem(sys.modules, f"{package.__name__}.{name}")
         monkeypatch.delattr(package, name)

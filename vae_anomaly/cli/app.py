@@ -12,6 +12,7 @@ library is imported inside the commands so ``--help`` stays quick.
 from __future__ import annotations
 
 import os
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -45,10 +46,22 @@ DEFAULT_THRESHOLD_METHOD = ThresholdMethod(options.THRESHOLD_METHODS[0])
 #: Exit code of ``score --fail-on-drift`` when drift is detected (errors exit 1, usage 2).
 EXIT_DRIFT = 3
 
-Data = Annotated[Path, typer.Argument(
-    help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files.",
-    show_default=False)]
-Model = Annotated[Path, typer.Option("--model", "-m", help="Model file.")]
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")  # as vae_anomaly.tables.location.is_uri, without pyarrow
+
+
+def _location(value: str | os.PathLike) -> Path | str:
+    """A path argument as the jobs take it: a ``Path``, or a URI as written (``Path`` collapses ``//``)."""
+    text = os.fspath(value)
+    return text if isinstance(text, str) and _URI.match(text) else Path(text)
+
+
+# Paths are typed str, so Typer never makes a Path of a URI; _location turns local ones into Paths.
+Data = Annotated[str, typer.Argument(
+    help="A .parquet, .csv or .arrow/.feather file, or a directory of .parquet files; a local path or a "
+         "URI (s3://, gs://, abfs://, hdfs://, file://).",
+    show_default=False, parser=_location)]
+Model = Annotated[str, typer.Option("--model", "-m", help="Model file (a local path or a URI).",
+                                    parser=_location)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and data.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1,
@@ -67,6 +80,13 @@ Jobs = Annotated[int, typer.Option(
     "--jobs", "-j", min=1, show_default="CPUs, at most 4",
     help="Record batches scored in parallel; results do not depend on it.")]
 DEFAULT_JOBS = min(4, _cpus())
+
+
+def _notes(summary: dict, quiet: bool) -> None:
+    """Print what the reader noticed (paths skipped, types changed, columns missing) unless quiet."""
+    if not quiet:
+        for line in render.note_lines(summary):
+            typer.echo(line, err=True)
 
 
 def _checked(check):
@@ -93,7 +113,7 @@ vae-detect fit sensors.parquet --window 8 --time-column timestamp --group-column
 @app.command(epilog=FIT_EXAMPLES)
 def fit(
     data: Data,
-    model: Model = Path("model.vae"),
+    model: Model = "model.vae",
     columns: Annotated[list[str] | None, typer.Option(
         "--columns", "-c", help="Use only this column (repeat for more).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(
@@ -167,6 +187,7 @@ def fit(
         from vae_anomaly.jobs.fit import fit_file
 
         summary = fit_file(data, model, columns=columns or (), exclude=exclude or (), params=params)
+    _notes(summary, quiet)
     if not quiet:
         typer.echo(render.fit_text(summary), err=True)
     if json_out:
@@ -190,7 +211,7 @@ vae-detect score today.parquet -m model.vae --json --fail-on-drift > summary.jso
 @app.command(epilog=SCORE_EXAMPLES)
 def score(
     data: Data,
-    model: Model = Path("model.vae"),
+    model: Model = "model.vae",
     output: Annotated[str | None, typer.Option(
         "--output", "-o", show_default=False,
         help="Output .parquet, .csv or .arrow file, or - for CSV on stdout. "
@@ -248,6 +269,7 @@ def score(
                              columns_out=columns_out or None, batch_size=batch_size, n_jobs=jobs,
                              device=device, gap_tolerance=gap_tolerance, progress=bar)
     drifted = summary["drift"]["detected"]
+    _notes(summary, quiet)
     if not quiet:
         typer.echo(render.score_text(summary), err=True)
     if drifted and not json_out and (not quiet or fail_on_drift):
@@ -258,7 +280,7 @@ def score(
         raise typer.Exit(code=EXIT_DRIFT)
 
 
-def _score_on_cluster(data: Path, model: Path, output: str | None, address: str,
+def _score_on_cluster(data: Path | str, model: Path | str, output: str | None, address: str,
                       columns_out: list[str] | None, partition_rows: int, device: str, gap_tolerance: float,
                       quiet: bool) -> None:
     """``score --dask``: the same results, written as a directory of part files by a Dask cluster."""
@@ -273,6 +295,7 @@ def _score_on_cluster(data: Path, model: Path, output: str | None, address: str,
         summary = score_file_on_cluster(data, model, output, address=address, columns_out=columns_out or None,
                                         partition_rows=partition_rows, gap_tolerance=gap_tolerance,
                                         progress=bar)
+    _notes(summary, quiet)
     if not quiet:
         typer.echo(render.score_text(summary), err=True)
 
@@ -291,7 +314,7 @@ def evaluate(
     label_column: Annotated[str, typer.Option(
         "--label-column", "-l", show_default=False,
         help="Column holding the truth: 1/true for anomalies, 0/false for normal rows.")],
-    model: Model = Path("model.vae"),
+    model: Model = "model.vae",
     batch_size: BatchSize = options.DEFAULT_BATCH_ROWS,
     jobs: Jobs = DEFAULT_JOBS,
     device: Device = "cpu",
@@ -309,6 +332,7 @@ def evaluate(
 
         metrics = evaluate_file(data, model, label_column, batch_size=batch_size, n_jobs=jobs, device=device,
                                 progress=bar)
+    _notes(metrics, quiet)
     typer.echo(to_json(metrics) if json_out else render.evaluate_text(metrics))
 
 
@@ -323,9 +347,9 @@ vae-detect report labelled.parquet -m model.vae -o check.html --label-column lab
 @app.command(epilog=REPORT_EXAMPLES)
 def report(
     data: Data,
-    model: Model = Path("model.vae"),
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", show_default=False,
+    model: Model = "model.vae",
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", show_default=False, parser=_location,
         help="HTML file to write. Default: DATA with .report.html as its suffix.")] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", show_default=False,
@@ -349,6 +373,7 @@ def report(
 
         summary = report_file(data, model, output, label_column=label_column, top=top, batch_size=batch_size,
                               n_jobs=jobs, progress=bar)
+    _notes(summary, quiet)
     if not quiet:
         typer.echo(render.report_text(summary), err=True)
 
@@ -363,7 +388,8 @@ vae-detect info model.vae --json | jq .calibration
 
 @app.command(epilog=INFO_EXAMPLES)
 def info(
-    model: Annotated[Path, typer.Argument(help="Model file written by vae-detect fit.", show_default=False)],
+    model: Annotated[str, typer.Argument(help="Model file written by vae-detect fit (a local path or a URI).",
+                                         show_default=False, parser=_location)],
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["fit_text", "score_text", "drift_line", "evaluate_text", "info_text", "report_text"]
+__all__ = ["note_lines", "fit_text", "score_text", "drift_line", "evaluate_text", "info_text", "report_text"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -43,6 +43,11 @@ def _window(w: dict) -> str:
     return f"{w['size']} rows, {seen}" + (f" ({keys})" if keys else "")
 
 
+def note_lines(s: dict) -> list[str]:
+    """``note: ...`` lines of what the reader noticed (the ``notes`` of a job's summary)."""
+    return [f"note: {note}" for note in s.get("notes") or ()]
+
+
 def fit_text(s: dict) -> str:
     """Summary of :func:`vae_anomaly.jobs.fit.fit_file`."""
     lines = [
@@ -55,6 +60,10 @@ def fit_text(s: dict) -> str:
         lines += [f"  {name}: {why}" for name, why in s["columns_ignored"].items()]
     if s["columns_excluded"]:
         lines.append(f"columns excluded: {_names(s['columns_excluded'])}")
+    if s.get("type_changes"):
+        lines.append("columns whose type changed in the file: " + ", ".join(
+            f"{c['column']} ({c['first']}, then {c['other']} in {c['where']}: read as {c['read_as']})"
+            for c in s["type_changes"]))
     if s.get("window"):
         lines.append(f"windows: {_window(s['window'])}")
     lines.append(f"threshold: {_num(s['threshold'], 6)} ({_rate(s['calibration'])})")
@@ -73,6 +82,8 @@ def score_text(s: dict) -> str:
     speed = f"{s['rows_per_s']:,.0f} rows/s" if s["rows_per_s"] else "n/a rows/s"
     text = (f"scored {s['rows']:,} rows in {s['seconds']:.2f} s ({speed}); "
             f"{s['anomalies']:,} anomalies ({share:.2f}%) -> {where}")
+    if not s["rows"]:
+        text = f"0 rows scored: the input holds no rows; the output has every column and no rows -> {where}"
     if s.get("time_gaps"):
         text += (f"\nwarning: {s['time_gaps']:,} time gap(s) longer than {s['time_gap_tolerance']:g}x "
                  "the fitted time step; "
@@ -95,8 +106,10 @@ def drift_line(d: dict) -> str:
 
 def evaluate_text(m: dict) -> str:
     """Metrics of :func:`vae_anomaly.jobs.evaluate.classification_metrics` as a small table."""
+    counts = (f"{m['n_rows']:,} ({m['n_anomalies']:,} labelled anomalies, {m['n_flagged']:,} flagged)"
+              if m["n_rows"] else "0: the table holds no rows, so every metric is undefined (null in --json)")
     rows = [
-        ("rows", f"{m['n_rows']:,} ({m['n_anomalies']:,} labelled anomalies, {m['n_flagged']:,} flagged)"),
+        ("rows", counts),
         ("AUC-ROC", _num(m["auc_roc"])),
         ("AUC-PR", _num(m["auc_pr"]) + "  (average precision)"),
         ("threshold", _num(m["threshold"], 6)),
@@ -150,5 +163,8 @@ def info_text(d: dict) -> str:
 def report_text(s: dict) -> str:
     """Summary of :func:`vae_anomaly.report.run.report_file`."""
     share = 100.0 * s["anomalies"] / s["rows"] if s["rows"] else 0.0
+    if not s["rows"]:
+        return (f"report of 0 rows: the data hold no rows, and the page says so -> {s['output']} "
+                f"({s['bytes'] / 1e3:,.0f} kB)")
     return (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) "
             f"in {s['seconds']:.2f} s -> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..exceptions import InvalidInputError
 from ..options import MAX_CATEGORIES
-from .dtypes import is_dictionary, values_kind
+from .dtypes import is_dictionary, nested_type, values_kind
 from .schema import infer_schema
 
 __all__ = ["ColumnChoice", "choose_columns", "ignore_reason"]
@@ -60,11 +60,15 @@ def ignore_reason(col: pd.Series, max_categories: int = MAX_CATEGORIES) -> str |
     Returns
     -------
     str or None
-        A short reason such as ``"all values are missing"``.
+        A short reason such as ``"all values are missing"`` or
+        ``"nested values (list<item: int64>) are not modelled"``.
     """
     dtype = col.dtype
     if len(col) and col.isna().all():
         return "all values are missing"
+    nested = nested_type(col)
+    if nested is not None:
+        return f"nested values ({nested}) are not modelled"
     kind = values_kind(col)
     if kind in ("datetimes", "durations"):
         return f"{'dates or times' if kind == 'datetimes' else 'durations'} ({dtype}) are not modelled"

@@ -18,13 +18,15 @@ import decimal
 import numpy as np
 import pandas as pd
 
-__all__ = ["NUMBER_TYPES", "DATETIME_TYPES", "DURATION_TYPES", "temporal_kind", "values_kind",
-           "is_dictionary", "as_numpy_times"]
+__all__ = ["NUMBER_TYPES", "DATETIME_TYPES", "DURATION_TYPES", "NESTED_TYPES", "temporal_kind",
+           "values_kind", "nested_type", "is_dictionary", "as_numpy_times"]
 
 # Scalar types of the values in object columns (what database drivers return).
 NUMBER_TYPES = (int, float, np.integer, np.floating, decimal.Decimal)  # bool excepted by the callers
 DATETIME_TYPES = (datetime.date, datetime.time, np.datetime64)  # datetime.datetime and pd.Timestamp included
 DURATION_TYPES = (datetime.timedelta, np.timedelta64)  # pd.Timedelta included
+# Values of nested columns: pyarrow gives lists as arrays, structs as dicts, maps as lists of pairs.
+NESTED_TYPES = (list, tuple, dict, np.ndarray)
 
 
 def _arrow_type(dtype):
@@ -83,6 +85,46 @@ def values_kind(col: pd.Series) -> str:
              "datetime": "datetimes", "datetime64": "datetimes", "time": "datetimes",
              "timedelta": "durations", "timedelta64": "durations"}
     return kinds.get(inferred, f"{dtype} values")
+
+
+def nested_type(col: pd.Series, sample: int = 1000) -> str | None:
+    """The type of a column of nested values (lists, structs, maps), as pyarrow spells it, else None.
+
+    A pyarrow-backed column answers from its type. An object column (as
+    ``pyarrow.Table.to_pandas`` gives nested columns) is nested when its first
+    ``sample`` non-missing values all are lists, tuples, dicts or arrays; its
+    type is then inferred from them, or named by their Python types when
+    pyarrow cannot infer one.
+
+    Examples
+    --------
+    >>> nested_type(pd.Series([[1, 2], None, [3]])), nested_type(pd.Series([{"k": 1.5}]))
+    ('list<item: int64>', 'struct<k: double>')
+    >>> nested_type(pd.Series(["[1, 2]"])) is None
+    True
+    """
+    import pyarrow as pa
+
+    arrow = _arrow_type(col.dtype)
+    if arrow is not None:
+        return str(arrow) if pa.types.is_nested(arrow) else None
+    if not pd.api.types.is_object_dtype(col.dtype):
+        return None
+    values = col.dropna().iloc[:sample]
+    if values.empty or not all(isinstance(v, NESTED_TYPES) for v in values):
+        return None
+    try:
+        return str(pa.array(list(values), from_pandas=True).type)
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    try:  # a map: lists of (key, value) pairs
+        pairs = [pair for v in values for pair in v]
+        if pairs and all(isinstance(pair, tuple) and len(pair) == 2 for pair in pairs):
+            keys, items = zip(*pairs, strict=True)
+            return str(pa.map_(pa.array(keys).type, pa.array(items, from_pandas=True).type))
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    return ", ".join(sorted({type(v).__name__ for v in values}))
 
 
 def is_dictionary(dtype) -> bool:

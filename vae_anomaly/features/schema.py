@@ -15,7 +15,16 @@ import pandas as pd
 
 from ..exceptions import InvalidInputError, SchemaMismatchError
 from ..options import MAX_CATEGORIES
-from .dtypes import DATETIME_TYPES, DURATION_TYPES, NUMBER_TYPES, is_dictionary, temporal_kind
+from .dtypes import (
+    DATETIME_TYPES,
+    DURATION_TYPES,
+    NESTED_TYPES,
+    NUMBER_TYPES,
+    is_dictionary,
+    nested_type,
+    temporal_kind,
+)
+from .frames import as_pandas
 
 __all__ = ["NUMERIC", "CATEGORICAL", "MAX_ABS", "ColumnSpec", "as_frame", "infer_schema", "numeric_block",
            "check_numeric", "require_columns", "json_scalar", "numeric_columns"]
@@ -76,8 +85,11 @@ def as_frame(X, feature_names=None) -> pd.DataFrame:
 
     Parameters
     ----------
-    X : DataFrame or array-like of shape (n_samples, n_features)
-        The input table.
+    X : DataFrame, table or array-like of shape (n_samples, n_features)
+        The input table: a pandas DataFrame, a table of another library
+        (polars, pyarrow, anything with ``__arrow_c_stream__`` or
+        ``__dataframe__``: see :func:`~vae_anomaly.features.frames.as_pandas`,
+        whose column names it keeps) or a 2-D array.
     feature_names : sequence of str, optional
         Names to give the columns of a plain array; ``x0``, ``x1``, ... if not
         given.
@@ -85,8 +97,16 @@ def as_frame(X, feature_names=None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``X`` itself for a DataFrame, otherwise a DataFrame wrapping it.
+        ``X`` itself for a pandas DataFrame, ``X`` converted for another
+        table, otherwise a DataFrame wrapping the array.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``X`` is an array that is not 2-D, or an object that claims to be a
+        table but yields none.
     """
+    X = as_pandas(X)
     if isinstance(X, pd.DataFrame):
         return X
     arr = np.asarray(X)
@@ -139,6 +159,9 @@ def _kind_of(col: pd.Series, max_categories: int) -> tuple[str, tuple | None]:
             _refuse_temporal(name, "durations", dtype)
         if all(issubclass(t, DATETIME_TYPES) for t in types):
             _refuse_temporal(name, "datetimes", dtype)
+        if all(issubclass(t, NESTED_TYPES) for t in types):
+            raise InvalidInputError(f"column {name!r} holds nested values ({nested_type(values)}), which "
+                                    "cannot be modelled; leave it out, or give each field its own column")
         if not types <= {str}:
             names = ", ".join(sorted(t.__name__ for t in types))
             raise InvalidInputError(f"column {name!r} mixes value types ({names}); give it one type")

@@ -5,22 +5,22 @@ written there as one Parquet part file, ``part.00000.parquet`` and on, into
 a hidden temporary directory beside the output. Only when every part is
 written and the row count matches the input is the directory renamed into
 place, so a failed or interrupted run leaves no output directory and an
-earlier output is kept. Part files in name order hold the rows in input
-order for row-wise models; for windowed models each series is in one part
-file, in time order.
+earlier output is kept (on an object store the parts are copied into place
+instead: see :mod:`vae_anomaly.jobs.parts`). Part files in name order hold
+the rows in input order for row-wise models; for windowed models each
+series is in one part file, in time order.
 
 The output directory and the input must be at the same path on the client
-and every worker (a shared file system); with ``local`` they are.
+and every worker (a shared file system, or a URI such as
+``s3://bucket/scores/`` that every worker can reach, with credentials in
+each worker's environment); with ``local`` they are.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
@@ -30,27 +30,36 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..exceptions import InvalidInputError, MissingExtraError, VAEAnomalyError
+from ..exceptions import InvalidInputError, VAEAnomalyError
+from ..features.schema import require_columns
 from ..options import DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
 from ..scoring.scorer import Scorer
+from ..tables.location import Uri
 from ..tables.read import TableReader
-from ..tables.write import AtomicTableWriter, temporary_beside
-from .dask import DASK_EXTRA, prepare, read_parquet, score_partition, ship
-from .score import Progress, columns_to_keep, default_output_path, load_scorer, table_progress
+from ..tables.temporary import removed_note
+from ..tables.write import AtomicTableWriter
+from .dask import prepare, read_parquet, score_partition, ship
+from .extras import DASK, extra_error
+from .parts import PART_FILE, PartDirectory, output_directory
+from .score import (
+    Progress,
+    columns_to_keep,
+    empty_input,
+    empty_output,
+    load_scorer,
+    reader_notes,
+    table_progress,
+)
 from .stream import as_scorer, model_columns
 
 try:
     import dask
     from distributed import Client, LocalCluster, as_completed
     from distributed.scheduler import KilledWorker
-except ImportError as exc:
-    raise MissingExtraError(f"scoring on a Dask cluster needs the dask extra ({exc.name} is not installed): "
-                            f"{DASK_EXTRA}") from None
+except ImportError as exc:  # missing, or installed but not importing together: the error says which
+    raise extra_error(DASK, exc, "scoring on a Dask cluster")  # noqa: B904 (it carries its own cause)
 
 __all__ = ["ClusterError", "connect", "score_on_cluster", "score_file_on_cluster", "PART_FILE"]
-
-#: Name of the part files: part.00000.parquet, part.00001.parquet, ...
-PART_FILE = re.compile(r"part\.\d{5,}\.parquet")
 
 
 class ClusterError(VAEAnomalyError, RuntimeError):
@@ -83,74 +92,23 @@ def connect(address: str, timeout: float = 10.0) -> Iterator[Client]:
         yield client
 
 
-def _is_part_directory(path: Path) -> bool:
-    return path.is_dir() and all(p.is_file() and PART_FILE.fullmatch(p.name) for p in path.iterdir())
-
-
-def output_directory(data: Path, output: str | os.PathLike | None) -> Path:
-    """The output directory for scores of ``data``, checked before any work is done.
-
-    Raises
-    ------
-    InvalidInputError
-        If its parent is missing or not writable, it is the input or inside
-        it, or it exists and is not a directory of part files (which is
-        replaced only when the new one is complete).
-    """
-    out = Path(output) if output is not None else default_output_path(data)
-    parent = out.parent
-    if not parent.is_dir():
-        raise InvalidInputError(f"output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"output directory {parent} is not writable")
-    where, source = out.resolve(), data.resolve()
-    if where == source or source in where.parents or where in source.parents:
-        raise InvalidInputError(f"output {out} overlaps the input {data}; choose another output path")
-    if out.exists() and not _is_part_directory(out):
-        raise InvalidInputError(f"output {out} exists and is not a directory of part files written by "
-                                "vae-detect; remove it or choose another output path")
-    return out
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an older ``out`` is set aside first and deleted after."""
-    for stray in tmp.glob(".*"):  # a part being written when its worker died
-        stray.unlink()
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.old")
-        os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _discard(tmp: Path) -> None:
-    """Delete ``tmp``, renamed first: a cancelled task still running on a worker cannot add a file to it."""
-    trash = tmp.with_name(tmp.name[:-len(".tmp")] + ".trash")
-    try:
-        os.rename(tmp, trash)
-    except OSError:
-        trash = tmp
-    shutil.rmtree(trash, ignore_errors=True)
-
-
 def _write_part(frame: pd.DataFrame, scorer: Scorer, keep: Sequence[str], path: str,
-                gap_tolerance: float) -> dict:
-    """Score one partition and write it to ``path``; runs on a worker."""
+                gap_tolerance: float, empty: bool = False, filesystem=None) -> dict:
+    """Score one partition and write it to ``path``; runs on a worker (with ``empty``, even 0 rows).
+
+    ``filesystem``: the store ``path`` is in (a path inside it), or None for a local path.
+    """
     gaps: list[pd.DataFrame] = []
     out = score_partition(frame, scorer, keep, gaps, gap_tolerance)
-    if len(out):
-        with AtomicTableWriter(path) as writer:
-            for batch in pa.Table.from_pandas(out, preserve_index=False).to_batches():
+    written = bool(len(out) or empty)
+    if written:
+        table = pa.Table.from_pandas(out, preserve_index=False)
+        with AtomicTableWriter(path, schema=table.schema, filesystem=filesystem) as writer:
+            for batch in table.to_batches():
                 writer.write(batch)
     found = pd.concat(gaps, ignore_index=True) if gaps else None
-    return {"rows": len(out), "anomalies": int(np.count_nonzero(out["is_anomaly"].to_numpy())),
+    return {"part": os.path.basename(path) if written else None, "rows": len(out),
+            "anomalies": int(np.count_nonzero(out["is_anomaly"].to_numpy())),
             "time_gaps": 0 if found is None else len(found),
             "gap_examples": None if found is None else found.head(3).drop(columns="row")}
 
@@ -191,6 +149,30 @@ def _summary(reports: list[dict], spec, gap_tolerance: float) -> dict:
                 for g in found.head(3).itertuples()]}
 
 
+def _score_no_rows(reader: TableReader, scorer: Scorer, keep: list[str], columns: list[str],
+                   out: Path | Uri, gap_tolerance: float) -> dict:
+    """An empty table: one part file of 0 rows with every column, written here; no cluster is needed.
+
+    The model's columns are checked as for rows; the part has the columns and
+    types of the parts the workers write.
+    """
+    start = time.perf_counter()
+    require_columns(reader.column_names, model_columns(scorer))
+    empty = empty_input(reader, columns, scorer)
+    empty_output(scorer, empty, keep)  # refuses a model column of a type the model cannot read
+    parts = PartDirectory(out)
+    try:
+        report = _write_part(empty.to_pandas(), scorer, keep, parts.part("part.00000.parquet"), gap_tolerance,
+                             empty=True, filesystem=parts.filesystem)
+        parts.publish([report["part"]])
+    except BaseException:
+        parts.discard()
+        raise
+    return {**_summary([report], scorer.window_spec_, gap_tolerance),
+            "seconds": round(time.perf_counter() - start, 3), "partitions": 0, "rows_per_s": None,
+            "output": str(out), "removed": parts.removed}
+
+
 def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None = None, *, address: str,
                      columns_out: Sequence[str] | None = None, partition_rows: int = DEFAULT_PARTITION_ROWS,
                      gap_tolerance: float = GAP_TOLERANCE,
@@ -204,7 +186,7 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     reader : TableReader
         A Parquet file or directory.
     output : str or PathLike, optional
-        Output directory; default ``DATA.scores.parquet`` beside the input.
+        Output directory, a local path or a URI; default ``DATA.scores.parquet`` beside the input.
     address : str
         Scheduler address (``tcp://host:8786``), or ``"local"``.
     columns_out : sequence of str, optional
@@ -222,8 +204,10 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     -------
     dict
         As :func:`vae_anomaly.jobs.score.score_table`: ``rows``, ``anomalies``,
-        ``seconds``, ``rows_per_s``, ``output`` and the time gaps, plus
-        ``partitions``.
+        ``seconds``, ``rows_per_s``, ``output``, the time gaps and ``notes``,
+        plus ``partitions``. A table of 0 rows is not sent to the cluster:
+        the output is one part file of 0 rows with every column, and
+        ``partitions`` is 0.
 
     Raises
     ------
@@ -235,36 +219,40 @@ def score_on_cluster(det, reader: TableReader, output: str | os.PathLike | None 
     if not (np.isfinite(gap_tolerance) and gap_tolerance > 0):
         raise InvalidInputError("gap_tolerance must be a positive number of time steps, "
                                 f"got {gap_tolerance!r}")
+    opened = reader.notes()
     out = output_directory(reader.path, output)
     keep = columns_to_keep(reader.column_names, columns_out)
     scorer = as_scorer(det)
     wanted = set(keep) | set(model_columns(scorer))
-    ddf = read_parquet(reader, [c for c in reader.column_names if c in wanted], partition_rows)
+    columns = [c for c in reader.column_names if c in wanted]
+    if reader.num_rows == 0 and reader.format in ("parquet", "dataset"):  # an empty extract is normal
+        found = _score_no_rows(reader, scorer, keep, columns, out, gap_tolerance)
+        return {**found, "notes": reader_notes(reader, opened) + removed_note(found.pop("removed"))}
+    ddf = read_parquet(reader, columns, partition_rows)
     scorer, keep, source = prepare(ddf, scorer, keep)  # checks the model's columns
     parts = source.to_delayed()
     width = max(5, len(str(len(parts) - 1)))
     with connect(address) as client:
         start = time.perf_counter()  # the job itself: a local cluster's start-up is not counted
-        tmp = temporary_beside(out, directory=True)  # with the mode new directories get there
+        into = PartDirectory(out)  # removes what a killed run left there
         try:
             shipped = ship(scorer)
             write = dask.delayed(_write_part, pure=False)
-            tasks = [write(part, shipped, keep, str(tmp / f"part.{i:0{width}d}.parquet"), gap_tolerance)
-                     for i, part in enumerate(parts)]
+            tasks = [write(part, shipped, keep, into.part(f"part.{i:0{width}d}.parquet"), gap_tolerance,
+                           filesystem=into.filesystem) for i, part in enumerate(parts)]
             reports = _run(client, tasks, on_rows)
             summary = _summary(reports, scorer.window_spec_, gap_tolerance)
             if reader.num_rows is not None and summary["rows"] != reader.num_rows:
                 raise ClusterError(f"the cluster returned {summary['rows']:,} scored rows of "
                                    f"{reader.num_rows:,}; nothing was written")
-            if summary["rows"] == 0:
-                raise InvalidInputError(f"{reader.path.name} has no rows")
-            _move_into_place(tmp, out)
+            into.publish([r["part"] for r in reports if r["part"] is not None])
         except BaseException:
-            _discard(tmp)
+            into.discard()
             raise
     seconds = time.perf_counter() - start
     return {**summary, "seconds": round(seconds, 3), "partitions": len(parts),
-            "rows_per_s": round(summary["rows"] / seconds, 1) if seconds > 0 else None, "output": str(out)}
+            "rows_per_s": round(summary["rows"] / seconds, 1) if seconds > 0 else None, "output": str(out),
+            "notes": reader_notes(reader, opened) + removed_note(into.removed)}
 
 
 def score_file_on_cluster(data: str | os.PathLike, model: str | os.PathLike,
@@ -283,7 +271,7 @@ def score_file_on_cluster(data: str | os.PathLike, model: str | os.PathLike,
     model : str or PathLike
         Model file; scored on the workers' CPUs.
     output : str or PathLike, optional
-        Output directory; default ``DATA.scores.parquet`` beside the input.
+        Output directory, a local path or a URI; default ``DATA.scores.parquet`` beside the input.
     address : str
         Scheduler address (``tcp://host:8786``), or ``"local"``.
     columns_out : sequence of str, optional

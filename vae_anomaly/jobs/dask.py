@@ -35,11 +35,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pa_ds
 
-from ..exceptions import InvalidInputError, MissingExtraError
+from ..exceptions import InvalidInputError
 from ..features import series
 from ..options import DEFAULT_BATCH_ROWS, DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
 from ..scoring.scorer import ScoreDetails, Scorer
 from ..tables.read import TableReader
+from .extras import DASK, extra_error
 from .score import columns_to_keep, output_batch
 from .stream import as_scorer, details, frames, model_columns
 
@@ -47,15 +48,14 @@ __all__ = ["DASK_EXTRA", "score_dask", "read_parquet", "score_partition", "prepa
 
 
 #: How to install what this module needs.
-DASK_EXTRA = "pip install 'vae-anomaly[dask]'"
+DASK_EXTRA = DASK.install
 
 try:
     import dask
     import dask.dataframe as dd
     from dask.delayed import Delayed
-except ImportError as exc:
-    raise MissingExtraError(f"scoring with Dask needs the dask extra ({exc.name} is not installed): "
-                            f"{DASK_EXTRA}") from None
+except ImportError as exc:  # missing, or installed but not importing together: the error says which
+    raise extra_error(DASK, exc, "scoring with Dask")  # noqa: B904 (it carries its own cause)
 
 # Input position of each row of a windowed model, kept through the shuffle.
 _PART, _ROW = "__vae_partition", "__vae_row"

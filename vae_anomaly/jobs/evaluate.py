@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..exceptions import InvalidInputError
 from ..features.rows import Ordered
 from ..features.schema import require_columns
 from ..options import DEFAULT_BATCH_ROWS
 from ..tables.read import TableReader
 from .metrics import binary_labels, classification_metrics
-from .score import csv_types, load_scorer, table_progress
+from .score import csv_types, empty_input, empty_output, load_scorer, reader_notes, table_progress
 from .stream import as_scorer, details, frames, in_order, model_columns
 
 __all__ = ["evaluate_table", "evaluate_file"]
@@ -49,23 +48,27 @@ def evaluate_table(model, reader: TableReader, label_column: str, *, batch_size:
     Returns
     -------
     dict
-        See :func:`~vae_anomaly.jobs.metrics.classification_metrics`.
+        See :func:`~vae_anomaly.jobs.metrics.classification_metrics`, plus
+        ``notes`` (what the reader noticed, one line each) and ``note``: for
+        a table of 0 rows, that the metrics are undefined (their values are
+        None), else None.
 
     Raises
     ------
     SchemaMismatchError
-        If the table lacks a column of the model.
+        If the table lacks a column of the model, or holds one of a type the
+        model cannot read.
     InvalidInputError
-        If it lacks ``label_column``, a label is missing or unreadable, or
-        the table has no rows.
+        If it lacks ``label_column``, or a label is missing or unreadable.
     """
+    opened = reader.notes()
     scorer = as_scorer(model)
     names = model_columns(scorer)
     require_columns(reader.column_names, names)
     reader.require_columns([label_column], what="label column")
     wanted = set(names) | {label_column}
-    batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
-                                  csv_types=csv_types(scorer))
+    columns = [c for c in reader.column_names if c in wanted]
+    batches = reader.iter_batches(batch_size, columns, csv_types=csv_types(scorer))
 
     def score(batch: pa.RecordBatch, frame: pd.DataFrame, ordered: Ordered | None):
         found = details(scorer, frame, ordered)
@@ -79,10 +82,16 @@ def evaluate_table(model, reader: TableReader, label_column: str, *, batch_size:
         labels.append(batch_labels)
         if on_rows is not None:
             on_rows(batch_labels.size)
-    if not scores:
-        raise InvalidInputError(f"{reader.path.name} has no rows")
-    return classification_metrics(np.concatenate(labels), np.concatenate(scores), np.concatenate(flags),
-                                  threshold=scorer.threshold_)
+    note = None
+    if not scores:  # an empty extract: the columns are checked as for rows, and no metric is defined
+        empty = empty_input(reader, columns, scorer)
+        empty_output(scorer, empty, [])
+        binary_labels(empty.column(label_column).to_pandas(), label_column)
+        scores, flags, labels = [np.empty(0)], [np.empty(0, dtype=bool)], [np.empty(0, dtype=bool)]
+        note = "the table holds no rows: every metric is undefined"
+    metrics = classification_metrics(np.concatenate(labels), np.concatenate(scores), np.concatenate(flags),
+                                     threshold=scorer.threshold_)
+    return {**metrics, "note": note, "notes": reader_notes(reader, opened)}
 
 
 def evaluate_file(data: str | os.PathLike, model: str | os.PathLike, label_column: str, *,

@@ -15,7 +15,8 @@ from ..exceptions import CalibrationWarning
 from ..features.columns import choose_columns
 from ..options import MAX_CATEGORIES
 from ..tables.read import TableReader
-from ..tables.write import check_output_path
+from ..tables.temporary import removed_note
+from ..tables.write import check_output_path, remove_leftovers
 from .threads import torch_threads
 
 __all__ = ["check_device", "fit_file", "ONE_THREAD_ROWS"]
@@ -51,7 +52,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     data : str or PathLike
         Training table (see :class:`~vae_anomaly.tables.read.TableReader`).
     model : str or PathLike
-        Model file to write (atomically).
+        Model file to write (atomically): a local path or a URI.
     columns, exclude : sequence of str
         See :func:`choose_columns`.
     params : dict, optional
@@ -67,12 +68,28 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         ``threshold_rule``, ``tail``: the fitted tail and its quality or
         None, ``warning``: why the held-out rows cannot support the rate, or
         None), device, ``covariance_type`` (the one the model scores with)
-        and ``covariance_note`` (why ``"full"`` was asked for and not used, or None).
+        and ``covariance_note`` (why ``"full"`` was asked for and not used, or None),
+        ``type_changes`` (the columns whose type changes within the table,
+        between a directory's files or a CSV file's blocks: ``column``,
+        ``first``, ``other``, ``where`` it changed and ``read_as``) and
+        ``notes`` (what the reader noticed, one line each: see
+        :meth:`~vae_anomaly.tables.read.TableReader.notes`; and the
+        temporaries a killed run left for ``model``, removed first).
+
+    Raises
+    ------
+    InvalidInputError
+        If the table cannot be read or has no rows (a model needs at least
+        2), or a column choice or parameter is unusable.
     """
     params = dict(params or {})
     check_output_path(model)
+    removed = remove_leftovers(model)
     device = check_device(params.get("device", "auto"))
-    frame = TableReader(data).read()
+    reader = TableReader(data)
+    opened = reader.notes()
+    frame = reader.read()
+    notes = list(dict.fromkeys([*opened, *reader.notes()]))  # CSV type changes are known only now
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES),
                             always=keys)
@@ -112,4 +129,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         "covariance_note": (residual_note(det.module_.n_numeric) if not det.module_.full_covariance
                             and applies(det.covariance_type, det.likelihood, det.score_type_,
                                         det.module_.n_numeric) else None),
+        "type_changes": [{"column": c.column, "first": str(c.first), "other": str(c.other), "where": c.where,
+                          "read_as": str(c.read_as)} for c in reader.type_changes],
+        "notes": notes + removed_note(removed),
     }

@@ -87,9 +87,10 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, flags: np.nda
     -------
     dict
         ``auc_roc`` and ``auc_pr`` (average precision; ``None`` when only one
-        class is present), ``precision``, ``recall``, ``f1``, the confusion
-        counts ``tp``, ``fp``, ``tn``, ``fn``, ``n_rows``, ``n_anomalies``
-        (labelled), ``n_flagged`` and ``threshold``.
+        class is present), ``precision``, ``recall``, ``f1`` (``None`` for
+        0 rows: undefined), the confusion counts ``tp``, ``fp``, ``tn``,
+        ``fn``, ``n_rows``, ``n_anomalies`` (labelled), ``n_flagged`` and
+        ``threshold``.
 
     Examples
     --------
@@ -110,12 +111,13 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, flags: np.nda
     both_classes = 0 < np.count_nonzero(labels) < labels.size
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    rows = labels.size > 0  # with no rows, no ratio is defined
     return {
         "auc_roc": float(roc_auc_score(labels, scores)) if both_classes else None,
         "auc_pr": float(average_precision_score(labels, scores)) if both_classes else None,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
+        "precision": precision if rows else None,
+        "recall": recall if rows else None,
+        "f1": f1 if rows else None,
         "tp": tp,
         "fp": fp,
         "tn": tn,

@@ -4,6 +4,12 @@ Memory is bounded by the batch size, each row's results equal those of
 scoring the whole table at once, and the output appears only once it is
 complete. Each batch is also counted for the drift check
 (:class:`~vae_anomaly.calibration.drift.DriftTally`), whose report covers the whole table.
+
+An empty extract is normal: a table of 0 rows gives an output of 0 rows
+with every output column, of the types a non-empty output has, and a
+summary that says so. What the reader noticed (paths skipped in a
+directory, columns whose type changes, columns missing from some files)
+comes back as the summary's ``notes``.
 """
 
 from __future__ import annotations
@@ -20,20 +26,34 @@ import pyarrow as pa
 
 from ..calibration.drift import DriftTally
 from ..exceptions import InvalidInputError
-from ..features.rows import Ordered
+from ..features.rows import Ordered, order_windowed
 from ..features.schema import NUMERIC, require_columns
 from ..options import DEFAULT_BATCH_ROWS, GAP_TOLERANCE, check_gap_tolerance
 from ..scoring.scorer import ScoreDetails, Scorer
+from ..tables.location import Uri, as_location, same_location
 from ..tables.read import TableReader
-from ..tables.write import AtomicTableWriter, StreamTableWriter
+from ..tables.temporary import removed_note
+from ..tables.write import AtomicTableWriter, StreamTableWriter, output_beside
 from .fit import check_device
 from .stream import as_scorer, details, frames, in_order, model_columns
 
-__all__ = ["OUTPUT_COLUMNS", "load_scorer", "csv_types", "columns_to_keep", "default_output_path",
-           "open_output", "output_batch", "score_table", "score_file", "table_progress"]
+__all__ = ["OUTPUT_COLUMNS", "MIN_DRIFT_ROWS", "load_scorer", "csv_types", "columns_to_keep",
+           "default_output_path", "open_output", "output_batch", "empty_input", "empty_output",
+           "reader_notes", "score_table", "score_file", "table_progress"]
 
 #: Columns appended to every scored table, in this order.
 OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "p_value", "top_feature")
+
+#: Fewer scored rows than this are not checked for drift (``detected`` stays false, and the
+#: report's note says "not enough rows"). The column test bins each column at the held-out
+#: deciles, and a chi-square test wants at least 5 expected rows in each of its 10 bins; with
+#: fewer rows one unusual row decides the asymptotic Kolmogorov-Smirnov p-value alone (a single
+#: row above every held-out score gets p = 0), which is an anomaly, not drift.
+MIN_DRIFT_ROWS = 50
+
+# The type a CSV column of no rows is read as, by the kind of time column a windowed model was fitted on.
+_TIME_TYPES = {"datetime": pa.timestamp("s"), "datetime-tz": pa.timestamp("s", tz="UTC"),
+               "number": pa.int64(), "duration": pa.duration("s")}
 
 RowCallback = Callable[[int], object]
 #: A command's progress: called after each batch with its rows and the table's row count (or None).
@@ -59,6 +79,15 @@ def table_progress(reader: TableReader, progress: Progress | None) -> RowCallbac
     return lambda rows: progress(rows, total)
 
 
+def reader_notes(reader: TableReader, opened: Sequence[str] = ()) -> list[str]:
+    """The notes ``opened`` (read when the table was opened), then the reader's new ones, once each.
+
+    CSV type changes are known only once the file has been read, so a job
+    reads the notes when it opens the table and again when it is done.
+    """
+    return list(dict.fromkeys([*opened, *reader.notes()]))
+
+
 def csv_types(scorer: Scorer) -> dict[str, pa.DataType]:
     """Arrow types for the model's columns in CSV input, from the dtypes seen at fit time."""
     types = {}
@@ -70,12 +99,51 @@ def csv_types(scorer: Scorer) -> dict[str, pa.DataType]:
     return types
 
 
-def default_output_path(data: str | os.PathLike) -> Path:
-    """``data.parquet`` -> ``data.scores.parquet``; a directory ``d`` -> ``d.scores.parquet``."""
-    data = Path(data)
-    if data.is_dir():
-        return data.with_name(data.name + ".scores.parquet")
-    return data.with_suffix(".scores.parquet")
+def empty_input(reader: TableReader, columns: Sequence[str], scorer: Scorer) -> pa.RecordBatch:
+    """A batch of 0 rows of ``columns`` of ``reader``, with the types a read of rows gives them.
+
+    A CSV file without rows has no types to infer: the model's columns get
+    the types it was fitted with (as :func:`csv_types` reads them, and
+    int64 or bool for integer and boolean columns; a window's time column,
+    a type of the kind it held at fit); other columns stay null.
+    """
+    schema = reader.schema
+    types: dict[str, pa.DataType] = {}
+    if reader.format == "csv":
+        for spec in scorer.preprocessor_.schema_:
+            if spec.dtype in ("bool", "boolean"):
+                types[spec.name] = pa.bool_()
+            elif spec.kind == NUMERIC and spec.dtype.lower().startswith(("int", "uint")):
+                types[spec.name] = pa.int64()
+        types.update(csv_types(scorer))
+        window = scorer.window_spec_
+        if window is not None and window.time_column is not None and window.time_kind in _TIME_TYPES:
+            types[window.time_column] = _TIME_TYPES[window.time_kind]
+    fields = [schema.field(c) for c in columns]
+    fields = [f.with_type(types[f.name]) if f.name in types else f for f in fields]
+    return pa.RecordBatch.from_pylist([], schema=pa.schema(fields))
+
+
+def empty_output(scorer: Scorer, batch: pa.RecordBatch, keep: Sequence[str]) -> pa.RecordBatch:
+    """The output of a table of 0 rows: ``keep`` columns of ``batch`` (0 rows) and the results.
+
+    The model's columns go through the same checks as rows do, so a column
+    of the wrong type is refused as it would be in a table with rows.
+
+    Raises
+    ------
+    SchemaMismatchError
+        If a model column has a type the model cannot read.
+    """
+    spec = scorer.window_spec_
+    frame = batch.select(model_columns(scorer)).to_pandas(split_blocks=True)
+    ordered = None if spec is None else order_windowed(frame, scorer.preprocessor_, spec)
+    return output_batch(batch, details(scorer, frame, ordered), keep, spec is not None)
+
+
+def default_output_path(data: str | os.PathLike) -> Path | Uri:
+    """``data.parquet`` -> ``data.scores.parquet``; a directory ``d`` -> ``d.scores.parquet``; URIs alike."""
+    return output_beside(data, ".scores.parquet")
 
 
 def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None,
@@ -90,8 +158,8 @@ def open_output(data: str | os.PathLike, output: str | os.PathLike | None = None
     """
     if stream is not None:
         return StreamTableWriter(stream)
-    path = Path(output) if output is not None else default_output_path(data)
-    if path.exists() and Path(data).exists() and path.resolve() == Path(data).resolve():
+    path = as_location(output) if output is not None else default_output_path(data)
+    if same_location(path, as_location(data)):
         raise InvalidInputError(f"output {path} is the input file; choose another output path")
     return AtomicTableWriter(path)
 
@@ -176,34 +244,41 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     Returns
     -------
     dict
-        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s``, ``output``,
-        ``drift`` (:meth:`vae_anomaly.calibration.drift.DriftReport.to_dict` of the whole
-        table, plus ``note``: why the column test did not run, or None), and
-        for windowed models with a time column ``time_gaps`` (steps longer
-        than ``time_gap_tolerance`` times the fitted time step; windows run
+        ``rows``, ``anomalies``, ``seconds``, ``rows_per_s`` (None for 0
+        rows), ``output``, ``drift`` (:meth:`vae_anomaly.calibration.drift.DriftReport.to_dict`
+        of the whole table, plus ``note``: why the check or its column test
+        did not run, or None; with fewer than :data:`MIN_DRIFT_ROWS` rows
+        ``detected`` is false and the note says "not enough rows"),
+        ``notes`` (what the reader noticed, one line each: see
+        :meth:`~vae_anomaly.tables.read.TableReader.notes`), and for
+        windowed models with a time column ``time_gaps`` (steps longer than
+        ``time_gap_tolerance`` times the fitted time step; windows run
         across them as if the series were continuous) with up to three
-        ``time_gap_examples``.
+        ``time_gap_examples``. A table of 0 rows gives ``rows`` 0 and an
+        output of 0 rows with every column.
 
     Raises
     ------
     InvalidInputError
-        If ``gap_tolerance`` is not a positive number, a column of
-        ``columns_out`` is unusable, or the table has no rows.
+        If ``gap_tolerance`` is not a positive number, or a column of
+        ``columns_out`` is unusable.
     SchemaMismatchError
-        If the table lacks a column of the model.
+        If the table lacks a column of the model, or holds one of a type
+        the model cannot read.
     """
     try:
         check_gap_tolerance(gap_tolerance)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
     start = time.perf_counter()
+    opened = reader.notes()
     scorer = as_scorer(model)
     names = model_columns(scorer)
     require_columns(reader.column_names, names)
     keep = columns_to_keep(reader.column_names, columns_out, reader.path.name)
     wanted = set(keep) | set(names)
-    batches = reader.iter_batches(batch_size, [c for c in reader.column_names if c in wanted],
-                                  csv_types=csv_types(scorer))
+    columns = [c for c in reader.column_names if c in wanted]
+    batches = reader.iter_batches(batch_size, columns, csv_types=csv_types(scorer))
     window_fill = scorer.window_spec_ is not None
     reference = scorer.drift_reference()
     with_columns = reference.column_edges is not None
@@ -228,8 +303,8 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
             drift.merge(tally)
             if on_rows is not None:
                 on_rows(out.num_rows)
-        if rows == 0:
-            raise InvalidInputError(f"{reader.path.name} has no rows")
+        if rows == 0:  # an empty extract is normal: an output of 0 rows, with every column
+            writer.write(empty_output(scorer, empty_input(reader, columns, scorer), keep))
     seconds = time.perf_counter() - start
     target = getattr(writer, "path", None)
     found = pd.concat(gaps, ignore_index=True) if gaps else None
@@ -238,9 +313,13 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     unit = " units" if spec is not None and spec.time_kind == "number" else " s"
     report = {**drift.report().to_dict(), "note": None if with_columns else (
         "column test unavailable: the model file holds no column reference (written before model format 3)")}
+    if rows < MIN_DRIFT_ROWS:
+        report.update(detected=False, note=f"not checked: not enough rows ({rows:,}; the check needs at "
+                                           f"least {MIN_DRIFT_ROWS})")
     return {"rows": rows, "anomalies": anomalies, "seconds": round(seconds, 3),
-            "rows_per_s": round(rows / seconds, 1) if seconds > 0 else None,
+            "rows_per_s": round(rows / seconds, 1) if seconds > 0 and rows else None,
             "output": "-" if target is None else str(target), "drift": report,
+            "notes": reader_notes(reader, opened) + removed_note(getattr(writer, "removed", [])),
             "time_gaps": 0 if found is None else len(found),
             "time_gap_tolerance": gap_tolerance,
             "time_gap_examples": [] if found is None else [
@@ -261,11 +340,14 @@ def score_file(data: str | os.PathLike, model: str | os.PathLike, output: str | 
     Parameters
     ----------
     data : str or PathLike
-        Table file or directory (see :class:`~vae_anomaly.tables.read.TableReader`).
+        Table file or directory (see :class:`~vae_anomaly.tables.read.TableReader`),
+        a local path or a URI.
     model : str or PathLike
-        Model file.
+        Model file, a local path or a URI.
     output : str or PathLike, optional
-        Output file; default :func:`default_output_path` of ``data``.
+        Output file, a local path or a URI (written as
+        :class:`~vae_anomaly.tables.write.AtomicTableWriter` writes); default
+        :func:`default_output_path` of ``data``.
         Ignored when ``stream`` is given.
     stream : binary file, optional
         Where to write the scores as CSV instead of a file (stdout).

@@ -12,8 +12,10 @@ A model file is a zip archive holding exactly two members:
 
 The archive's comment holds a SHA-256 checksum of every byte before it, so a
 truncated or bit-flipped file is refused before anything in it is parsed.
-Files are written beside the target and renamed into place
+Files are written beside the target and renamed into place, or uploaded
+to an object store in one piece once complete
 (:func:`vae_anomaly.tables.write.atomic_write_bytes`): never half a model.
+A model path may be a URI (``s3://bucket/models/today.vae``).
 
 This module maps a :class:`~vae_anomaly.persistence.state.FittedState` to a file and back; it imports
 neither the estimator nor torch, so :func:`load_scorer` on CPU needs neither torch nor scikit-learn.
@@ -29,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pyarrow.fs as pa_fs
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
@@ -39,6 +42,7 @@ from ..features.series import WindowSpec
 from ..options import TARGET_FPR
 from ..scoring.network import NetworkSpec
 from ..scoring.scorer import Scorer
+from ..tables.location import Uri, as_location, split_location
 from ..tables.write import atomic_write_bytes
 from .state import Calibration, FittedState, json_params, scorer_from_state
 
@@ -118,25 +122,49 @@ def model_bytes(state: FittedState) -> bytes:
     return body[:-2] + len(comment).to_bytes(2, "little") + comment
 
 
-def write_model(state: FittedState, path) -> None:
-    """Write ``state`` to the model file ``path`` atomically.
+def write_model(state: FittedState, path) -> list[str]:
+    """Write ``state`` to the model file ``path`` (a local path or a URI) atomically.
+
+    Returns
+    -------
+    list of str
+        Temporaries that earlier, killed runs left for ``path``, removed
+        first (see :func:`~vae_anomaly.tables.write.atomic_write_bytes`).
 
     Raises
     ------
     OSError
         If the file cannot be written; an existing file at ``path`` is then
         left as it was.
+    InvalidInputError
+        If ``path`` is a URI that cannot be opened, or its store cannot be reached.
     """
-    atomic_write_bytes(path, model_bytes(state))
+    return atomic_write_bytes(path, model_bytes(state))
 
 
 # ------------------------------------------------------------------------------------------
 # reading
 # ------------------------------------------------------------------------------------------
-def _read_verified(path) -> tuple[dict, dict]:
-    path = Path(path)
+def _read_bytes(path: Uri) -> bytes:
+    """The bytes of a model file on a store."""
+    filesystem, where = split_location(path)
     try:
-        data = path.read_bytes()
+        kind = filesystem.get_file_info(where).type
+        if kind == pa_fs.FileType.Directory:
+            raise ModelFileError(f"{path} is a directory, not a model file")
+        if kind == pa_fs.FileType.NotFound:
+            raise ModelFileError(f"model file {path} does not exist")
+        with filesystem.open_input_stream(where) as stream:
+            return stream.read()
+    except OSError as exc:
+        detail = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise ModelFileError(f"cannot read model file {path}: {detail}") from None
+
+
+def _read_verified(path) -> tuple[dict, dict]:
+    path = as_location(path)
+    try:
+        data = path.read_bytes() if isinstance(path, Path) else _read_bytes(path)
     except IsADirectoryError:
         raise ModelFileError(f"{path} is a directory, not a model file") from None
     except FileNotFoundError:
@@ -223,7 +251,7 @@ def read_model(path) -> FittedState:
     Parameters
     ----------
     path : str or Path
-        Model file.
+        Model file, a local path or a URI.
 
     Returns
     -------
@@ -234,6 +262,8 @@ def read_model(path) -> FittedState:
     ModelFileError
         If the file is missing, corrupt, truncated, holds anything other than
         the expected members, or needs a newer format version.
+    InvalidInputError
+        If ``path`` is a URI that pyarrow cannot open, or its store cannot be reached.
     """
     meta, arrays = _read_verified(path)
     try:
@@ -288,7 +318,7 @@ def load_scorer(path, device: str = "cpu") -> Scorer:
     Parameters
     ----------
     path : str or Path
-        Model file.
+        Model file, a local path or a URI.
     device : str, default="cpu"
         A resolved device ("cpu", "cuda", "cuda:1", ...).
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..exceptions import MissingExtraError
+from ..jobs.extras import REPORT, extra_error
 
 __all__ = ["require_extra", "new_figure", "FLAG", "NORMAL", "GREY"]
 
@@ -12,13 +12,16 @@ GREY = "#8a8f98"
 
 
 def require_extra(module: str, what: str = "vae_anomaly.report.plot") -> None:
-    """Import ``module`` or raise :class:`MissingExtraError` naming the extra that provides it."""
+    """Import ``module`` or raise :class:`~vae_anomaly.MissingExtraError`: not installed, or broken.
+
+    The error names the extra that provides ``module`` when it is not
+    installed, else the failing import and the installed versions (see
+    :func:`vae_anomaly.jobs.extras.extra_error`).
+    """
     try:
         __import__(module)
-    except ImportError:
-        raise MissingExtraError(
-            f"{what} needs {module}, which is not installed; install it with: "
-            "pip install 'vae-anomaly[report]'") from None
+    except ImportError as exc:
+        raise extra_error(REPORT, exc, what)  # noqa: B904 (it carries its own cause)
 
 
 def new_figure(width: float = 9.0, height: float = 3.6):

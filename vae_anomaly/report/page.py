@@ -49,7 +49,9 @@ def fmt(value, digits: int = 4) -> str:
 
 
 def section_ids(scan: Scan) -> list[str]:
-    """Ids of the report's sections, in page order."""
+    """Ids of the report's sections, in page order (for a table of 0 rows, the summary and training only)."""
+    if not scan.rows:
+        return ["summary", "training"]
     ids = ["summary", "scores", "top-rows", "columns"]
     ids += ["series"] if scan.strips else []
     ids += ["latent", "training"]
@@ -169,29 +171,31 @@ def _labels(scan: Scan) -> dict | None:
 
 
 def render(scan: Scan, detector, info: dict, training: dict, data_name: str) -> bytes:
-    """The whole report as UTF-8 HTML."""
+    """The whole report as UTF-8 HTML; for a table of 0 rows, a page that says so."""
     import jinja2
 
-    top_rows, key_columns, contrib = _top_rows(scan, detector)
-    columns, shift = _columns(scan)
-    figures = {
-        "histogram": png(plot.score_histogram(histogram=scan.histogram, threshold=scan.threshold,
-                                              calibration_scores=scan.calibration_scores)),
-        "heatmap": png(plot.contributions(contrib.head(HEATMAP_ROWS),
-                                          title="Contributions of the top "
-                                                f"{min(len(contrib), HEATMAP_ROWS)} rows")),
-        "shift": png(plot_eval.column_shift(shift)) if len(shift) else None,
-        "training": png(plot.training_curves(training.get("loss_curve") or [],
-                                             training.get("validation_loss_curve"),
-                                             best_epoch=training.get("best_epoch"))),
-    }
+    figures = {"training": png(plot.training_curves(training.get("loss_curve") or [],
+                                                    training.get("validation_loss_curve"),
+                                                    best_epoch=training.get("best_epoch")))}
+    top_rows, key_columns, columns = [], [], []
+    if scan.rows:
+        top_rows, key_columns, contrib = _top_rows(scan, detector)
+        columns, shift = _columns(scan)
+        figures.update(
+            histogram=png(plot.score_histogram(histogram=scan.histogram, threshold=scan.threshold,
+                                               calibration_scores=scan.calibration_scores)),
+            heatmap=png(plot.contributions(contrib.head(HEATMAP_ROWS),
+                                           title="Contributions of the top "
+                                                 f"{min(len(contrib), HEATMAP_ROWS)} rows")),
+            shift=png(plot_eval.column_shift(shift)) if len(shift) else None)
     listed, strips = _series(scan) if scan.strips else ([], [])
     env = jinja2.Environment(loader=jinja2.PackageLoader("vae_anomaly.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = fmt
     page = env.get_template("report.html.j2").render(
         scan=scan, info=info, training=training, data_name=data_name, sections=section_ids(scan),
-        share=100 * scan.flagged / scan.rows, figures=figures, top_rows=top_rows, key_columns=key_columns,
-        columns=columns, latent=_latent(scan, detector), series=listed, strips=strips, labels=_labels(scan),
+        share=100 * scan.flagged / scan.rows if scan.rows else 0.0, figures=figures, top_rows=top_rows,
+        key_columns=key_columns, columns=columns, latent=_latent(scan, detector) if scan.rows else None,
+        series=listed, strips=strips, labels=_labels(scan),
         histogram=scan.histogram)
     return page.encode("utf-8")

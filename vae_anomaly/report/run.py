@@ -26,12 +26,23 @@ import pyarrow as pa
 
 from ..exceptions import InvalidInputError
 from ..jobs.describe import describe_model
-from ..jobs.score import Progress, csv_types, load_scorer, table_progress
+from ..jobs.metrics import binary_labels
+from ..jobs.score import (
+    Progress,
+    csv_types,
+    empty_input,
+    empty_output,
+    load_scorer,
+    reader_notes,
+    table_progress,
+)
 from ..jobs.stream import model_columns
 from ..options import DEFAULT_BATCH_ROWS
 from ..persistence.modelfile import read_metadata
+from ..tables.location import Uri, as_location, same_location
 from ..tables.read import TableReader
-from ..tables.write import atomic_write_bytes, check_output_path
+from ..tables.temporary import removed_note
+from ..tables.write import atomic_write_bytes, check_output_path, output_beside
 from .figures import require_extra
 from .scan import Scan, numbered, scan_series, scan_table
 
@@ -40,20 +51,19 @@ __all__ = ["write_report", "report_file", "default_report_path"]
 LABEL = "__vae_report_label__"  # the labels given to write_report, as a column
 
 
-def _check_output(path: Path, inputs: list[Path]) -> None:
+def _check_output(path: Path | Uri, inputs: list[Path | Uri]) -> None:
     """Refuse an output whose directory is missing or read-only, or that is one of the inputs."""
     check_output_path(path)
-    if path.exists() and any(p.exists() and p.resolve() == path.resolve() for p in inputs):
+    if any(same_location(path, p) for p in inputs):
         raise InvalidInputError(f"output {path} is an input file; choose another output path")
 
 
-def default_report_path(data: str | os.PathLike) -> Path:
-    """``data.parquet`` -> ``data.report.html``; a directory ``d`` -> ``d.report.html``."""
-    data = Path(data)
-    return data.with_name(data.name + ".report.html") if data.is_dir() else data.with_suffix(".report.html")
+def default_report_path(data: str | os.PathLike) -> Path | Uri:
+    """``data.parquet`` -> ``data.report.html``; a directory ``d`` -> ``d.report.html``; URIs alike."""
+    return output_beside(data, ".report.html")
 
 
-def _build(scorer, model_path: Path, detector, source: Callable[[], Iterator[pa.RecordBatch]],
+def _build(scorer, model_path: Path | Uri, detector, source: Callable[[], Iterator[pa.RecordBatch]],
            label: str | None, label_name: str, top: int, n_jobs: int, on_rows,
            data_name: str, model_name: str) -> tuple[bytes, dict]:
     """Scan the data, draw the figures and lay out the page; returns the HTML and a summary."""
@@ -62,8 +72,8 @@ def _build(scorer, model_path: Path, detector, source: Callable[[], Iterator[pa.
     started = time.perf_counter()
     names = model_columns(scorer)
     scan: Scan = scan_table(scorer, lambda: numbered(source()), names, label, label_name, top, n_jobs,
-                            on_rows, what=data_name)
-    if scan.series is not None:
+                            on_rows)
+    if scan.series is not None and scan.rows:
         scan_series(scorer, scan, lambda: numbered(source()), names, n_jobs)
     if detector is None:  # the torch network: for the latent map and the reconstructions only
         from ..detector import VAEDetector
@@ -110,24 +120,28 @@ def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str |
     -------
     dict
         ``rows``, ``anomalies``, ``seconds``, ``sections`` (the ids of the
-        report's sections), ``bytes`` and ``output``.
+        report's sections), ``bytes``, ``output`` and ``notes`` (what the
+        reader noticed, one line each). A table of 0 rows gives a page that
+        says so, with the model's summary and training.
 
     Raises
     ------
     MissingExtraError
-        If matplotlib or jinja2 (the ``report`` extra) is missing.
+        If matplotlib or jinja2 (the ``report`` extra) is missing, or does
+        not import.
     InvalidInputError, SchemaMismatchError, ModelFileError
         For unusable data, labels, model or output path.
     OSError
         If the table cannot be opened.
     """
     reader = TableReader(data)
+    opened = reader.notes()
     _require_extras()
     if top < 1:
         raise InvalidInputError(f"top must be at least 1, got {top}")
-    output = Path(output) if output is not None else default_report_path(reader.path)
-    _check_output(output, [reader.path, Path(model)])
-    model_path = Path(model)
+    output = as_location(output) if output is not None else default_report_path(reader.path)
+    model_path = as_location(model)
+    _check_output(output, [reader.path, model_path])
     scorer = load_scorer(model_path)
     names = model_columns(scorer)
     reader.require_columns(names)
@@ -143,8 +157,13 @@ def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str |
     html, summary = _build(scorer, model_path, None, source, label_column, label_column or "", top, n_jobs,
                            table_progress(reader, progress), data_name=str(reader.path),
                            model_name=str(model))
-    atomic_write_bytes(output, html)
-    return {**summary, "output": str(output)}
+    if not summary["rows"]:  # an empty table: its columns are checked as rows would be
+        empty = empty_input(reader, columns, scorer)
+        empty_output(scorer, empty, [])
+        if label_column is not None:
+            binary_labels(empty.column(label_column).to_pandas(), label_column)
+    removed = atomic_write_bytes(output, html)
+    return {**summary, "output": str(output), "notes": reader_notes(reader, opened) + removed_note(removed)}
 
 
 def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) -> dict:
@@ -192,8 +211,8 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
                                 f"got {type(X).__name__}")
     if top < 1:
         raise InvalidInputError(f"top must be at least 1, got {top}")
-    path = Path(path)
-    _check_output(path, [] if not isinstance(model, (str, os.PathLike)) else [Path(model)])
+    path = as_location(path)
+    _check_output(path, [] if not isinstance(model, (str, os.PathLike)) else [as_location(model)])
     frame = X.reset_index(drop=True)
     if labels is not None:
         labels = pd.Series(np.asarray(labels))
@@ -202,7 +221,7 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
 
     with tempfile.TemporaryDirectory(prefix="vae-report-") as tmp:
         if isinstance(model, (str, os.PathLike)):
-            model_path, detector = Path(model), None
+            model_path, detector = as_location(model), None
         else:
             model_path, detector = Path(tmp) / "model.vae", model
             detector.save(model_path)

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..exceptions import InvalidInputError
 from ..features import series
 from ..jobs.metrics import binary_labels
 from ..jobs.stream import details as score_details
@@ -176,15 +175,13 @@ def _top_part(scan: Scan, frame: pd.DataFrame, details, labels) -> pd.DataFrame:
 
 
 def scan_table(scorer, batches: Callable[[], Iterator[pa.RecordBatch]], names: list, label: str | None,
-               label_name: str, top: int, n_jobs: int = 1, on_rows=None, what: str = "the data") -> Scan:
-    """First pass: score every row once and keep the report's summaries.
-
-    ``what`` names the data in errors.
+               label_name: str, top: int, n_jobs: int = 1, on_rows=None) -> Scan:
+    """First pass: score every row once and keep the report's summaries (of 0 rows for an empty table).
 
     Raises
     ------
     InvalidInputError
-        If the table has no rows, or a label is missing or unreadable.
+        If a label is missing or unreadable.
     """
     scan = _new_scan(scorer, names, label_name, top)
 
@@ -214,8 +211,6 @@ def scan_table(scorer, batches: Callable[[], Iterator[pa.RecordBatch]], names: l
             scan.flags.append(details.is_anomaly)
         if on_rows is not None:
             on_rows(len(frame))
-    if scan.rows == 0:
-        raise InvalidInputError(f"{what} has no rows")
     return scan
 
 

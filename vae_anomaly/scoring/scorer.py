@@ -22,6 +22,7 @@ from ..calibration.held_out import Calibration
 from ..calibration.thresholds import add_baseline
 from ..features import windows
 from ..features.encoder import Encoded, TabularPreprocessor
+from ..features.frames import as_pandas
 from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, prepare
 from ..features.schema import as_frame, require_columns
 from ..features.series import WindowSpec
@@ -149,7 +150,12 @@ class Scorer:
         return prepare(frame, self.preprocessor_, self.window_spec_, context, ordered=ordered)
 
     def model_columns(self, X) -> pd.DataFrame:
-        """The fitted columns of ``X``; extra DataFrame columns are dropped."""
+        """The fitted columns of ``X``; extra DataFrame columns are dropped.
+
+        A table of another library (polars, pyarrow, ...) comes back as a
+        pandas DataFrame (:func:`~vae_anomaly.features.frames.as_pandas`).
+        """
+        X = as_pandas(X)
         if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
             names = [str(c) for c in self.feature_names_in_]
             require_columns(X.columns, names)
@@ -226,6 +232,7 @@ class Scorer:
         every column (missing columns, changed kinds, text in numeric
         columns, infinities) and raises with the column named.
         """
+        X = as_pandas(X)
         frame = self.model_columns(X) if isinstance(X, pd.DataFrame) else as_frame(np.asarray(X))
         if context is not None:
             context = self.model_columns(context)

@@ -23,7 +23,7 @@ import pyarrow.fs as pa_fs
 
 from ..exceptions import InvalidInputError
 
-__all__ = ["Uri", "is_uri", "split_location", "show_path", "not_utf8"]
+__all__ = ["Uri", "is_uri", "as_location", "same_location", "split_location", "show_path", "not_utf8"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")  # two letters at least: "C:\x" is a drive
 
@@ -108,3 +108,24 @@ def user_path(location: str | bytes | os.PathLike, filesystem: pa_fs.FileSystem,
     if isinstance(filesystem, pa_fs.LocalFileSystem):
         return Path(os.fsdecode(location)) if not is_uri(os.fsdecode(location)) else Path(path)
     return Uri(os.fsdecode(location))
+
+
+def as_location(location: str | bytes | os.PathLike) -> Path | Uri:
+    """A path or URI as the library keeps it: a :class:`~pathlib.Path` if local, else a :class:`Uri`.
+
+    ``file://`` URIs are local paths. Nothing is opened or reached: ``s3://b/x.parquet`` stays a :class:`Uri`
+    (where ``Path`` would collapse it to ``s3:/b/x.parquet``).
+    """
+    text = os.fsdecode(location)
+    if not is_uri(text):
+        return Path(text)
+    if text.split(":", 1)[0].lower() == "file":
+        return Path(split_location(text)[1])
+    return Uri(text)
+
+
+def same_location(a: Path | Uri, b: Path | Uri) -> bool:
+    """Whether two locations from :func:`as_location` name one file: one existing local file, or one URI."""
+    if isinstance(a, Path) and isinstance(b, Path):
+        return a.exists() and b.exists() and a.resolve() == b.resolve()
+    return str(a).rstrip("/") == str(b).rstrip("/")

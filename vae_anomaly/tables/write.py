@@ -1,58 +1,51 @@
-"""Write files so that they appear complete or not at all: tables and model files.
+"""Write files so that they appear complete or not at all: tables and model files, local or on a store.
 
 :class:`AtomicTableWriter` writes record batches to a temporary file beside
 the target and renames it over the target only once everything was written;
 :func:`atomic_write_bytes` does the same for a file written in one piece (a
 model file). A failed or interrupted run never leaves a partial file, and an
 existing file at the target is replaced only by a complete one.
+
+A target may also be a URI on an object store (``s3://``, ``gs://``,
+``abfs://``, ``hdfs://``; see :mod:`vae_anomaly.tables.location`). Stores
+cannot rename, and pyarrow's output streams to them cannot be aborted:
+closing one, even while an exception unwinds or when it is garbage
+collected, publishes what was written so far. So the rule there is: the
+output is written to a local staging file in the temporary directory
+(``TMPDIR``; it needs room for the output), and only once it is complete is
+it uploaded, in one call (:func:`pyarrow.fs.copy_files`) that Python
+signals cannot cut short. The object appears when the upload completes; an
+error or interrupt before that leaves no object, and an existing object is
+replaced only by a complete one. A run killed during the upload itself
+leaves at most an unfinished multipart upload, which the store never shows
+as an object (a bucket lifecycle rule can expire it).
+
+Temporaries that a killed run left behind are removed by the next run that
+writes the same output (:mod:`vae_anomaly.tables.temporary`); the writers
+report their names.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 
 from ..exceptions import InvalidInputError
-from .read import SUFFIXES
+from .csv_text import csv_batch, csv_schema
+from .location import Uri, as_location, split_location
+from .targets import check_output_path, check_store_output, output_beside, output_format
+from .temporary import hold, release, staging_base, sweep, temporary_beside
 
 __all__ = ["AtomicTableWriter", "StreamTableWriter", "atomic_write_bytes", "check_output_path",
-           "output_format", "parquet_options", "temporary_beside"]
+           "output_beside", "output_format", "parquet_options", "remove_leftovers", "temporary_beside"]
 
-
-def output_format(path: str | os.PathLike) -> str:
-    """Format of an output path from its suffix: ``"parquet"``, ``"csv"`` or ``"arrow"``."""
-    fmt = SUFFIXES.get(Path(path).suffix.lower())
-    if fmt is None:
-        raise InvalidInputError(
-            f"cannot tell the output format of {Path(path).name!r}; use .parquet, .csv or .arrow"
-        )
-    return fmt
-
-
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Check that ``path`` can be created: its directory exists and is writable.
-
-    Raises
-    ------
-    InvalidInputError
-        If the directory is missing or not writable, or ``path`` is a directory.
-    """
-    path = Path(path)
-    directory = path.parent
-    if path.is_dir():
-        raise InvalidInputError(f"output {path} is a directory")
-    if not directory.is_dir():
-        raise InvalidInputError(f"output directory {directory} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"output directory {directory} is not writable")
-    return path
+Location = Path | Uri
 
 
 def parquet_options(schema: pa.Schema) -> dict:
@@ -68,42 +61,9 @@ def parquet_options(schema: pa.Schema) -> dict:
 def _open_format_writer(sink, fmt: str, schema: pa.Schema):
     if fmt == "parquet":
         return pq.ParquetWriter(sink, schema, **parquet_options(schema))
-    if fmt == "csv":
-        return pa_csv.CSVWriter(sink, schema)
+    if fmt == "csv":  # nested columns become JSON text (see csv_text)
+        return pa_csv.CSVWriter(sink, csv_schema(schema))
     return pa.ipc.new_file(sink, schema)
-
-
-def temporary_beside(path: str | os.PathLike, directory: bool = False) -> Path:
-    """Create a new, empty hidden file (or directory) beside ``path``: ``.NAME.XXXXXXXX.tmp``.
-
-    It is created with mode 0o666 (0o777 for a directory) and the kernel
-    applies the process's umask, so it has the permissions any new file
-    gets there, and keeps them when renamed into place. The umask is never
-    read or changed (changing it is not safe while other threads create
-    files).
-
-    Raises
-    ------
-    OSError
-        If nothing can be created in ``path``'s directory; the message names
-        ``path``, not the temporary name.
-    """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            if directory:
-                os.mkdir(tmp, 0o777)
-            else:
-                os.close(os.open(tmp, flags, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
 
 
 def _publish(tmp: str | os.PathLike, path: Path, fsync: bool = True) -> None:
@@ -125,23 +85,72 @@ def _discard(tmp: str | os.PathLike | None) -> None:
             pass
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
+def _upload(local: str | os.PathLike, filesystem: pa_fs.FileSystem, where: str) -> None:
+    """Upload the finished staging file ``local`` to ``where`` in one call, which signals do not cut short."""
+    pa_fs.copy_files(str(local), where, source_filesystem=pa_fs.LocalFileSystem(),
+                     destination_filesystem=filesystem)
+
+
+def _temporary(path: Location, filesystem: pa_fs.FileSystem | None, where: str) -> tuple[Path, list[str]]:
+    """Sweep the temporaries a killed run left for the output, then create this run's one."""
+    beside = path if filesystem is None else staging_base(filesystem, where)
+    removed = sweep(beside)
+    return temporary_beside(beside), removed
+
+
+def remove_leftovers(path: str | os.PathLike) -> list[str]:
+    """Remove the temporaries that earlier, killed runs left for the output ``path``; return their names.
+
+    The writers here do this themselves as they start; a job calls it to
+    clear them (and say so) before long work whose output is written at the
+    end. See :func:`~vae_anomaly.tables.temporary.sweep` for the rule.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``path`` is a URI that cannot be opened, or its store cannot be reached.
+    """
+    path = as_location(path)
+    if isinstance(path, Path):
+        return sweep(path)
+    return sweep(staging_base(*split_location(path)))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> list[str]:
+    """Write ``data`` to ``path`` through a temporary file and a rename (or, on a store, one upload).
+
+    Returns
+    -------
+    list of str
+        The temporaries that earlier, killed runs left for ``path`` and that
+        were removed first (see :mod:`vae_anomaly.tables.temporary`).
 
     Raises
     ------
     OSError
-        If the directory cannot be written; the message names ``path``.
+        If the directory cannot be written (the message names ``path``), or
+        the store refuses the upload.
+    InvalidInputError
+        If a URI cannot be opened, or its store cannot be reached.
     """
-    path = Path(path)
-    tmp = temporary_beside(path)
+    path = as_location(path)
+    filesystem, where = check_store_output(path) if isinstance(path, Uri) else (None, str(path))
+    tmp, removed = _temporary(path, filesystem, where)
+    lock = hold(tmp)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-        _publish(tmp, path)
+        if filesystem is None:
+            _publish(tmp, path)
+        else:
+            _upload(tmp, filesystem, where)
+            _discard(tmp)
     except BaseException:
         _discard(tmp)
         raise
+    finally:
+        release(lock)
+    return removed
 
 
 class AtomicTableWriter:
@@ -150,23 +159,40 @@ class AtomicTableWriter:
     Batches go to a hidden temporary file in the target's directory. On a
     clean exit from the ``with`` block the file is flushed to disk and
     renamed over ``path``; on any exception it is deleted and an existing
-    file at ``path`` is left untouched.
+    file at ``path`` is left untouched. For a target on an object store the
+    temporary file is a local staging file, uploaded in one call on a clean
+    exit (the rule is in this module's docstring). Entering the block first
+    removes the temporaries that earlier, killed runs left for the same
+    target (:func:`~vae_anomaly.tables.temporary.sweep`).
 
     Parameters
     ----------
     path : str or PathLike
-        Target file; its suffix picks the format (``.parquet``, ``.csv``, ``.arrow``).
+        Target file, a local path or a URI; its suffix picks the format
+        (``.parquet``, ``.csv``, ``.arrow``).
     schema : pyarrow.Schema, optional
         Schema of the output; if not given, that of the first batch. With a
         schema and no batches an empty table is written.
     fsync : bool, default=True
         Flush the file to disk before the rename.
+    filesystem : pyarrow.fs.FileSystem, optional
+        The store ``path`` is in; ``path`` is then a path inside it (as
+        :func:`~vae_anomaly.tables.location.split_location` returns), not a URI.
+
+    Attributes
+    ----------
+    path : pathlib.Path or Uri
+        The target.
+    removed : list of str
+        Once entered: the names of the temporaries removed for the target.
 
     Raises
     ------
     InvalidInputError
         If the output directory is missing or not writable, or the suffix
         names no known format.
+    OSError
+        On leaving the block, if a store refuses the upload.
 
     Examples
     --------
@@ -178,20 +204,31 @@ class AtomicTableWriter:
     True
     """
 
-    def __init__(self, path: str | os.PathLike, schema: pa.Schema | None = None, fsync: bool = True):
-        self.path = check_output_path(path)
+    def __init__(self, path: str | os.PathLike, schema: pa.Schema | None = None, fsync: bool = True, *,
+                 filesystem: pa_fs.FileSystem | None = None):
+        if filesystem is not None and not isinstance(filesystem, pa_fs.LocalFileSystem):
+            self.path: Location = Uri(f"{filesystem.type_name}://{path}")
+            self._store, self._where = filesystem, str(path)
+        else:
+            self.path = check_output_path(path)
+            self._store, self._where = (None, str(self.path)) if isinstance(self.path, Path) else \
+                check_store_output(self.path)
         self.format = output_format(self.path)
         self.schema = schema
         self.fsync = fsync
         self.rows = 0
+        self.removed: list[str] = []
         self._writer = None
         self._tmp: str | None = None
+        self._lock: int | None = None
 
     def __enter__(self) -> AtomicTableWriter:
         try:
-            self._tmp = str(temporary_beside(self.path))
+            tmp, self.removed = _temporary(self.path, self._store, self._where)
         except OSError as exc:
-            raise InvalidInputError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from None
+            where = self.path.parent if self._store is None else "the temporary directory"
+            raise InvalidInputError(f"cannot write to {where}: {exc.strerror or exc}") from None
+        self._tmp, self._lock = str(tmp), hold(tmp)
         return self
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -199,7 +236,7 @@ class AtomicTableWriter:
         if self._writer is None:
             self.schema = self.schema or batch.schema
             self._writer = _open_format_writer(self._tmp, self.format, self.schema)
-        self._writer.write_batch(batch)
+        self._writer.write_batch(csv_batch(batch) if self.format == "csv" else batch)
         self.rows += batch.num_rows
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -219,8 +256,14 @@ class AtomicTableWriter:
             self._writer = _open_format_writer(self._tmp, self.format, self.schema)
         self._writer.close()
         self._writer = None
-        _publish(self._tmp, self.path, self.fsync)
+        if self._store is None:
+            _publish(self._tmp, self.path, self.fsync)
+        else:
+            _upload(self._tmp, self._store, self._where)
+            _discard(self._tmp)
         self._tmp = None
+        release(self._lock)
+        self._lock = None
 
     def _abort(self) -> None:
         if self._writer is not None:
@@ -231,6 +274,8 @@ class AtomicTableWriter:
             self._writer = None
         _discard(self._tmp)
         self._tmp = None
+        release(self._lock)
+        self._lock = None
 
 
 class StreamTableWriter:
@@ -253,13 +298,13 @@ class StreamTableWriter:
         """Append one record batch as CSV rows (the header comes first)."""
         if self._writer is None:
             self.schema = self.schema or batch.schema
-            self._writer = pa_csv.CSVWriter(self.stream, self.schema)
-        self._writer.write_batch(batch)
+            self._writer = pa_csv.CSVWriter(self.stream, csv_schema(self.schema))
+        self._writer.write_batch(csv_batch(batch))
         self.rows += batch.num_rows
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._writer is None and exc_type is None and self.schema is not None:
-            self._writer = pa_csv.CSVWriter(self.stream, self.schema)
+            self._writer = pa_csv.CSVWriter(self.stream, csv_schema(self.schema))
         if self._writer is not None:
             self._writer.close()
         self.stream.flush()
