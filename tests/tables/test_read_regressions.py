@@ -385,3 +385,35 @@ def test_a_store_that_is_not_local_reads_as_a_local_path_does(tmp_path, monkeypa
     if remote.format in ("parquet", "dataset"):
         pieces = list(remote.fragments(rows_per_piece=10))
         assert pa.concat_tables(p.to_table(schema=remote.schema) for p in pieces).equals(local.read_arrow())
+
+
+# -- inputs from peers' bug reports, tried after the reading layer landed ----------------------------
+def test_a_partition_key_also_stored_in_the_files_is_refused_naming_both(tmp_path):
+    """arrow #47592 and fastparquet #528: a key's type or value from the path silently replaced the
+    column the files store under that name."""
+    for day, stored in (("2025-01-01", "x"), ("2025-01-02", "y")):
+        (tmp_path / f"day={day}").mkdir()
+        pq.write_table(pa.table({"v": [1.0, 2.0], "day": [stored, stored]}),
+                       tmp_path / f"day={day}" / "part-0.parquet")
+    with pytest.raises(InvalidInputError, match=r"stores a column 'day', which is also a partition key"):
+        TableReader(tmp_path)
+
+
+def test_a_first_file_without_columns_does_not_break_the_read(tmp_path):
+    """cudf #20303: pd.DataFrame().to_parquet() first in a folder; its pandas metadata describes no
+    column, and pandas read the other columns' names as numbers (a traceback)."""
+    pd.DataFrame().to_parquet(tmp_path / "0-empty.parquet")
+    pd.DataFrame({"v": [1.0, 2.0], "s": ["a", "b"]}).to_parquet(tmp_path / "1-data.parquet")
+    got = TableReader(tmp_path).read()
+    assert got.columns.tolist() == ["v", "s"] and got["v"].tolist() == [1.0, 2.0]
+
+
+def test_timestamps_in_two_time_zones_are_read_as_the_same_instants_in_utc(tmp_path):
+    """arrow #37110, datafusion #5823: time zones differing between files; both hold instants."""
+    paris = pd.DataFrame({"ts": pd.to_datetime(["2025-01-01 12:00"]).tz_localize("Europe/Paris"), "v": [1.0]})
+    utc = pd.DataFrame({"ts": pd.to_datetime(["2025-01-01 11:00"]).tz_localize("UTC"), "v": [2.0]})
+    paris.to_parquet(tmp_path / "a.parquet")
+    utc.to_parquet(tmp_path / "b.parquet")
+    got = TableReader(tmp_path).read()
+    assert len(got) == 2 and str(got["ts"].dt.tz) == "UTC"
+    assert got["ts"].iloc[0] == got["ts"].iloc[1]  # 12:00 in Paris is 11:00 UTC

@@ -105,13 +105,18 @@ def open_directory(filesystem: pa_fs.FileSystem, root: str, what: str) -> Direct
             scanned.append(fragment.path)
     unified = unify_files(entries, what)
     keys = partition_schema(discovered)
+    for name, own, _ in entries:
+        both = [key for key in keys.names if key in own.names]
+        if both:
+            raise InvalidInputError(
+                f"cannot read {what} as one table: {name} stores a column {both[0]!r}, which is also a "
+                f"partition key in its path ({both[0]}=...); rename the column or the folders")
     schema = pa.schema([f for f in unified.schema if f.name not in keys.names] + list(keys))
     metadata = pandas_metadata([own for _, own, _ in entries], schema)
     schema = schema.with_metadata(metadata) if metadata else schema
     dataset = pa_ds.dataset(scanned, schema=schema, filesystem=filesystem, format=fmt,
                             partition_base_dir=root,
                             partitioning=pa_ds.HivePartitioning(keys) if len(keys) else None)
-    # A key is in every file's rows, whatever the file stores under its name.
     return Directory(dataset, sum(rows for _, _, rows in entries), files, skipped,
                      tuple(c for c in unified.changes if c.column not in keys.names),
                      {col: names for col, names in unified.missing.items() if col not in keys.names})

@@ -15,12 +15,13 @@ Rules, applied file by file in read order:
   ``category``) merges with its value type as that type. Anything else (a
   number in one file and text in another, timestamps with and without a
   time zone) is one :class:`~vae_anomaly.InvalidInputError` naming the
-  column and the two files.
+  column and the two files. Timestamps in two different time zones are
+  read in UTC (the same instants).
 - **Hive partition keys** (``site=north/``) are columns after the files'
   own: integers as int64 when every value of the key is a whole number,
-  strings otherwise; ``__HIVE_DEFAULT_PARTITION__`` is null. Where a file
-  also stores a column of that name, the key in its path wins (as
-  :mod:`pyarrow.dataset` reads it).
+  strings otherwise; ``__HIVE_DEFAULT_PARTITION__`` is null. A file that
+  also stores a column of that name is refused, naming the column and the
+  file: which of the two values a row should have is not ours to guess.
 - **pandas index metadata**: a named index that pandas stored
   (``df.set_index("ts").to_parquet(...)``) is an ordinary column, ``ts``.
   An unnamed one (stored as ``__index_level_0__``) is row labels, not data:
@@ -85,14 +86,24 @@ class Unified:
 
 
 def merge_types(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
-    """The type both ``a`` and ``b`` promote to (permissive promotion, dictionaries decoded), or None."""
+    """The type both ``a`` and ``b`` promote to (permissive promotion, dictionaries decoded), or None.
+
+    Timestamps that both carry a time zone, different ones, are instants
+    alike: they promote to the finer unit in UTC.
+    """
     for x, y in ((a, b), (_decoded(a), _decoded(b))):
         try:
             return pa.unify_schemas([pa.schema([("c", x)]), pa.schema([("c", y)])],
                                     promote_options="permissive").field("c").type
         except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
+    if pa.types.is_timestamp(a) and pa.types.is_timestamp(b) and a.tz and b.tz:
+        finer = max((a.unit, b.unit), key=_UNITS.index)
+        return pa.timestamp(finer, tz="UTC")
     return None
+
+
+_UNITS = ("s", "ms", "us", "ns")
 
 
 def _decoded(t: pa.DataType) -> pa.DataType:
@@ -188,7 +199,9 @@ def pandas_metadata(sources: list[pa.Schema], schema: pa.Schema) -> dict[bytes, 
     dict or None
         None if no source carries metadata.
     """
-    source = next((s for s in sources if s.metadata and b"pandas" in s.metadata), None)
+    # A file without columns (pd.DataFrame().to_parquet) describes no column: its metadata would
+    # make pandas read the others' names as numbers.
+    source = next((s for s in sources if s.metadata and b"pandas" in s.metadata and len(s.names)), None)
     if source is None:
         return next((s.metadata for s in sources if s.metadata), None)
     try:
