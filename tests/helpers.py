@@ -22,13 +22,19 @@ def correlated_normal(n: int, d: int = 5, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, d)) @ mix + 1.0
 
 
-def repack_model(good: bytes, mutate=None, extra: dict | None = None) -> bytes:
-    """The model ``good`` with changed metadata or extra members, and a valid checksum."""
+def repack_model(good: bytes, mutate=None, extra: dict | None = None, mutate_arrays=None) -> bytes:
+    """The model ``good`` with changed metadata, arrays or extra members, and a valid checksum."""
     with zipfile.ZipFile(io.BytesIO(good)) as zf:
         meta = json.loads(zf.read("metadata.json"))
         tensors = zf.read("tensors.safetensors")
     if mutate is not None:
         mutate(meta)
+    if mutate_arrays is not None:
+        from safetensors.numpy import load, save
+
+        arrays = load(tensors)
+        mutate_arrays(arrays)
+        tensors = save(arrays)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("metadata.json", json.dumps(meta))

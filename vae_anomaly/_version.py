@@ -1,3 +1,3 @@
 """The package version, in one place that every stage may read."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"

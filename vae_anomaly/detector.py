@@ -228,6 +228,19 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         Median term of each model feature on the held-out rows: a missing
         feature adds it to a row's score, and a column's contribution is its
         term minus it.
+    missing_rate_ : ndarray of shape (n_columns,) or None
+        Each input column's probability of being missing (for summary windows:
+        each channel's), from the training rows, smoothed as
+        ``(missing + 1/2) / (rows + 1)``. None for models loaded from files
+        written before model format 6.
+    missing_weight_ : ndarray of shape (n_columns,) or None
+        Nats a missing cell adds to its row's anomaly score and to its
+        column's contribution: ``log((1 - p) / p)``, plus the spread of the
+        held-out scores below the threshold for columns missing in fewer
+        training rows than the threshold's rate, so that such a hole flags
+        its row (see :mod:`vae_anomaly.calibration.missingness`). None for
+        models loaded from files written before model format 6 (a missing
+        cell then adds only ``feature_baseline_``).
     threshold_rule_ : {"conformal", "tail", "contamination"}
         The rule that set ``threshold_``.
     tail_ : vae_anomaly.calibration.tail.TailFit or None
@@ -506,7 +519,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         network, weights = NetworkSpec.of(module, hidden), module_weights(module)
         engine = build_engine(network, score_type, n_samples, noise_seed, module_device(module).type,
                               weights=weights, module=module)
-        calibration = calibrate_held_out(engine, prep, held, pre, spec, score_type=score_type,
+        calibration = calibrate_held_out(engine, prep, held, fit_rows, pre, spec, score_type=score_type,
                                          contamination=self.contamination, target_fpr=self.target_fpr,
                                          threshold_method=self.threshold_method,
                                          validation_fraction=self.validation_fraction)
@@ -569,7 +582,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         ndarray of shape (n_samples,)
         """
         prep = self._prepare(X)
-        return -self.scorer().scores(prep.enc, with_terms=False, fill=prep.fill)[0][prep.back]
+        return -self.scorer().scores(prep, with_terms=False)[0][prep.back]
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
@@ -638,7 +651,9 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         A column's contribution is its negative log-likelihood under the
         model (its squared error for ``score_type="reconstruction"``) minus
         the median of the same on the calibration rows. Positive values mark
-        the columns that make the row unusual; a missing cell contributes 0.
+        the columns that make the row unusual. A missing cell contributes its
+        column's ``missing_weight_``: large where the column was never missing
+        in training, about 0.85 where it was missing in 30% of the rows.
         With windows, a channel's contribution is summed over the window. The
         latent (KL) part of the score belongs to no single column and is left
         out.
@@ -659,8 +674,8 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         data = as_pandas(X)
         prep = self._prepare(data)
         scorer = self.scorer()
-        _, terms = scorer.scores(prep.enc, with_terms=True)
-        out = scorer.contributions(prep.enc, terms)[prep.back]
+        _, terms = scorer.engine.raw_scores(prep.enc, with_terms=True)
+        out = scorer.contributions(prep, terms)[prep.back]
         if isinstance(data, pd.DataFrame):
             return like_input(pd.DataFrame(out, index=data.index, columns=scorer.feature_names()), X)
         return out

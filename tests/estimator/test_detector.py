@@ -138,25 +138,31 @@ def test_categorical_and_boolean_columns_are_modelled():
     assert (contrib.idxmax(axis=1) == "kind").mean() >= 0.6
 
 
-def test_missing_values_accepted_and_left_out_of_likelihood():
+def test_missing_values_accepted_and_scored_as_their_columns_usual_rate():
     df = _mixed_frame()
     holed = df.copy()
-    holed.loc[holed.sample(frac=0.1, random_state=0).index, "value"] = np.nan
-    holed.loc[holed.sample(frac=0.1, random_state=1).index, "kind"] = None
+    rng = np.random.default_rng(7)  # not the held-out split's own draw
+    holed.loc[rng.random(len(df)) < 0.1, "value"] = np.nan
+    holed.loc[rng.random(len(df)) < 0.1, "kind"] = None
     det = VAEDetector(**FAST).fit(holed)
+    value = list(df.columns).index("value")
+    assert 0.07 < det.missing_rate_[value] < 0.13
     row = df.iloc[:20].copy()
     row["value"] = np.nan
     scores = det.score_samples(row)
     assert np.all(np.isfinite(scores))
     contrib = det.feature_contributions(row)
-    # A missing cell adds no likelihood term of its own, so it is never blamed.
-    assert np.all(contrib["value"] == 0.0)
-    # Its place in the score is taken by the column's typical term: a row with a hole
-    # scores like the same row with a typical value there.
+    # A missing cell adds the log-odds of its column being missing (about 2.2 nats at 10 %), no more.
+    weight = det.missing_weight_[value]
+    assert 1.5 < weight < 3.0
+    np.testing.assert_allclose(contrib["value"], weight)
+    # Otherwise the column's typical term takes its place: a row with a hole scores like the
+    # same row with a typical value there, plus that weight.
     typical = df.iloc[:20].copy()
     typical["value"] = det.reconstruct(df.iloc[:20])["value"]
-    assert np.median(np.abs(scores - det.score_samples(typical))) < 2.0
-    # An observed absurd value is not treated like a missing one.
+    assert np.median(np.abs(-scores - (-det.score_samples(typical) + weight))) < 2.0
+    # At the column's usual rate a hole does not flag a row; an observed absurd value does.
+    assert det.predict(row).tolist().count(-1) <= 2
     absurd = df.iloc[:20].copy()
     absurd["value"] = 1e6
     assert np.all(det.score_samples(absurd) < scores)

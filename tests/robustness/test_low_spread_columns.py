@@ -185,12 +185,13 @@ def test_a_column_constant_except_for_one_row_is_a_constant(one_torch_thread):
 # ------------------------------------------------------------------------------------------
 # 3. booleans and categories with a level seldom or never seen
 # ------------------------------------------------------------------------------------------
-def test_a_boolean_always_true_in_training_flags_false_and_not_a_missing_value(one_torch_thread):
+def test_a_boolean_always_true_in_training_flags_false_and_a_missing_value(one_torch_thread):
+    """Never false and never missing in training: a False and a missing flag are both flagged."""
     det = VAEDetector(random_state=0).fit(setpoints(2000, 0).assign(ok=True))
     new = setpoints(500, 1).assign(ok=True)
     assert flagged(det, new) <= BAND
     assert flagged(det, new.assign(ok=False)) == 1.0
-    assert flagged(det, new.assign(ok=pd.array([None] * 500, dtype="boolean"))) == flagged(det, new)
+    assert flagged(det, new.assign(ok=pd.array([None] * 500, dtype="boolean"))) == 1.0
 
 
 def test_a_category_seen_once_is_flagged_for_most_rows(one_torch_thread):

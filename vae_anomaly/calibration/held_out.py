@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .drift_reference import column_reference
+from .missingness import add_missing_evidence, missing_weights
 from .tail import TailFit
 from .thresholds import (
     add_baseline,
@@ -67,6 +68,14 @@ class Calibration:
         ..., ``size - 1`` real rows, the calibration of warm-up rows
         (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); None for
         row-wise models and files written before model format 4.
+    missing_rate : ndarray (n_columns,) or None
+        Each input column's smoothed probability of being missing in the
+        training rows (:func:`~vae_anomaly.calibration.missingness.missing_rates`).
+        None in files written before model format 6.
+    missing_weight : ndarray (n_columns,) or None
+        Nats a missing cell adds to its row's score, per input column
+        (:func:`~vae_anomaly.calibration.missingness.missing_weights`).
+        None in files written before model format 6: missing cells add none.
     """
 
     threshold: float
@@ -82,6 +91,8 @@ class Calibration:
     column_counts: np.ndarray | None = None
     warning: str | None = None
     warmup_scores: np.ndarray | None = None
+    missing_rate: np.ndarray | None = None
+    missing_weight: np.ndarray | None = None
 
     @property
     def offset(self) -> float:
@@ -107,16 +118,18 @@ def requested_rate(contamination, target_fpr: float) -> tuple[str, float]:
 
 def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_type: str, contamination,
               target_fpr: float, threshold_method: str, validation_fraction: float,
-              contributions: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
-              warmup: Callable[[np.ndarray], np.ndarray | None] | None = None,
-              fit_scores: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
-              ) -> Calibration:
+              contributions: Callable[..., np.ndarray],
+              warmup: Callable[..., np.ndarray | None] | None = None,
+              fit_scores: Callable[..., np.ndarray] | None = None,
+              absent: np.ndarray | None = None, missing_rate: np.ndarray | None = None) -> Calibration:
     """The calibration of a fitted network, from its held-out rows' raw scores and terms.
 
     The baselines are the features' median terms (:func:`~.thresholds.feature_baselines`);
     the calibration scores are the raw scores with the baselines of missing
-    features added (:func:`~.thresholds.add_baseline`), sorted; the threshold
-    follows ``threshold_method`` (:func:`~.thresholds.choose_threshold`).
+    features added (:func:`~.thresholds.add_baseline`) and the evidence of
+    the rows' missing cells (:func:`~.missingness.add_missing_evidence`),
+    sorted; the threshold follows ``threshold_method``
+    (:func:`~.thresholds.choose_threshold`).
 
     Parameters
     ----------
@@ -128,16 +141,27 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
         True where a feature was missing or padding.
     score_type, contamination, target_fpr, threshold_method, validation_fraction
         As the estimator's parameters of the same names.
-    contributions : callable ``(terms, missing, baseline) -> ndarray (n_held, n_columns)``
+    contributions : callable ``(terms, missing, baseline, weights) -> ndarray (n_held, n_columns)``
         The held-out rows' per-column contributions, as the scorer computes
-        them; their bins are kept for the drift check.
-    warmup : callable ``(baseline) -> ndarray or None``, optional
+        them with the missing-cell ``weights`` (None: no evidence); their
+        bins are kept for the drift check.
+    warmup : callable ``(baseline, weights) -> ndarray or None``, optional
         The warm-up reference of a windowed model
         (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); None: no windows.
-    fit_scores : callable ``(baseline, scores, warmup_scores) -> ndarray (n,)``, optional
+    fit_scores : callable ``(baseline, weights, scores, warmup_scores) -> ndarray (n,)``, optional
         With a float ``contamination``: the anomaly scores of every row given
         to ``fit``, as ``predict`` scores them; the threshold flags that share
         of them.
+    absent : ndarray of bool (n_held, n_columns), optional
+        Which of the held-out rows' own input cells are missing
+        (:func:`~vae_anomaly.features.rows.own_missing`).
+    missing_rate : ndarray (n_columns,), optional
+        The columns' probabilities of being missing, learned from the
+        training rows (:func:`~.missingness.missing_rates`); with ``absent``,
+        missing cells add their evidence to the calibration scores, with
+        weights from :func:`~.missingness.missing_weights` (the spread is
+        that of the held-out scores before the evidence, from their minimum
+        to their ``1 - rate`` quantile).
 
     Returns
     -------
@@ -147,11 +171,18 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
     """
     kind, rate = requested_rate(contamination, target_fpr)
     baseline = feature_baselines(terms, missing)
-    scores = np.sort(add_baseline(raw, missing, baseline))
-    warmup_scores = None if warmup is None else warmup(baseline)
-    fit = None if kind == "target_fpr" else fit_scores(baseline, scores, warmup_scores)
+    scores = add_baseline(raw, missing, baseline)
+    weights = None
+    if missing_rate is not None and scores.size:
+        spread = float(np.quantile(scores, 1.0 - rate) - scores.min())
+        weights = missing_weights(missing_rate, rate, spread)
+        scores = add_missing_evidence(scores, absent, weights)
+    scores = np.sort(scores)
+    warmup_scores = None if warmup is None else warmup(baseline, weights)
+    fit = None if kind == "target_fpr" else fit_scores(baseline, weights, scores, warmup_scores)
     choice = choose_threshold(scores, rate, threshold_method, fit_scores=fit)
     warning = unsupported_rate_message(choice, scores.size, rate, validation_fraction)
-    edges, counts = column_reference(contributions(terms, missing, baseline))
+    edges, counts = column_reference(contributions(terms, missing, baseline, weights))
     return Calibration(choice.value, kind, float(rate), score_type, scores, baseline, threshold_method,
-                       choice.rule, choice.tail, edges, counts, warning, warmup_scores)
+                       choice.rule, choice.tail, edges, counts, warning, warmup_scores, missing_rate,
+                       weights)

@@ -22,7 +22,7 @@ from .series import WindowSpec
 from .summation import reduceat_like_numpy
 
 __all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "training_rows", "cut_short", "feature_owner",
-           "aggregate", "missing_mask"]
+           "aggregate", "missing_mask", "own_missing"]
 
 
 @dataclass
@@ -249,3 +249,20 @@ def aggregate(terms: np.ndarray, owner: np.ndarray, n_columns: int, block: int =
 def missing_mask(enc: Encoded) -> np.ndarray:
     """Bool (n, d_num + d_cat): True where a model feature is missing or padding."""
     return np.concatenate([np.isnan(enc.num), enc.cat < 0], axis=1)
+
+
+def own_missing(prep: Prepared, pre: TabularPreprocessor, spec: WindowSpec | None) -> np.ndarray:
+    """Bool (n_model, n_columns): which cells of the input row behind each model row are missing.
+
+    The row a window ends at, for windowed models; the columns are those
+    contributions are reported for (the schema's, or a summary window's
+    channels). Padding is never missing: only a row's own cells count.
+    """
+    if spec is None:
+        position = {s.name: i for i, s in enumerate(pre.schema_)}
+        out = np.zeros((len(prep.enc), len(pre.schema_)), dtype=bool)
+        out[:, [position[n] for n in pre.num_names_]] = np.isnan(prep.enc.num)
+        out[:, [position[s.name] for s in pre.cat_specs_]] = prep.enc.cat < 0
+        return out
+    names = list(spec.channels) if spec.features == "summary" else [s.name for s in pre.schema_]
+    return prep.sorted_frame[names].isna().to_numpy()

@@ -49,11 +49,12 @@ from .state import Calibration, FittedState, json_params, scorer_from_state
 __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_metadata", "load_scorer"]
 
 FORMAT_NAME = "vae-anomaly-model"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian).
 # 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*`` column
 # bins (older: conformal, no bins). 4: ``warmup_scores`` of windowed models (older: none).
-# 5: ``network.covariance_type`` (older: "diag").
+# 5: ``network.covariance_type`` (older: "diag"). 6: ``missing_rate`` and ``missing_weight``, the columns'
+# probabilities of being missing and what a missing cell adds (older: missing cells add no evidence).
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -104,6 +105,9 @@ def _split(state: FittedState) -> tuple[dict, dict]:
         arrays["drift.column_counts"] = np.ascontiguousarray(cal.column_counts, dtype=np.int64)
     if cal.warmup_scores is not None:
         arrays["warmup_scores"] = np.ascontiguousarray(cal.warmup_scores, dtype=np.float64)
+    if cal.missing_rate is not None:
+        arrays["missing_rate"] = np.ascontiguousarray(cal.missing_rate, dtype=np.float64)
+        arrays["missing_weight"] = np.ascontiguousarray(cal.missing_weight, dtype=np.float64)
     return meta, arrays
 
 
@@ -296,7 +300,11 @@ def _state(meta: dict, arrays: dict) -> FittedState:
             column_edges=arrays.get("drift.column_edges"), column_counts=arrays.get("drift.column_counts"),
             warning=cal.get("warning"),
             warmup_scores=(None if "warmup_scores" not in arrays
-                           else np.asarray(arrays["warmup_scores"], np.float64))),
+                           else np.asarray(arrays["warmup_scores"], np.float64)),
+            missing_rate=(None if "missing_rate" not in arrays
+                          else np.asarray(arrays["missing_rate"], np.float64)),
+            missing_weight=(None if "missing_weight" not in arrays
+                            else np.asarray(arrays["missing_weight"], np.float64))),
         noise_seed=int(meta["noise_seed"]),
         n_features_in=int(meta["n_features_in"]),
         feature_names_in=meta.get("feature_names_in"),

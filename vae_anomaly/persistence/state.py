@@ -61,7 +61,9 @@ class FittedState:
     Raises
     ------
     ValueError
-        If the calibration's warm-up scores do not have one row per warm-up length.
+        If the calibration's warm-up scores do not have one row per warm-up length,
+        or its missing rates and weights are not one probability in (0, 1) and one
+        finite weight per input column.
     """
 
     params: dict
@@ -80,6 +82,17 @@ class FittedState:
         if ws is not None and (self.window is None or np.ndim(ws) != 2 or np.size(ws) == 0
                                or len(ws) != self.window.size - 1):
             raise ValueError(f"warm-up scores of shape {np.shape(ws)} do not fit the window")
+        rate, weight = self.calibration.missing_rate, self.calibration.missing_weight
+        if rate is not None or weight is not None:
+            spec = self.window
+            n_columns = (len(spec.channels) if spec is not None and spec.features == "summary"
+                         else len(self.preprocessor.schema_))
+            if (np.shape(rate) != (n_columns,) or np.shape(weight) != (n_columns,)
+                    or not np.all((np.asarray(rate) > 0) & (np.asarray(rate) < 1))
+                    or not np.isfinite(weight).all()):
+                raise ValueError(f"missing rates and weights of shapes {np.shape(rate)} and "
+                                 f"{np.shape(weight)} are not one probability in (0, 1) and one finite "
+                                 f"weight for each of the {n_columns} columns")
 
 
 def fitted_attributes(state: FittedState) -> dict:
@@ -95,7 +108,8 @@ def fitted_attributes(state: FittedState) -> dict:
         "threshold_": cal.threshold, "offset_": cal.offset, "calibration_scores_": cal.scores,
         "feature_baseline_": cal.feature_baseline, "threshold_rule_": cal.threshold_rule, "tail_": cal.tail,
         "calibration_warning_": cal.warning, "column_reference_": cal.column_reference,
-        "warmup_scores_": cal.warmup_scores, "window_spec_": state.window, "noise_seed_": state.noise_seed,
+        "warmup_scores_": cal.warmup_scores, "missing_rate_": cal.missing_rate,
+        "missing_weight_": cal.missing_weight, "window_spec_": state.window, "noise_seed_": state.noise_seed,
         "n_features_in_": state.n_features_in, "n_iter_": train["n_iter"], "best_epoch_": train["best_epoch"],
         "n_train_rows_": train["n_train_rows"], "fit_time_": train["fit_time_s"],
         "loss_curve_": train["loss_curve"], "validation_loss_curve_": train["validation_loss_curve"],
@@ -124,7 +138,7 @@ def state_of(fitted) -> FittedState:
         calibration=Calibration(float(f.threshold_), kind, float(rate), f.score_type_, f.calibration_scores_,
                                 f.feature_baseline_, f.threshold_method, f.threshold_rule_, f.tail_,
                                 *(f.column_reference_ or (None, None)), f.calibration_warning_,
-                                f.warmup_scores_),
+                                f.warmup_scores_, f.missing_rate_, f.missing_weight_),
         noise_seed=int(f.noise_seed_),
         n_features_in=int(f.n_features_in_),
         feature_names_in=None if names is None else [str(c) for c in names],

@@ -11,14 +11,13 @@ and, with a float ``contamination``, every fitted row's score as a
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from ..calibration.held_out import Calibration, calibrate
+from ..calibration.missingness import add_missing_evidence, missing_rates
 from ..calibration.thresholds import add_baseline
 from ..features.encoder import TabularPreprocessor
-from ..features.rows import Prepared, missing_mask
+from ..features.rows import Prepared, missing_mask, own_missing
 from ..features.series import WindowSpec
 from .engine import Engine
 from .scorer import column_contributions
@@ -27,9 +26,13 @@ from .warmup import to_full_window, warmup_reference
 __all__ = ["calibrate_held_out"]
 
 
-def calibrate_held_out(engine: Engine, prep: Prepared, held: np.ndarray, pre: TabularPreprocessor,
-                       spec: WindowSpec | None, **settings) -> Calibration:
+def calibrate_held_out(engine: Engine, prep: Prepared, held: np.ndarray, fit_rows: np.ndarray,
+                       pre: TabularPreprocessor, spec: WindowSpec | None, **settings) -> Calibration:
     """The calibration of a fitted network on the held-out model rows ``held`` of ``prep``.
+
+    The columns' probabilities of being missing are learned from the rows
+    the network was trained on (``fit_rows``), never from the held-out rows,
+    so that the held-out scores stay exchangeable with new rows' scores.
 
     Parameters
     ----------
@@ -39,6 +42,8 @@ def calibrate_held_out(engine: Engine, prep: Prepared, held: np.ndarray, pre: Ta
         Every row given to ``fit``, as model rows.
     held : ndarray of int
         The held-out rows among them.
+    fit_rows : ndarray of int
+        The rows the network was trained on.
     pre : TabularPreprocessor
         The fitted encoder.
     spec : WindowSpec or None
@@ -54,13 +59,17 @@ def calibrate_held_out(engine: Engine, prep: Prepared, held: np.ndarray, pre: Ta
     """
     held_enc = prep.enc.take(held)
     raw, terms = engine.raw_scores(held_enc, with_terms=True)
+    absent = own_missing(prep, pre, spec)
 
-    def fit_scores(baseline, scores, warmup):  # as the scorer scores the rows: warm-up rows moved as there
+    def fit_scores(baseline, weights, scores, warmup):  # as the scorer scores the rows
         raw_all = engine.raw_scores(prep.enc, with_terms=False)[0]
-        return to_full_window(add_baseline(raw_all, missing_mask(prep.enc), baseline), prep.fill, warmup,
-                              scores)
+        return to_full_window(add_missing_evidence(add_baseline(raw_all, missing_mask(prep.enc), baseline),
+                                                   absent, weights), prep.fill, warmup, scores)
 
     return calibrate(raw, terms, missing_mask(held_enc),
-                     contributions=partial(column_contributions, preprocessor=pre, spec=spec),
-                     warmup=lambda baseline: warmup_reference(engine, baseline, prep, pre, spec, held),
-                     fit_scores=fit_scores, **settings)
+                     contributions=lambda terms, missing, baseline, weights: column_contributions(
+                         terms, missing, baseline, pre, spec, absent[held], weights),
+                     warmup=lambda baseline, weights: warmup_reference(
+                         engine, baseline, prep, pre, spec, held, absent, weights),
+                     fit_scores=fit_scores, absent=absent[held], missing_rate=missing_rates(absent[fit_rows]),
+                     **settings)

@@ -19,11 +19,12 @@ from ..calibration import thresholds as calibration
 from ..calibration.drift import DRIFT_ALPHA, DriftReport, check_drift
 from ..calibration.drift_reference import DriftReference
 from ..calibration.held_out import Calibration
+from ..calibration.missingness import add_missing_evidence
 from ..calibration.thresholds import add_baseline
 from ..features import windows
-from ..features.encoder import Encoded, TabularPreprocessor
+from ..features.encoder import TabularPreprocessor
 from ..features.frames import as_pandas
-from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, prepare
+from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, own_missing, prepare
 from ..features.schema import as_frame, require_columns
 from ..features.series import WindowSpec
 from .engine import Engine
@@ -38,13 +39,30 @@ def stacked_size(spec: WindowSpec | None) -> int:
 
 
 def column_contributions(terms: np.ndarray, missing: np.ndarray, baseline: np.ndarray,
-                         preprocessor: TabularPreprocessor, spec: WindowSpec | None) -> np.ndarray:
-    """Per-input-column excess of model rows' terms over the baselines (missing cells count 0).
+                         preprocessor: TabularPreprocessor, spec: WindowSpec | None,
+                         absent: np.ndarray | None = None,
+                         missing_weight: np.ndarray | None = None) -> np.ndarray:
+    """Per-input-column excess of model rows' terms over the baselines, plus missing-cell evidence.
 
     ``terms`` (n, d_num + d_cat) is overwritten. Each model feature's excess
     goes to the input column it encodes: summed over a stacked window's
     positions, and from a summary window's statistics back to their channel.
+    A missing or padded feature's excess is 0; with ``absent`` (n, n_columns)
+    and ``missing_weight``, a row's own missing cell then adds its column's
+    weight (:func:`~vae_anomaly.calibration.missingness.missing_weights`),
+    so that a column can lead a row's contributions because it is missing.
     """
+    out = _excess_by_column(terms, missing, baseline, preprocessor, spec)
+    if absent is None or missing_weight is None or not absent.any():
+        return out
+    out = np.array(out, dtype=np.float64)
+    for c in np.flatnonzero(absent.any(axis=0)):
+        out[:, c] += np.where(absent[:, c], missing_weight[c], 0.0)
+    return out
+
+
+def _excess_by_column(terms: np.ndarray, missing: np.ndarray, baseline: np.ndarray,
+                      preprocessor: TabularPreprocessor, spec: WindowSpec | None) -> np.ndarray:
     excess = np.subtract(terms, baseline, out=terms)
     if missing.any():
         np.copyto(excess, 0.0, where=missing)
@@ -137,6 +155,8 @@ class Scorer:
         self.column_reference_ = calibration.column_reference
         warmup = calibration.warmup_scores
         self.warmup_scores_ = None if warmup is None else np.asarray(warmup, dtype=np.float64)
+        self.missing_rate_ = calibration.missing_rate
+        self.missing_weight_ = calibration.missing_weight
 
     @property
     def window_config_(self) -> dict | None:
@@ -163,31 +183,43 @@ class Scorer:
         return X
 
     # -- scores ----------------------------------------------------------------------------
-    def scores(self, enc: Encoded, with_terms: bool, missing: np.ndarray | None = None,
-               fill: np.ndarray | None = None):
-        """Anomaly scores (n,) of model rows, and their per-feature terms when asked.
+    def scores(self, prep: Prepared, with_terms: bool, missing: np.ndarray | None = None,
+               absent: np.ndarray | None = None):
+        """Anomaly scores (n_model,) of model rows, and their per-feature terms when asked.
 
-        A missing or padded feature adds its typical term (:func:`add_baseline`).
-        ``missing`` is ``missing_mask(enc)`` when the caller has it already.
-        ``fill`` (``Prepared.fill``) moves warm-up rows' scores to the
-        full-window scale (:func:`~vae_anomaly.scoring.warmup.to_full_window`).
+        A missing or padded feature adds its typical term (:func:`add_baseline`),
+        and a missing cell of a row's own input row its column's evidence
+        (:func:`~vae_anomaly.calibration.missingness.add_missing_evidence`);
+        warm-up rows' scores then move to the full-window scale
+        (:func:`~vae_anomaly.scoring.warmup.to_full_window`). ``missing``
+        (``missing_mask(prep.enc)``) and ``absent`` (:meth:`absent`) are
+        passed when the caller has them already. Rows stay in model order.
         """
-        scores, terms = self.engine.raw_scores(enc, with_terms)
-        missing = missing_mask(enc) if missing is None else missing
+        scores, terms = self.engine.raw_scores(prep.enc, with_terms)
+        missing = missing_mask(prep.enc) if missing is None else missing
         scores = add_baseline(scores, missing, self.feature_baseline_)
-        if fill is not None:
-            scores = to_full_window(scores, fill, self.warmup_scores_, self.calibration_scores_)
+        if self.missing_weight_ is not None:
+            scores = add_missing_evidence(scores, self.absent(prep) if absent is None else absent,
+                                          self.missing_weight_)
+        scores = to_full_window(scores, prep.fill, self.warmup_scores_, self.calibration_scores_)
         return scores, terms
 
-    def contributions(self, enc: Encoded, terms: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-        """Per-input-column excess over the baseline (missing cells count 0).
+    def absent(self, prep: Prepared) -> np.ndarray:
+        """Bool (n_model, n_columns): the missing cells of each model row's own input row."""
+        return own_missing(prep, self.preprocessor_, self.window_spec_)
 
-        ``terms`` is overwritten (callers drop it); ``missing`` is
-        ``missing_mask(enc)`` when the caller has it already.
+    def contributions(self, prep: Prepared, terms: np.ndarray, missing: np.ndarray | None = None,
+                      absent: np.ndarray | None = None) -> np.ndarray:
+        """Per-input-column excess over the baseline, plus each missing cell's evidence (model order).
+
+        ``terms`` is overwritten (callers drop it); ``missing`` and ``absent``
+        as for :meth:`scores`.
         """
-        missing = missing_mask(enc) if missing is None else missing
+        missing = missing_mask(prep.enc) if missing is None else missing
+        if self.missing_weight_ is not None and absent is None:
+            absent = self.absent(prep)
         return column_contributions(terms, missing, self.feature_baseline_, self.preprocessor_,
-                                    self.window_spec_)
+                                    self.window_spec_, absent, self.missing_weight_)
 
     def feature_names(self) -> list[str]:
         """Input columns (sensor channels for windowed models), as contributions name them."""
@@ -207,8 +239,9 @@ class Scorer:
     def details(self, prep: Prepared) -> ScoreDetails:
         """Everything the CLI writes for each row of ``prep``, in the caller's order."""
         missing = missing_mask(prep.enc)
-        scores, terms = self.scores(prep.enc, with_terms=True, missing=missing, fill=prep.fill)
-        contributions = self.contributions(prep.enc, terms, missing)
+        absent = None if self.missing_weight_ is None else self.absent(prep)
+        scores, terms = self.scores(prep, with_terms=True, missing=missing, absent=absent)
+        contributions = self.contributions(prep, terms, missing, absent)
         fill = prep.fill
         if self.window_spec_ is not None:  # model rows are in window order: put them back in the caller's
             scores, contributions, fill = scores[prep.back], contributions[prep.back], fill[prep.back]

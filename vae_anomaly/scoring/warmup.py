@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..calibration.missingness import add_missing_evidence
 from ..calibration.thresholds import add_baseline
 from ..features.encoder import TabularPreprocessor
 from ..features.rows import Prepared, cut_short, missing_mask
@@ -34,7 +35,9 @@ MAX_REFERENCE_ROWS = 2000
 
 
 def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: TabularPreprocessor,
-                     spec: WindowSpec | None, held: np.ndarray) -> np.ndarray | None:
+                     spec: WindowSpec | None, held: np.ndarray,
+                     absent: np.ndarray | None = None,
+                     missing_weight: np.ndarray | None = None) -> np.ndarray | None:
     """Sorted scores of the held-out windows cut to 1, ..., ``size - 1`` real rows.
 
     Parameters
@@ -53,6 +56,13 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
         The window settings.
     held : ndarray of int
         The held-out (calibration) model rows.
+    absent : ndarray of bool (n_model, n_columns), optional
+        The missing cells of each model row's own input row, and
+    missing_weight : ndarray (n_columns,), optional
+        their columns' weights: a missing cell adds its evidence
+        (:func:`~vae_anomaly.calibration.missingness.add_missing_evidence`)
+        as :meth:`~vae_anomaly.scoring.scorer.Scorer.scores` adds it; a
+        cut window ends at the same row, so it carries the same evidence.
 
     Returns
     -------
@@ -71,7 +81,10 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
     for real in range(1, spec.size):
         enc = cut_short(prep, pre, spec, rows, real)
         raw, _ = engine.raw_scores(enc, with_terms=False)
-        levels.append(np.sort(add_baseline(raw, missing_mask(enc), baseline)))
+        scores = add_baseline(raw, missing_mask(enc), baseline)
+        if absent is not None:
+            scores = add_missing_evidence(scores, absent[rows], missing_weight)
+        levels.append(np.sort(scores))
     return np.stack(levels)
 
 
