@@ -80,3 +80,32 @@ def hostile_frame(case: str, base: pd.DataFrame) -> pd.DataFrame:
     else:
         raise ValueError(case)
     return frame
+
+
+def orders(n: int, first_id: int, seed: int) -> pd.DataFrame:
+    """Orders numbered from ``first_id`` in row order (``order_id``), with three related measurements
+    and a region."""
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3, 0.5, n)
+    items = rng.poisson(3, n) + 1
+    return pd.DataFrame({"order_id": np.arange(first_id, first_id + n), "amount": amount, "items": items,
+                         "unit_price": amount / items * rng.lognormal(0, 0.1, n),
+                         "region": rng.choice(["n", "s", "e", "w"], n)})
+
+
+def fleet(per_sensor: int, first: int, seed: int, ids: str) -> pd.DataFrame:
+    """Four sensors read once a minute, in time order, with an integer sensor_id channel: each sensor's
+    own reading counter (``ids="per sensor"``), or a reading number across the fleet."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(first, first + per_sensor)
+    frames = []
+    for k, machine in enumerate(["m1", "m2", "m3", "m4"]):
+        base = 40 + 5 * k + np.sin(steps / 30)
+        frames.append(pd.DataFrame({"time": pd.Timestamp("2024-03-01") + pd.to_timedelta(steps, unit="min"),
+                                    "machine": machine, "sensor_id": steps,
+                                    "temp": base + rng.normal(0, 0.2, per_sensor),
+                                    "load": 0.5 * base + rng.normal(0, 0.2, per_sensor)}))
+    out = pd.concat(frames).sort_values(["time", "machine"]).reset_index(drop=True)
+    if ids != "per sensor":
+        out["sensor_id"] = 4 * first + np.arange(len(out))
+    return out

@@ -36,8 +36,9 @@ from .calibration.drift import DRIFT_ALPHA, DriftReport
 from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features.encoder import Encoded
 from .features.frames import as_pandas, like_input
+from .features.identifiers import identifier_columns, identifier_warning, kept_columns
 from .features.rows import Prepared, prepare, training_rows
-from .features.schema import as_frame
+from .features.schema import as_frame, require_columns
 from .features.series import requested_window
 from .model import inference, residuals
 from .model.likelihood import degrees_of_freedom
@@ -176,6 +177,18 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         units, which stops one column from dominating the score.
     max_categories : int, default=50
         Largest number of levels accepted for a text column.
+    include_columns : list of str or int, default=None
+        Columns kept as features even where they look like identifiers:
+        names, or positions for an unnamed array. Otherwise ``fit`` leaves
+        out each column with at least 100 non-missing values that holds
+        integers with a distinct one in every row, whose values only rise
+        (or only fall) from row to row (within each series in time order,
+        for windowed models), or that holds text with more distinct values
+        than ``max_categories``: order numbers, row numbers and numeric
+        timestamps grow with time, so a model of their values flags every
+        later row. It warns once, naming each column and why
+        (``ignored_columns_``); docs/concepts.md says what this rule misses.
+        A window's time and group columns are never left out.
     window : int, default=None
         Score sliding windows instead of single rows: each row is modelled
         together with the ``window - 1`` rows before it in its series, and
@@ -292,12 +305,20 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         ``window - 1`` rows, which put warm-up rows on the full-window scale
         (see :mod:`vae_anomaly.scoring.warmup`); None otherwise.
     n_features_in_ : int
-        Number of input columns.
+        Number of input columns (those left out as identifiers included).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, for table input with string names: a pandas or polars
         DataFrame, a pyarrow Table, or any table with the Arrow PyCapsule
         (``__arrow_c_stream__``) or dataframe interchange (``__dataframe__``)
         protocol. Every method takes any of these, whichever kind ``fit`` had.
+    ignored_columns_ : dict of str to str
+        Columns left out at fit because they look like identifiers, each
+        with the reason; empty when none (see ``include_columns``). Names are
+        ``"x0"``, ``"x1"``, ... for an unnamed array. They count in
+        ``n_features_in_`` and ``feature_names_in_`` and are checked as
+        scikit-learn checks every input column, but no score uses them:
+        contributions, :meth:`reconstruct` and :meth:`sample` cover the
+        modelled columns only.
 
     See Also
     --------
@@ -337,6 +358,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         "covariance_type": [StrOptions(set(options.COVARIANCE_TYPES))],
         "min_log_var": [Interval(Real, None, None, closed="neither")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "include_columns": ["array-like", None],
         "window": [Interval(Integral, 1, None, closed="left"), None],
         "time_column": [str, None],
         "group_column": [str, None],
@@ -371,6 +393,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         covariance_type="diag",
         min_log_var=-4.0,
         max_categories=options.MAX_CATEGORIES,
+        include_columns=None,
         window=None,
         time_column=None,
         group_column=None,
@@ -401,6 +424,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         self.covariance_type = covariance_type
         self.min_log_var = min_log_var
         self.max_categories = max_categories
+        self.include_columns = include_columns
         self.window = window
         self.time_column = time_column
         self.group_column = group_column
@@ -449,10 +473,47 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
     def _prepare(self, X, context=None) -> Prepared:
         """Checked, encoded (and windowed) rows of ``X`` for a fitted model."""
         check_is_fitted(self)
-        frame = self._input_frame(X, reset=False)
+        frame = self._modelled(self._input_frame(X, reset=False))
         if context is not None:
-            context = self._input_frame(context, reset=False)
+            context = self._modelled(self._input_frame(context, reset=False))
         return prepare(frame, self.preprocessor_, self.window_spec_, context)
+
+    def _modelled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` without the columns left out as identifiers at fit."""
+        ignored = [name for name in getattr(self, "ignored_columns_", {}) if name in frame.columns]
+        return frame.drop(columns=ignored) if ignored else frame
+
+    def _fit_columns(self, X):
+        """``X`` with the columns ``fit`` was given, in fit order (extra DataFrame columns dropped); a
+        table of another library comes back as a pandas DataFrame."""
+        X = as_pandas(X)
+        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            names = [str(c) for c in self.feature_names_in_]
+            require_columns(X.columns, names)
+            X = X[names]
+        return X
+
+    def _leave_out_identifiers(self, frame: pd.DataFrame, spec) -> tuple[pd.DataFrame, dict]:
+        """``frame`` without the columns that look like identifiers, and those columns with the reasons.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``include_columns`` names a column ``frame`` lacks, or every
+            feature column looks like an identifier.
+        """
+        keep = set(kept_columns(frame.columns, self.include_columns))
+        keys = set(spec.key_columns()) if spec is not None else set()
+        ignored = identifier_columns(frame, [c for c in frame.columns if c not in keep | keys], spec,
+                                     self.max_categories)
+        if not ignored:
+            return frame, ignored
+        if all(c in ignored or c in keys for c in frame.columns):
+            listed = "; ".join(f"{name!r}: {why}" for name, why in ignored.items())
+            raise InvalidInputError(f"every feature column looks like an identifier ({listed}); keep one "
+                                    "with include_columns")
+        warnings.warn(identifier_warning(ignored), UserWarning, stacklevel=5)
+        return frame.drop(columns=list(ignored)), ignored
 
     # ---------------------------------------------------------------------------------------
     # fit
@@ -489,6 +550,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         start = time.perf_counter()
         frame = self._input_frame(X, reset=True)
         spec = requested_window(self.window, self.time_column, self.group_column, self.window_features)
+        frame, ignored = self._leave_out_identifiers(frame, spec)
         rng = check_random_state(self.random_state)
         device = resolve_device(self.device)
         # What scoring reads, fixed at fit (scikit-learn's convention): set_params after fit
@@ -531,6 +593,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             preprocessor=pre, network=network, weights=weights, calibration=calibration,
             noise_seed=noise_seed, n_features_in=self.n_features_in_,
             feature_names_in=None if names is None else [str(c) for c in names], window=spec,
+            ignored_columns=ignored,
             training={"device": device, "n_iter": result.n_iter, "best_epoch": result.best_epoch,
                       "n_train_rows": int(len(fit_rows)), "fit_time_s": time.perf_counter() - start,
                       "loss_curve": result.loss_curve, "validation_loss_curve": result.validation_loss_curve})
@@ -641,8 +704,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             loaded from files without a column reference).
         """
         scorer = self.scorer()
-        prep = self._prepare(scorer.model_columns(as_pandas(X)),
-                             None if context is None else scorer.model_columns(as_pandas(context)))
+        prep = self._prepare(self._fit_columns(X), None if context is None else self._fit_columns(context))
         return scorer.drift_of(scorer.details(prep), alpha)
 
     def feature_contributions(self, X):
@@ -656,7 +718,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         in training, about 0.85 where it was missing in 30% of the rows.
         With windows, a channel's contribution is summed over the window. The
         latent (KL) part of the score belongs to no single column and is left
-        out.
+        out, as are the columns left out as identifiers (``ignored_columns_``).
 
         Parameters
         ----------
@@ -698,9 +760,8 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             Anomaly scores (higher = more anomalous), flags, p-values,
             per-column contributions and window fill, aligned with ``X``.
         """
-        scorer = self.scorer()
-        context = None if context is None else scorer.model_columns(as_pandas(context))
-        return scorer.details(self._prepare(scorer.model_columns(as_pandas(X)), context))
+        context = None if context is None else self._fit_columns(context)
+        return self.scorer().details(self._prepare(self._fit_columns(X), context))
 
     # ---------------------------------------------------------------------------------------
     # latent space and generator
@@ -738,9 +799,9 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
 
         Returns
         -------
-        DataFrame or ndarray of shape (n_samples, n_features_in_)
+        DataFrame or ndarray of shape (n_samples, n_features_in_ - len(ignored_columns_))
             As :meth:`feature_contributions` returns: a DataFrame with ``X``'s
-            columns for table input (polars for polars input), an ndarray for
+            modelled columns for table input (polars for polars input), an ndarray for
             array input.
 
         Raises
@@ -771,8 +832,9 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
 
         Returns
         -------
-        DataFrame or ndarray of shape (n_samples, n_features_in_)
-            A DataFrame when the model was fitted on one.
+        DataFrame or ndarray of shape (n_samples, n_features_in_ - len(ignored_columns_))
+            A DataFrame when the model was fitted on one. Columns left out as
+            identifiers have no values to draw from.
         """
         self._refuse_windows("sample")
         rng = check_random_state(random_state)
@@ -783,7 +845,8 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
     def _as_output(self, frame: pd.DataFrame, X):
         if isinstance(X, pd.DataFrame):
             frame.index = X.index
-            frame.columns = list(X.columns)
+            ignored = getattr(self, "ignored_columns_", {})
+            frame.columns = [c for c in X.columns if str(c) not in ignored]
             return frame
         if X is None and hasattr(self, "feature_names_in_"):
             return frame

@@ -218,9 +218,10 @@ def test_infinite_value_names_the_column():
     ("empty", [np.nan] * 200, "'empty' has no observed values"),
 ])
 def test_unusable_columns_are_named(column, values, message):
-    df = pd.DataFrame({"x": np.arange(200.0), column: values})
+    """Each kept on purpose: id-like text is otherwise left out (tests/estimator/test_identifiers.py)."""
+    df = pd.DataFrame({"x": np.arange(200.0) % 7, column: values})
     with pytest.raises(InvalidInputError, match=message):
-        VAEDetector(**FAST).fit(df)
+        VAEDetector(**FAST, include_columns=[column]).fit(df)
 
 
 def test_score_time_schema_errors(tabular_features):

@@ -160,3 +160,29 @@ def test_likelihood_is_recorded_and_a_bad_one_is_refused(tabular_features, tmp_p
     for load in (VAEDetector.load, persistence.load_scorer):
         with pytest.raises(ModelFileError, match="corrupt.*degrees of freedom"):
             load(tmp_path / "bad.vae")
+
+
+def test_a_file_from_before_identifiers_were_left_out_loads_with_none(fitted, tmp_path):
+    """Format 5 files have no ``ignored_columns`` and no ``include_columns`` parameter."""
+    det, df = fitted
+    det.save(tmp_path / "new.vae")
+    assert persistence.read_metadata(tmp_path / "new.vae")["ignored_columns"] == {}
+
+    def as_version_5(meta):
+        meta["format_version"] = 5
+        del meta["ignored_columns"], meta["params"]["include_columns"]
+
+    (tmp_path / "old.vae").write_bytes(repack_model((tmp_path / "new.vae").read_bytes(), as_version_5))
+    old = VAEDetector.load(tmp_path / "old.vae")
+    assert old.ignored_columns_ == {} and old.include_columns is None
+    assert np.array_equal(old.score_samples(df), det.score_samples(df))
+    assert persistence.load_scorer(tmp_path / "old.vae").ignored_columns_ == {}
+
+
+def test_a_bad_ignored_columns_section_is_refused(fitted, tmp_path):
+    det, _ = fitted
+    det.save(tmp_path / "m.vae")
+    _rewrite(tmp_path / "m.vae", lambda m: m.update(ignored_columns=["order_id"]))
+    for load in (VAEDetector.load, persistence.load_scorer):
+        with pytest.raises(ModelFileError, match="invalid 'ignored_columns' section"):
+            load(tmp_path / "m.vae")

@@ -104,6 +104,8 @@ FIT_EXAMPLES = """Examples:
 
 vae-detect fit history.parquet -m model.vae --exclude label
 
+vae-detect fit orders.parquet -m model.vae --exclude label --include item_count
+
 vae-detect fit history.csv --epochs 50 --contamination 0.02 --seed 0 --json > fit.json
 
 vae-detect fit sensors.parquet --window 8 --time-column timestamp --group-column machine -x label
@@ -118,6 +120,9 @@ def fit(
         "--columns", "-c", help="Use only this column (repeat for more).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(
         "--exclude", "-x", help="Leave this column out, e.g. a label (repeat for more).")] = None,
+    include: Annotated[list[str] | None, typer.Option(
+        "--include", help="Keep this column as a feature even where it looks like an identifier (repeat "
+                          "for more).")] = None,
     epochs: Annotated[int | None, typer.Option(
         "--epochs", min=1, help="Maximum training epochs (max_iter); default: automatic.")] = None,
     latent_dim: Annotated[int | None, typer.Option(
@@ -161,9 +166,12 @@ def fit(
 ) -> None:
     """Fit a detector on a table and save it to a model file.
 
-    The table is read whole. Columns the model cannot use (text ids, dates,
-    all-missing columns) are left out and listed with the reason. The model
-    file is written atomically: a failed fit never leaves half a file.
+    The table is read whole. Columns the model cannot use (dates,
+    all-missing columns) and columns that look like identifiers (integers
+    distinct in every row, values that only rise with the rows, id-like
+    text) are left out and listed with the reason; --include keeps one.
+    The model file is written atomically: a failed fit never leaves half a
+    file.
     """
     import sys
 
@@ -186,7 +194,8 @@ def fit(
     with user_errors():
         from vae_anomaly.jobs.fit import fit_file
 
-        summary = fit_file(data, model, columns=columns or (), exclude=exclude or (), params=params)
+        summary = fit_file(data, model, columns=columns or (), exclude=exclude or (), include=include or (),
+                           params=params)
     _notes(summary, quiet)
     if not quiet:
         typer.echo(render.fit_text(summary), err=True)

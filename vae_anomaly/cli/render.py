@@ -142,6 +142,10 @@ def info_text(d: dict) -> str:
     lines = [f"model:      {d['model']} (format version {d['format_version']})",
              f"columns ({len(cols)}):"]
     lines += [_column_line(c, width) for c in cols]
+    ignored = d.get("ignored_columns") or {}
+    if ignored:
+        lines.append(f"left out as identifiers ({len(ignored)}):")
+        lines += [f"  {name}: {why}" for name, why in ignored.items()]
     lines += [
         f"windows:    {_window(d['window']) if d.get('window') else 'none (rows are scored one by one)'}",
         f"threshold:  {_num(d['threshold'], 6)} on the {cal.get('score_type')} score ({_rate(cal)})",

@@ -18,7 +18,7 @@ from ..exceptions import InvalidInputError, SchemaMismatchError
 from .dtypes import as_numpy_times, values_kind
 
 __all__ = ["WindowSpec", "requested_window", "TIME_KINDS", "time_kind", "time_values", "check_key_columns",
-           "order_rows", "window_order", "group_starts", "median_step", "find_gaps"]
+           "order_rows", "window_order", "group_key", "group_starts", "median_step", "find_gaps"]
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def window_order(frame: pd.DataFrame, spec: WindowSpec) -> tuple[np.ndarray | No
         True where a group begins, in window order.
     """
     n = len(frame)
-    codes = _group_key(frame[spec.group_column]) if spec.group_column is not None else None
+    codes = group_key(frame[spec.group_column]) if spec.group_column is not None else None
     times = time_values(frame[spec.time_column]) if spec.time_column is not None else None
     order = None
     if codes is not None and n > 1 and (codes[1:] < codes[:-1]).any():
@@ -270,7 +270,7 @@ def _neighbours(compare, times: np.ndarray, codes: np.ndarray | None, order: np.
     return out
 
 
-def _group_key(col: pd.Series) -> np.ndarray:
+def group_key(col: pd.Series) -> np.ndarray:
     """Codes that order like the group values: numbers and datetimes by value (whatever their
     dtype's library), anything else as text."""
     if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
@@ -290,7 +290,7 @@ def group_starts(frame_sorted: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
     """Boolean (n,): True where a new group begins in sorted rows (groups compared as
     :func:`order_rows` sorts them)."""
     col = frame_sorted[spec.group_column] if spec.group_column is not None else None
-    return _starts(None if col is None else _group_key(col), len(frame_sorted))
+    return _starts(None if col is None else group_key(col), len(frame_sorted))
 
 
 def median_step(frame_sorted: pd.DataFrame, spec: WindowSpec, starts: np.ndarray) -> float | None:

@@ -30,7 +30,9 @@ def describe_model(model: str | os.PathLike) -> dict:
     Returns
     -------
     dict
-        ``params``, ``columns`` (name, kind, dtype, categories), ``threshold``,
+        ``params``, ``columns`` (name, kind, dtype, categories),
+        ``ignored_columns`` (input columns left out as identifiers, name to
+        reason; empty for files written before it was recorded), ``threshold``,
         ``calibration`` (method, rate, n_calibration, score_type,
         threshold_method, threshold_rule, tail: the fitted tail and its
         quality or None, warning), ``drift_columns`` (whether the file holds
@@ -49,6 +51,7 @@ def describe_model(model: str | os.PathLike) -> dict:
         "format_version": meta.get("format_version"),
         "params": meta.get("params", {}),
         "columns": _input_columns(meta),
+        "ignored_columns": meta.get("ignored_columns") or {},
         "threshold": cal.get("threshold"),
         "calibration": {
             **{k: cal.get(k) for k in ("method", "rate", "n_calibration", "score_type")},

@@ -13,6 +13,8 @@ from contextlib import nullcontext
 
 from ..exceptions import CalibrationWarning
 from ..features.columns import choose_columns
+from ..features.identifiers import WARNING_START
+from ..features.series import requested_window
 from ..options import MAX_CATEGORIES
 from ..tables.read import TableReader
 from ..tables.temporary import removed_note
@@ -44,7 +46,7 @@ def check_device(device: str) -> str:
 
 
 def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequence[str] = (),
-             exclude: Sequence[str] = (), params: dict | None = None) -> dict:
+             exclude: Sequence[str] = (), include: Sequence[str] = (), params: dict | None = None) -> dict:
     """Fit a detector on a table file and save it to ``model``.
 
     Parameters
@@ -53,8 +55,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         Training table (see :class:`~vae_anomaly.tables.read.TableReader`).
     model : str or PathLike
         Model file to write (atomically): a local path or a URI.
-    columns, exclude : sequence of str
-        See :func:`choose_columns`.
+    columns, exclude, include : sequence of str
+        See :func:`choose_columns`: columns that look like identifiers are
+        left out unless named in ``include`` (or ``columns``).
     params : dict, optional
         Keyword arguments of :class:`~vae_anomaly.VAEDetector`.
 
@@ -62,7 +65,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     -------
     dict
         Rows, columns used (modelled; a window's time and group columns are
-        listed under ``window``), ignored (with reasons) and excluded,
+        listed under ``window``), ignored (with reasons, identifiers
+        included) and excluded,
         epochs, best epoch, fit time, threshold and its calibration
         (``method``, ``rate``, ``n_calibration``, ``threshold_method``,
         ``threshold_rule``, ``tail``: the fitted tail and its quality or
@@ -91,8 +95,13 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     frame = reader.read()
     notes = list(dict.fromkeys([*opened, *reader.notes()]))  # CSV type changes are known only now
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
+    window = requested_window(params.get("window"), params.get("time_column"), params.get("group_column"),
+                              params.get("window_features", "summary"))
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES),
-                            always=keys)
+                            always=keys, include=include, window=window)
+    # The model is given the identifiers too: it leaves them out by the same rule and records them in the
+    # model file, and keeps every other column it is given.
+    given = [c for c in frame.columns if c in set(choice.used) | set(choice.identifiers)]
     from ..detector import VAEDetector
     from ..model.residuals import applies, residual_note
 
@@ -101,7 +110,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         warnings.simplefilter("ignore", CalibrationWarning)  # the summary carries it (calibration.warning)
         # The summary says which covariance the model scores with (covariance_type).
         warnings.filterwarnings("ignore", message="covariance_type='full' was not used")
-        det = VAEDetector(**params).fit(frame[choice.used])
+        warnings.filterwarnings("ignore", message=WARNING_START)  # the summary lists them (columns_ignored)
+        det = VAEDetector(**{**params, "include_columns": list(choice.used)}).fit(frame[given])
     det.save(model)
     return {
         "data": str(data),

@@ -55,7 +55,7 @@ def as_scorer(model) -> Scorer:
 
 
 def model_columns(scorer: Scorer) -> list[str]:
-    """Columns a fitted model reads, in fit order.
+    """Columns a fitted model reads, in fit order (not those it left out as identifiers).
 
     Raises
     ------
@@ -64,7 +64,7 @@ def model_columns(scorer: Scorer) -> list[str]:
     """
     if not hasattr(scorer, "feature_names_in_"):
         raise InvalidInputError("the model was fitted without column names, so it cannot score a table")
-    return [str(c) for c in scorer.feature_names_in_]
+    return scorer.column_names()
 
 
 def carry_context(ordered: Ordered, spec: WindowSpec) -> pd.DataFrame | None:

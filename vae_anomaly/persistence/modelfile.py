@@ -4,7 +4,8 @@ A model file is a zip archive holding exactly two members:
 
 ``metadata.json``
     Format version, package and library versions, the estimator's
-    parameters, the feature schema, network shape, threshold and how it was
+    parameters, the feature schema, the input columns left out as
+    identifiers (with the reasons), network shape, threshold and how it was
     calibrated, windowing settings and a training summary.
 ``tensors.safetensors``
     Weights, preprocessing arrays, calibration scores, per-feature baselines, drift column
@@ -54,7 +55,9 @@ FORMAT_VERSION = 6
 # 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*`` column
 # bins (older: conformal, no bins). 4: ``warmup_scores`` of windowed models (older: none).
 # 5: ``network.covariance_type`` (older: "diag"). 6: ``missing_rate`` and ``missing_weight``, the columns'
-# probabilities of being missing and what a missing cell adds (older: missing cells add no evidence).
+# probabilities of being missing and what a missing cell adds (older: missing cells add no evidence);
+# ``ignored_columns``, the input columns left out as identifiers (name -> reason), and the
+# ``include_columns`` parameter (older: none left out).
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -86,6 +89,7 @@ def _split(state: FittedState) -> tuple[dict, dict]:
         "preprocessing": pre_meta,
         "feature_names_in": state.feature_names_in,
         "n_features_in": int(state.n_features_in),
+        "ignored_columns": {str(k): str(v) for k, v in state.ignored_columns.items()},
         "network": state.network.to_dict(),
         "calibration": {"threshold": float(cal.threshold), "offset": float(cal.offset), "method": cal.method,
                         "rate": float(cal.rate), "n_calibration": int(cal.scores.size),
@@ -236,6 +240,9 @@ def _check_layout(meta: dict, path) -> None:
     window = meta.get("window")
     if window is not None and not (isinstance(window, dict) and isinstance(window.get("size"), int)):
         raise ModelFileError(f"{path} is corrupt: its metadata has an invalid 'window' section")
+    ignored = meta.get("ignored_columns", {})
+    if not (isinstance(ignored, dict) and all(isinstance(v, str) for v in ignored.values())):
+        raise ModelFileError(f"{path} is corrupt: its metadata has an invalid 'ignored_columns' section")
 
 
 def read_metadata(path) -> dict:
@@ -309,6 +316,7 @@ def _state(meta: dict, arrays: dict) -> FittedState:
         n_features_in=int(meta["n_features_in"]),
         feature_names_in=meta.get("feature_names_in"),
         window=None if meta.get("window") is None else WindowSpec.from_dict(meta["window"]),
+        ignored_columns=dict(meta.get("ignored_columns") or {}),
         training={"device": str(train["device"]), "n_iter": int(train["n_iter"]),
                   "best_epoch": int(train["best_epoch"]), "n_train_rows": int(train["n_train_rows"]),
                   "fit_time_s": float(train["fit_time_s"]), "loss_curve": list(train["loss_curve"]),

@@ -57,6 +57,9 @@ class FittedState:
     training : dict
         ``device``, ``n_iter``, ``best_epoch``, ``n_train_rows``,
         ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``.
+    ignored_columns : dict of str to str
+        Input columns left out at fit because they look like identifiers,
+        each with the reason (:mod:`~vae_anomaly.features.identifiers`).
 
     Raises
     ------
@@ -76,6 +79,7 @@ class FittedState:
     feature_names_in: list | None = None
     window: WindowSpec | None = None
     training: dict = field(default_factory=dict)
+    ignored_columns: dict = field(default_factory=dict)
 
     def __post_init__(self):
         ws = self.calibration.warmup_scores
@@ -113,6 +117,7 @@ def fitted_attributes(state: FittedState) -> dict:
         "n_features_in_": state.n_features_in, "n_iter_": train["n_iter"], "best_epoch_": train["best_epoch"],
         "n_train_rows_": train["n_train_rows"], "fit_time_": train["fit_time_s"],
         "loss_curve_": train["loss_curve"], "validation_loss_curve_": train["validation_loss_curve"],
+        "ignored_columns_": dict(state.ignored_columns),
     }
     if state.feature_names_in is not None:
         out["feature_names_in_"] = np.asarray(state.feature_names_in, dtype=object)
@@ -147,6 +152,7 @@ def state_of(fitted) -> FittedState:
                   "n_train_rows": int(f.n_train_rows_), "fit_time_s": float(f.fit_time_),
                   "loss_curve": [float(v) for v in f.loss_curve_],
                   "validation_loss_curve": [float(v) for v in f.validation_loss_curve_]},
+        ignored_columns=dict(getattr(f, "ignored_columns_", {})),
     )
 
 
@@ -174,7 +180,8 @@ def scorer_from_state(state: FittedState, device: str = "cpu", module=None) -> S
     cal = state.calibration
     engine = build_engine(state.network, cal.score_type, int(state.params.get("n_samples", 1)),
                           state.noise_seed, device, weights=state.weights, module=module)
-    return Scorer(state.preprocessor, engine, cal, state.window, state.feature_names_in)
+    return Scorer(state.preprocessor, engine, cal, state.window, state.feature_names_in,
+                  state.ignored_columns)
 
 
 def json_params(params: dict) -> dict:

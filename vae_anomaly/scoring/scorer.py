@@ -139,10 +139,13 @@ class Scorer:
         The fitted window settings; None for row-wise models.
     feature_names_in : sequence of str or None
         Input columns in fit order (None when fitted on an unnamed array).
+    ignored_columns : dict of str to str, optional
+        Input columns left out at fit because they look like identifiers,
+        with the reasons: scoring neither needs nor reads them.
     """
 
     def __init__(self, preprocessor: TabularPreprocessor, engine: Engine, calibration: Calibration,
-                 window_spec: WindowSpec | None = None, feature_names_in=None):
+                 window_spec: WindowSpec | None = None, feature_names_in=None, ignored_columns=None):
         self.preprocessor_ = preprocessor
         self.engine = engine
         self.feature_baseline_ = np.asarray(calibration.feature_baseline, dtype=np.float64)
@@ -151,6 +154,7 @@ class Scorer:
         if feature_names_in is not None:
             self.feature_names_in_ = np.asarray(feature_names_in, dtype=object)
         self.window_spec_ = window_spec
+        self.ignored_columns_ = dict(ignored_columns or {})
         self.p_value_tail_ = calibration.p_value_tail
         self.column_reference_ = calibration.column_reference
         warmup = calibration.warmup_scores
@@ -169,15 +173,22 @@ class Scorer:
         """Encoded (and windowed) model rows of a checked frame, or of rows already in window order."""
         return prepare(frame, self.preprocessor_, self.window_spec_, context, ordered=ordered)
 
+    def column_names(self) -> list[str]:
+        """The input columns the model reads, in fit order: those it was fitted on, less those left out
+        as identifiers (``ignored_columns_``); empty when it was fitted on an unnamed array."""
+        names = [str(c) for c in getattr(self, "feature_names_in_", ())]
+        return [name for name in names if name not in self.ignored_columns_]
+
     def model_columns(self, X) -> pd.DataFrame:
-        """The fitted columns of ``X``; extra DataFrame columns are dropped.
+        """The columns of ``X`` that the model reads (:meth:`column_names`); other DataFrame columns
+        are dropped.
 
         A table of another library (polars, pyarrow, ...) comes back as a
         pandas DataFrame (:func:`~vae_anomaly.features.frames.as_pandas`).
         """
         X = as_pandas(X)
         if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
-            names = [str(c) for c in self.feature_names_in_]
+            names = self.column_names()
             require_columns(X.columns, names)
             X = X[names]
         return X
@@ -266,7 +277,12 @@ class Scorer:
         columns, infinities) and raises with the column named.
         """
         X = as_pandas(X)
-        frame = self.model_columns(X) if isinstance(X, pd.DataFrame) else as_frame(np.asarray(X))
+        if isinstance(X, pd.DataFrame):
+            frame = self.model_columns(X)
+        else:  # an unnamed array holds every fitted column, the left-out ones too
+            frame = as_frame(np.asarray(X))
+            ignored = [name for name in self.ignored_columns_ if name in frame.columns]
+            frame = frame.drop(columns=ignored) if ignored else frame
         if context is not None:
             context = self.model_columns(context)
         return self.details(self.prepare(frame, context))
