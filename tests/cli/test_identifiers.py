@@ -107,3 +107,12 @@ def test_a_sensor_id_channel_of_a_windowed_fit(tmp_path, one_torch_thread):
     assert list(summary["columns_ignored"]) == ["sensor_id"] and summary["columns_used"] == ["temp", "load"]
     assert "within each of the 4 series" in summary["columns_ignored"]["sensor_id"]
     assert read_metadata(tmp_path / "w.vae")["ignored_columns"] == summary["columns_ignored"]
+
+
+def test_the_model_file_records_only_what_the_user_kept(files, one_torch_thread):
+    """A refit of the saved model decides by the same rule: the file's include_columns is the user's
+    --include, not every column the fit used."""
+    fit(files, "kept.vae", "--include", "order_id")
+    fit(files, "plain.vae")
+    assert read_metadata(files / "kept.vae")["params"]["include_columns"] == ["order_id"]
+    assert read_metadata(files / "plain.vae")["params"]["include_columns"] is None

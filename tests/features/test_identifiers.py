@@ -32,6 +32,8 @@ LOOK_LIKE_IDS = {
     "shuffled unique IDs": (RNG.permutation(N) * 7 + 3,
                             "integer values, a distinct one in every row (1000 of 1000)"),
     "IDs as floats": (RNG.permutation(N).astype(float) + 0.0, "a distinct one in every row"),
+    "shuffled IDs with a double insert": (np.r_[RNG.permutation(N - 1) + 1000, 1000],
+                                          "a distinct one in nearly every row (999 of 1000)"),
     "nullable IDs, some missing": (
         pd.array(np.where(np.arange(N) % 10 == 0, None, RNG.permutation(N)), dtype="Int64"),
         "a distinct one in every row (900 of 900)"),

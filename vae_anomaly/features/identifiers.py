@@ -6,7 +6,8 @@ training, and the column is blamed for it. A column looks like one when it
 has at least :data:`MIN_VALUES` non-missing values and
 
 - holds integers (floats with integral values too; booleans never), a
-  distinct one in every row;
+  distinct one in every row but at most 1 % (:data:`MIN_DISTINCT_SHARE`:
+  an ID table with a few double inserts is still an ID table);
 - or holds numbers that never decrease (or never increase) from one row to
   the next and change at least every tenth step (:data:`MIN_CHANGE_SHARE`).
   For windowed models the steps are those within each series in time order;
@@ -31,11 +32,13 @@ from ..options import MAX_CATEGORIES
 from .dtypes import is_dictionary, values_kind
 from .series import WindowSpec, check_key_columns, group_key, time_values
 
-__all__ = ["MIN_VALUES", "MIN_CHANGE_SHARE", "WARNING_START", "identifier_reason", "identifier_columns",
-           "text_reason", "series_order", "kept_columns", "identifier_warning"]
+__all__ = ["MIN_VALUES", "MIN_DISTINCT_SHARE", "MIN_CHANGE_SHARE", "WARNING_START", "identifier_reason",
+           "identifier_columns", "text_reason", "series_order", "kept_columns", "identifier_warning"]
 
 #: Columns with fewer non-missing values are never taken for identifiers.
 MIN_VALUES = 100
+#: Integers distinct in at least this share of the non-missing rows are identifiers.
+MIN_DISTINCT_SHARE = 0.99
 #: A column that only rises (or only falls) is an identifier when its value changes at this share of
 #: the steps at least: a sorted timestamp with a few rows per second, not a setting that steps up twice.
 MIN_CHANGE_SHARE = 0.1
@@ -84,14 +87,16 @@ def _as_floats(col: pd.Series) -> np.ndarray | None:
 
 
 def _distinct_integers(col: pd.Series, values: np.ndarray, present: np.ndarray) -> str | None:
-    """The first rule: integers, a distinct one in every row."""
+    """The first rule: integers, a distinct one in (nearly) every row."""
     kept = values[present]
     if not (pd.api.types.is_integer_dtype(col.dtype) or np.array_equal(kept, np.round(kept))):
         return None
     n = kept.size
-    if col.nunique(dropna=True) != n:  # counted on the values themselves: exact for 64-bit IDs
+    distinct = col.nunique(dropna=True)  # counted on the values themselves: exact for 64-bit IDs
+    if distinct < MIN_DISTINCT_SHARE * n:
         return None
-    return f"integer values, a distinct one in every row ({n} of {n}): an identifier?"
+    every = "every row" if distinct == n else "nearly every row"
+    return f"integer values, a distinct one in {every} ({distinct} of {n}): an identifier?"
 
 
 def _monotonic(values: np.ndarray, present: np.ndarray, order: np.ndarray | None,

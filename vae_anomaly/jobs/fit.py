@@ -111,7 +111,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         # The summary says which covariance the model scores with (covariance_type).
         warnings.filterwarnings("ignore", message="covariance_type='full' was not used")
         warnings.filterwarnings("ignore", message=WARNING_START)  # the summary lists them (columns_ignored)
-        det = VAEDetector(**{**params, "include_columns": list(choice.used)}).fit(frame[given])
+        # What the user kept on purpose, as they said it: a refit of the saved model decides the same way.
+        kept = list(columns) if columns else list(include)
+        det = VAEDetector(**{**params, "include_columns": kept or None}).fit(frame[given])
     det.save(model)
     return {
         "data": str(data),
