@@ -247,13 +247,16 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         ``(missing + 1/2) / (rows + 1)``. None for models loaded from files
         written before model format 6.
     missing_weight_ : ndarray of shape (n_columns,) or None
-        Nats a missing cell adds to its row's anomaly score and to its
-        column's contribution: ``log((1 - p) / p)``, plus the spread of the
-        held-out scores below the threshold for columns missing in fewer
-        training rows than the threshold's rate, so that such a hole flags
-        its row (see :mod:`vae_anomaly.calibration.missingness`). None for
-        models loaded from files written before model format 6 (a missing
-        cell then adds only ``feature_baseline_``).
+        Nats a missing cell adds to its row's pattern evidence:
+        ``log((1 - p) / p)``, plus the spread of the held-out scores below the
+        threshold for columns never missing in the training rows, so that a
+        hole there flags its row (see :mod:`vae_anomaly.calibration.missingness`).
+        None for models loaded from files written before model format 6 (a
+        missing cell then adds only ``feature_baseline_``).
+    missing_offset_ : float
+        The pattern evidence that training rows carry routinely (its 99th
+        percentile over them, at least 0): a row's score adds only what its
+        own evidence exceeds, so routine holes add nothing.
     threshold_rule_ : {"conformal", "tail", "contamination"}
         The rule that set ``threshold_``.
     tail_ : vae_anomaly.calibration.tail.TailFit or None
@@ -714,8 +717,9 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         model (its squared error for ``score_type="reconstruction"``) minus
         the median of the same on the calibration rows. Positive values mark
         the columns that make the row unusual. A missing cell contributes its
-        column's ``missing_weight_``: large where the column was never missing
-        in training, about 0.85 where it was missing in 30% of the rows.
+        share of what the row's holes add to its score: large where the
+        column was never missing in training, 0 where the row has no more (or
+        rarer) holes than 99 training rows in 100 (see ``missing_offset_``).
         With windows, a channel's contribution is summed over the window. The
         latent (KL) part of the score belongs to no single column and is left
         out, as are the columns left out as identifiers (``ignored_columns_``).

@@ -3,7 +3,10 @@
 import numpy as np
 
 from vae_anomaly.calibration.missingness import (
+    EVIDENCE_QUANTILE,
     add_missing_evidence,
+    cell_evidence,
+    evidence_offset,
     missing_rates,
     missing_weights,
     row_evidence,
@@ -23,11 +26,33 @@ def test_a_column_usually_missing_makes_an_observed_cell_the_unusual_event():
     assert missing_weights(rates)[0] < 0
 
 
-def test_only_columns_rarer_than_the_rate_get_the_spread():
-    rates = np.array([0.001, 0.3])
+def test_only_columns_never_missing_in_training_get_the_spread():
+    rates = np.array([0.001, 0.004, 0.3])
     plain = missing_weights(rates)
-    lifted = missing_weights(rates, rate=0.01, spread=5.0)
-    np.testing.assert_allclose(lifted - plain, [5.0, 0.0])
+    lifted = missing_weights(rates, np.array([True, False, False]), spread=5.0)
+    np.testing.assert_allclose(lifted - plain, [5.0, 0.0, 0.0])
+
+
+def test_routine_holes_add_nothing_and_rarer_patterns_add_what_they_exceed():
+    rng = np.random.default_rng(1)
+    training = rng.random((10_000, 6)) < 0.1  # cells lost at random
+    weights = missing_weights(missing_rates(training))
+    offset = evidence_offset(training, weights)
+    assert offset > 0
+    added = row_evidence(training, weights, offset)
+    assert (added > 0).mean() <= 1 - EVIDENCE_QUANTILE + 1e-9  # 99 training rows in 100 add nothing
+    many = np.ones((1, 6), dtype=bool)
+    assert row_evidence(many, weights, offset)[0] > 2 * weights.min()  # 6 holes, where 3 are routine
+    assert row_evidence(np.zeros((1, 6), dtype=bool), weights, offset)[0] == 0.0
+
+
+def test_a_rows_cells_share_what_its_holes_add():
+    rng = np.random.default_rng(2)
+    absent = rng.random((500, 5)) < 0.3
+    weights = np.array([0.5, 1.0, 2.0, 3.0, 4.0])
+    cells = cell_evidence(absent, weights, 2.0)
+    np.testing.assert_allclose(cells.sum(axis=1), row_evidence(absent, weights, 2.0))
+    assert (cells[~absent] == 0).all()
 
 
 def test_complete_rows_keep_their_scores_exactly():

@@ -152,15 +152,17 @@ def test_missing_values_accepted_and_scored_as_their_columns_usual_rate():
     scores = det.score_samples(row)
     assert np.all(np.isfinite(scores))
     contrib = det.feature_contributions(row)
-    # A missing cell adds the log-odds of its column being missing (about 2.2 nats at 10 %), no more.
-    weight = det.missing_weight_[value]
-    assert 1.5 < weight < 3.0
-    np.testing.assert_allclose(contrib["value"], weight)
-    # Otherwise the column's typical term takes its place: a row with a hole scores like the
-    # same row with a typical value there, plus that weight.
+    # One hole where training rows routinely have one (10 % of cells in two columns) adds no evidence:
+    # it is never blamed, and the column's typical term takes the value's place.
+    assert 1.5 < det.missing_weight_[value] < 3.0 and det.missing_offset_ > 0
+    np.testing.assert_allclose(contrib["value"], 0.0)
     typical = df.iloc[:20].copy()
     typical["value"] = det.reconstruct(df.iloc[:20])["value"]
-    assert np.median(np.abs(-scores - (-det.score_samples(typical) + weight))) < 2.0
+    assert np.median(np.abs(scores - det.score_samples(typical))) < 2.0
+    # Holes in every other column too are rarer than 99 training rows in 100: they add what they exceed.
+    both = row.assign(kind=None, twice=np.nan, count=np.nan)
+    assert np.all(det.score_samples(both) < scores)
+    assert (det.feature_contributions(both)[["twice", "count"]].to_numpy() > 0).all()
     # At the column's usual rate a hole does not flag a row; an observed absurd value does.
     assert det.predict(row).tolist().count(-1) <= 2
     absurd = df.iloc[:20].copy()

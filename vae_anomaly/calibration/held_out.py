@@ -73,9 +73,12 @@ class Calibration:
         training rows (:func:`~vae_anomaly.calibration.missingness.missing_rates`).
         None in files written before model format 6.
     missing_weight : ndarray (n_columns,) or None
-        Nats a missing cell adds to its row's score, per input column
-        (:func:`~vae_anomaly.calibration.missingness.missing_weights`).
+        Nats a missing cell adds to its row's pattern evidence, per input
+        column (:func:`~vae_anomaly.calibration.missingness.missing_weights`).
         None in files written before model format 6: missing cells add none.
+    missing_offset : float
+        The pattern evidence training rows carry routinely; a row adds only
+        what it exceeds (:func:`~vae_anomaly.calibration.missingness.evidence_offset`).
     """
 
     threshold: float
@@ -93,6 +96,7 @@ class Calibration:
     warmup_scores: np.ndarray | None = None
     missing_rate: np.ndarray | None = None
     missing_weight: np.ndarray | None = None
+    missing_offset: float = 0.0
 
     @property
     def offset(self) -> float:
@@ -121,7 +125,8 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
               contributions: Callable[..., np.ndarray],
               warmup: Callable[..., np.ndarray | None] | None = None,
               fit_scores: Callable[..., np.ndarray] | None = None,
-              absent: np.ndarray | None = None, missing_rate: np.ndarray | None = None) -> Calibration:
+              absent: np.ndarray | None = None, missing_rate: np.ndarray | None = None,
+              always_present: np.ndarray | None = None, missing_offset: float = 0.0) -> Calibration:
     """The calibration of a fitted network, from its held-out rows' raw scores and terms.
 
     The baselines are the features' median terms (:func:`~.thresholds.feature_baselines`);
@@ -143,8 +148,8 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
         As the estimator's parameters of the same names.
     contributions : callable ``(terms, missing, baseline, weights) -> ndarray (n_held, n_columns)``
         The held-out rows' per-column contributions, as the scorer computes
-        them with the missing-cell ``weights`` (None: no evidence); their
-        bins are kept for the drift check.
+        them with the missing-cell ``weights`` (None: no evidence) and
+        ``missing_offset``; their bins are kept for the drift check.
     warmup : callable ``(baseline, weights) -> ndarray or None``, optional
         The warm-up reference of a windowed model
         (:func:`~vae_anomaly.scoring.warmup.warmup_reference`); None: no windows.
@@ -161,7 +166,12 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
         missing cells add their evidence to the calibration scores, with
         weights from :func:`~.missingness.missing_weights` (the spread is
         that of the held-out scores before the evidence, from their minimum
-        to their ``1 - rate`` quantile).
+        to their ``1 - rate`` quantile, for the ``always_present`` columns).
+    always_present : ndarray of bool (n_columns,), optional
+        Columns never missing in the training rows.
+    missing_offset : float, default=0.0
+        The pattern evidence training rows carry routinely
+        (:func:`~.missingness.evidence_offset`).
 
     Returns
     -------
@@ -175,8 +185,8 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
     weights = None
     if missing_rate is not None and scores.size:
         spread = float(np.quantile(scores, 1.0 - rate) - scores.min())
-        weights = missing_weights(missing_rate, rate, spread)
-        scores = add_missing_evidence(scores, absent, weights)
+        weights = missing_weights(missing_rate, always_present, spread)
+        scores = add_missing_evidence(scores, absent, weights, missing_offset)
     scores = np.sort(scores)
     warmup_scores = None if warmup is None else warmup(baseline, weights)
     fit = None if kind == "target_fpr" else fit_scores(baseline, weights, scores, warmup_scores)
@@ -185,4 +195,4 @@ def calibrate(raw: np.ndarray, terms: np.ndarray, missing: np.ndarray, *, score_
     edges, counts = column_reference(contributions(terms, missing, baseline, weights))
     return Calibration(choice.value, kind, float(rate), score_type, scores, baseline, threshold_method,
                        choice.rule, choice.tail, edges, counts, warning, warmup_scores, missing_rate,
-                       weights)
+                       weights, float(missing_offset))

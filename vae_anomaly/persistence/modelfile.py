@@ -54,8 +54,9 @@ FORMAT_VERSION = 6
 # Older files load and score as they did. 2: ``network.student_df`` (version 1: all Gaussian).
 # 3: ``calibration.threshold_method``, ``threshold_rule``, ``tail``, ``warning`` and the ``drift.*`` column
 # bins (older: conformal, no bins). 4: ``warmup_scores`` of windowed models (older: none).
-# 5: ``network.covariance_type`` (older: "diag"). 6: ``missing_rate`` and ``missing_weight``, the columns'
-# probabilities of being missing and what a missing cell adds (older: missing cells add no evidence);
+# 5: ``network.covariance_type`` (older: "diag"). 6: ``missing_rate``, ``missing_weight`` and
+# ``missing_offset``, the columns' probabilities of being missing, what a missing cell weighs and the
+# evidence training rows carry routinely (older: missing cells add no evidence);
 # ``ignored_columns``, the input columns left out as identifiers (name -> reason), and the
 # ``include_columns`` parameter (older: none left out).
 _META = "metadata.json"
@@ -112,6 +113,7 @@ def _split(state: FittedState) -> tuple[dict, dict]:
     if cal.missing_rate is not None:
         arrays["missing_rate"] = np.ascontiguousarray(cal.missing_rate, dtype=np.float64)
         arrays["missing_weight"] = np.ascontiguousarray(cal.missing_weight, dtype=np.float64)
+        arrays["missing_offset"] = np.array([cal.missing_offset], dtype=np.float64)
     return meta, arrays
 
 
@@ -311,7 +313,9 @@ def _state(meta: dict, arrays: dict) -> FittedState:
             missing_rate=(None if "missing_rate" not in arrays
                           else np.asarray(arrays["missing_rate"], np.float64)),
             missing_weight=(None if "missing_weight" not in arrays
-                            else np.asarray(arrays["missing_weight"], np.float64))),
+                            else np.asarray(arrays["missing_weight"], np.float64)),
+            missing_offset=(0.0 if "missing_offset" not in arrays
+                            else float(np.asarray(arrays["missing_offset"], np.float64).reshape(-1)[0]))),
         noise_seed=int(meta["noise_seed"]),
         n_features_in=int(meta["n_features_in"]),
         feature_names_in=meta.get("feature_names_in"),

@@ -87,16 +87,19 @@ class FittedState:
                                or len(ws) != self.window.size - 1):
             raise ValueError(f"warm-up scores of shape {np.shape(ws)} do not fit the window")
         rate, weight = self.calibration.missing_rate, self.calibration.missing_weight
+        offset = self.calibration.missing_offset
         if rate is not None or weight is not None:
             spec = self.window
             n_columns = (len(spec.channels) if spec is not None and spec.features == "summary"
                          else len(self.preprocessor.schema_))
             if (np.shape(rate) != (n_columns,) or np.shape(weight) != (n_columns,)
                     or not np.all((np.asarray(rate) > 0) & (np.asarray(rate) < 1))
-                    or not np.isfinite(weight).all()):
+                    or not np.isfinite(weight).all()
+                    or not (np.isfinite(offset) and offset >= 0)):
                 raise ValueError(f"missing rates and weights of shapes {np.shape(rate)} and "
                                  f"{np.shape(weight)} are not one probability in (0, 1) and one finite "
-                                 f"weight for each of the {n_columns} columns")
+                                 f"weight for each of the {n_columns} columns (offset "
+                                 f"{offset!r})")
 
 
 def fitted_attributes(state: FittedState) -> dict:
@@ -113,7 +116,8 @@ def fitted_attributes(state: FittedState) -> dict:
         "feature_baseline_": cal.feature_baseline, "threshold_rule_": cal.threshold_rule, "tail_": cal.tail,
         "calibration_warning_": cal.warning, "column_reference_": cal.column_reference,
         "warmup_scores_": cal.warmup_scores, "missing_rate_": cal.missing_rate,
-        "missing_weight_": cal.missing_weight, "window_spec_": state.window, "noise_seed_": state.noise_seed,
+        "missing_weight_": cal.missing_weight, "missing_offset_": cal.missing_offset,
+        "window_spec_": state.window, "noise_seed_": state.noise_seed,
         "n_features_in_": state.n_features_in, "n_iter_": train["n_iter"], "best_epoch_": train["best_epoch"],
         "n_train_rows_": train["n_train_rows"], "fit_time_": train["fit_time_s"],
         "loss_curve_": train["loss_curve"], "validation_loss_curve_": train["validation_loss_curve"],
@@ -143,7 +147,7 @@ def state_of(fitted) -> FittedState:
         calibration=Calibration(float(f.threshold_), kind, float(rate), f.score_type_, f.calibration_scores_,
                                 f.feature_baseline_, f.threshold_method, f.threshold_rule_, f.tail_,
                                 *(f.column_reference_ or (None, None)), f.calibration_warning_,
-                                f.warmup_scores_, f.missing_rate_, f.missing_weight_),
+                                f.warmup_scores_, f.missing_rate_, f.missing_weight_, f.missing_offset_),
         noise_seed=int(f.noise_seed_),
         n_features_in=int(f.n_features_in_),
         feature_names_in=None if names is None else [str(c) for c in names],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..calibration.held_out import Calibration, calibrate
-from ..calibration.missingness import add_missing_evidence, missing_rates
+from ..calibration.missingness import add_missing_evidence, evidence_offset, missing_rates, missing_weights
 from ..calibration.thresholds import add_baseline
 from ..features.encoder import TabularPreprocessor
 from ..features.rows import Prepared, missing_mask, own_missing
@@ -60,16 +60,19 @@ def calibrate_held_out(engine: Engine, prep: Prepared, held: np.ndarray, fit_row
     held_enc = prep.enc.take(held)
     raw, terms = engine.raw_scores(held_enc, with_terms=True)
     absent = own_missing(prep, pre, spec)
+    trained = absent[fit_rows]
+    rate = missing_rates(trained)
+    offset = evidence_offset(trained, missing_weights(rate))  # never-missing columns add 0 here
 
     def fit_scores(baseline, weights, scores, warmup):  # as the scorer scores the rows
         raw_all = engine.raw_scores(prep.enc, with_terms=False)[0]
         return to_full_window(add_missing_evidence(add_baseline(raw_all, missing_mask(prep.enc), baseline),
-                                                   absent, weights), prep.fill, warmup, scores)
+                                                   absent, weights, offset), prep.fill, warmup, scores)
 
     return calibrate(raw, terms, missing_mask(held_enc),
                      contributions=lambda terms, missing, baseline, weights: column_contributions(
-                         terms, missing, baseline, pre, spec, absent[held], weights),
+                         terms, missing, baseline, pre, spec, absent[held], weights, offset),
                      warmup=lambda baseline, weights: warmup_reference(
-                         engine, baseline, prep, pre, spec, held, absent, weights),
-                     fit_scores=fit_scores, absent=absent[held], missing_rate=missing_rates(absent[fit_rows]),
-                     **settings)
+                         engine, baseline, prep, pre, spec, held, absent, weights, offset),
+                     fit_scores=fit_scores, absent=absent[held], missing_rate=rate,
+                     always_present=~trained.any(axis=0), missing_offset=offset, **settings)

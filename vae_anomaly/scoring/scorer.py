@@ -19,7 +19,7 @@ from ..calibration import thresholds as calibration
 from ..calibration.drift import DRIFT_ALPHA, DriftReport, check_drift
 from ..calibration.drift_reference import DriftReference
 from ..calibration.held_out import Calibration
-from ..calibration.missingness import add_missing_evidence
+from ..calibration.missingness import add_missing_evidence, cell_evidence
 from ..calibration.thresholds import add_baseline
 from ..features import windows
 from ..features.encoder import TabularPreprocessor
@@ -41,24 +41,22 @@ def stacked_size(spec: WindowSpec | None) -> int:
 def column_contributions(terms: np.ndarray, missing: np.ndarray, baseline: np.ndarray,
                          preprocessor: TabularPreprocessor, spec: WindowSpec | None,
                          absent: np.ndarray | None = None,
-                         missing_weight: np.ndarray | None = None) -> np.ndarray:
+                         missing_weight: np.ndarray | None = None, missing_offset: float = 0.0) -> np.ndarray:
     """Per-input-column excess of model rows' terms over the baselines, plus missing-cell evidence.
 
     ``terms`` (n, d_num + d_cat) is overwritten. Each model feature's excess
     goes to the input column it encodes: summed over a stacked window's
     positions, and from a summary window's statistics back to their channel.
-    A missing or padded feature's excess is 0; with ``absent`` (n, n_columns)
-    and ``missing_weight``, a row's own missing cell then adds its column's
-    weight (:func:`~vae_anomaly.calibration.missingness.missing_weights`),
-    so that a column can lead a row's contributions because it is missing.
+    A missing or padded feature's excess is 0; with ``absent`` (n, n_columns),
+    ``missing_weight`` and ``missing_offset``, a row's own missing cell then
+    adds its share of what the row's holes add to its score
+    (:func:`~vae_anomaly.calibration.missingness.cell_evidence`), so that a
+    column can lead a row's contributions because it is missing.
     """
     out = _excess_by_column(terms, missing, baseline, preprocessor, spec)
     if absent is None or missing_weight is None or not absent.any():
         return out
-    out = np.array(out, dtype=np.float64)
-    for c in np.flatnonzero(absent.any(axis=0)):
-        out[:, c] += np.where(absent[:, c], missing_weight[c], 0.0)
-    return out
+    return out + cell_evidence(absent, missing_weight, missing_offset)
 
 
 def _excess_by_column(terms: np.ndarray, missing: np.ndarray, baseline: np.ndarray,
@@ -161,6 +159,7 @@ class Scorer:
         self.warmup_scores_ = None if warmup is None else np.asarray(warmup, dtype=np.float64)
         self.missing_rate_ = calibration.missing_rate
         self.missing_weight_ = calibration.missing_weight
+        self.missing_offset_ = float(calibration.missing_offset)
 
     @property
     def window_config_(self) -> dict | None:
@@ -211,7 +210,7 @@ class Scorer:
         scores = add_baseline(scores, missing, self.feature_baseline_)
         if self.missing_weight_ is not None:
             scores = add_missing_evidence(scores, self.absent(prep) if absent is None else absent,
-                                          self.missing_weight_)
+                                          self.missing_weight_, self.missing_offset_)
         scores = to_full_window(scores, prep.fill, self.warmup_scores_, self.calibration_scores_)
         return scores, terms
 
@@ -230,7 +229,7 @@ class Scorer:
         if self.missing_weight_ is not None and absent is None:
             absent = self.absent(prep)
         return column_contributions(terms, missing, self.feature_baseline_, self.preprocessor_,
-                                    self.window_spec_, absent, self.missing_weight_)
+                                    self.window_spec_, absent, self.missing_weight_, self.missing_offset_)
 
     def feature_names(self) -> list[str]:
         """Input columns (sensor channels for windowed models), as contributions name them."""

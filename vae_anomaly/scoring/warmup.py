@@ -37,7 +37,8 @@ MAX_REFERENCE_ROWS = 2000
 def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: TabularPreprocessor,
                      spec: WindowSpec | None, held: np.ndarray,
                      absent: np.ndarray | None = None,
-                     missing_weight: np.ndarray | None = None) -> np.ndarray | None:
+                     missing_weight: np.ndarray | None = None,
+                     missing_offset: float = 0.0) -> np.ndarray | None:
     """Sorted scores of the held-out windows cut to 1, ..., ``size - 1`` real rows.
 
     Parameters
@@ -59,7 +60,9 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
     absent : ndarray of bool (n_model, n_columns), optional
         The missing cells of each model row's own input row, and
     missing_weight : ndarray (n_columns,), optional
-        their columns' weights: a missing cell adds its evidence
+        their columns' weights, and
+    missing_offset : float, optional
+        the routine evidence: a missing cell adds its evidence
         (:func:`~vae_anomaly.calibration.missingness.add_missing_evidence`)
         as :meth:`~vae_anomaly.scoring.scorer.Scorer.scores` adds it; a
         cut window ends at the same row, so it carries the same evidence.
@@ -83,7 +86,7 @@ def warmup_reference(engine: Engine, baseline: np.ndarray, prep: Prepared, pre: 
         raw, _ = engine.raw_scores(enc, with_terms=False)
         scores = add_baseline(raw, missing_mask(enc), baseline)
         if absent is not None:
-            scores = add_missing_evidence(scores, absent[rows], missing_weight)
+            scores = add_missing_evidence(scores, absent[rows], missing_weight, missing_offset)
         levels.append(np.sort(scores))
     return np.stack(levels)
 
