@@ -37,7 +37,8 @@ from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features.encoder import Encoded
 from .features.frames import as_pandas, like_input
 from .features.identifiers import identifier_columns, identifier_warning, kept_columns
-from .features.rows import Prepared, prepare, training_rows
+from .features.labels import fit_labels
+from .features.rows import Prepared, holding, prepare, training_rows
 from .features.schema import as_frame, require_columns
 from .features.series import requested_window
 from .model import inference, residuals
@@ -126,8 +127,9 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         Stop when the validation loss has not improved for
         ``n_iter_no_change`` epochs and keep the best weights.
     validation_fraction : float in (0, 1), default=0.2
-        Share of the rows held out from training. They drive early stopping
-        and calibrate the threshold and p-values.
+        Share of the rows held out from training (of those not labelled as
+        known anomalies in ``fit``'s ``y``). They drive early stopping and
+        calibrate the threshold and p-values.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
@@ -289,7 +291,16 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         Epoch (counted from 1) whose weights the network keeps: the last to
         improve the held-out loss by more than ``tol``.
     n_train_rows_ : int
-        Model rows the network was trained on (the rest were held out).
+        Model rows the network was trained on (the rest were held out, or
+        left out as known anomalies).
+    n_labelled_anomalies_ : int
+        Rows labelled 1 (known anomalies) in the ``y`` given to :meth:`fit`;
+        0 without labels (and for models loaded from files written before
+        labels were recorded).
+    n_trimmed_ : int
+        Model rows left out of training and of the held-out rows because of
+        the labels: the labelled rows themselves, or for windowed models
+        every window that holds one. 0 without labels.
     fit_time_ : float
         Seconds that ``fit`` took.
     device_ : str
@@ -533,15 +544,42 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             DataFrame, a pyarrow Table or another table with
             ``__arrow_c_stream__`` or ``__dataframe__`` is read with its
             column names, as a pandas DataFrame would be.
-        y : Ignored
-            Not used, present for API consistency.
+        y : array-like of shape (n_samples,), default=None
+            Known anomalies, with the convention of PyOD and ADBench: 1 for
+            a known anomaly, 0 for every other row (normal or not known);
+            booleans, floats 0.0/1.0 and missing values (read as 0) are
+            read the same way, as are the words ``vae-detect fit
+            --label-column`` reads (true/false, anomaly/normal). Rows
+            labelled 1 are left out of the rows the network trains on and
+            of the held-out rows that early stopping, the threshold,
+            p-values, tail, baselines and drift reference come from
+            (Label-Trim: conformal p-values calibrated on rows holding
+            anomalies stay valid but lose power; dropping the known ones
+            regains it); see ``n_labelled_anomalies_``. Windowed models
+            keep labelled rows in their series and leave out every window
+            that holds one. A ``y`` of zeros (or missing values) fits
+            exactly as ``y=None``. With a float ``contamination``, that
+            share of all the rows given, labelled ones included, is
+            flagged. Any other ``y`` (class numbers 0, 1, 2; 1 and 2; scores;
+            other text), as scikit-learn's checks and pipelines pass to every
+            estimator, is not read as labels: ``fit`` warns with a
+            ``UserWarning`` saying which value and fits as with ``y=None``.
 
         Returns
         -------
         self : VAEDetector
+
+        Raises
+        ------
+        InvalidInputError
+            If ``y`` does not hold one value per row of ``X``; if it holds
+            -1 and otherwise only 0 and 1 (scikit-learn's outlier
+            convention, which would be read backwards: pass
+            ``(y == -1).astype(int)``); or if the labels leave no row (or
+            window) to train on, or none to calibrate with.
         """
         try:
-            return self._fit(X)
+            return self._fit(X, y)
         except BaseException:
             # Never leave a half-fitted model that still predicts (e.g. after Ctrl-C):
             # forget every fitted attribute so the estimator reads as unfitted.
@@ -549,9 +587,12 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
                 delattr(self, name)
             raise
 
-    def _fit(self, X):
+    def _fit(self, X, y):
         start = time.perf_counter()
         frame = self._input_frame(X, reset=True)
+        known, why = fit_labels(y, len(frame))
+        if why is not None:
+            warnings.warn(f"{why}; fitting without labels", UserWarning, stacklevel=4)
         spec = requested_window(self.window, self.time_column, self.group_column, self.window_features)
         frame, ignored = self._leave_out_identifiers(frame, spec)
         rng = check_random_state(self.random_state)
@@ -562,8 +603,16 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         prep, pre, spec = training_rows(frame, spec, self.scaler, self.max_categories)
         enc = prep.enc
 
+        trimmed = None if known is None or not known.any() else holding(prep, known, spec)
         held, fit_rows = held_out_rows(len(enc), self.validation_fraction, rng, prep.starts,
-                                       stretches=spec is not None and spec.features == "summary")
+                                       stretches=spec is not None and spec.features == "summary",
+                                       exclude=trimmed)
+        if trimmed is not None and (held.size == 0 or fit_rows.size == 0):
+            what = "windows that hold no labelled row" if spec is not None else "rows not labelled 1 in y"
+            raise InvalidInputError(
+                f"{int(known.sum())} of {len(frame)} rows are labelled anomalies: too few {what} are left "
+                f"to train on ({fit_rows.size}) and to calibrate with ({held.size}); fitting needs at least "
+                "one of each")
         torch_gen = torch.Generator(device="cpu").manual_seed(int(rng.randint(2**31 - 1)))
         noise_seed = int(rng.randint(2**31 - 1))
         module, hidden = build_network(enc, pre.cat_sizes_ * stacked_size(spec), self.hidden_layer_sizes,
@@ -599,6 +648,8 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             ignored_columns=ignored,
             training={"device": device, "n_iter": result.n_iter, "best_epoch": result.best_epoch,
                       "n_train_rows": int(len(fit_rows)), "fit_time_s": time.perf_counter() - start,
+                      "n_labelled_anomalies": 0 if known is None else int(known.sum()),
+                      "n_trimmed": 0 if trimmed is None else int(trimmed.sum()),
                       "loss_curve": result.loss_curve, "validation_loss_curve": result.validation_loss_curve})
         self._set_fitted(state, module, device)
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
@@ -650,8 +701,19 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         prep = self._prepare(X)
         return -self.scorer().scores(prep, with_terms=False)[0][prep.back]
 
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit on ``X`` (with the known anomalies ``y``, as :meth:`fit` reads them) and predict its rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            +1 for normal rows, -1 for anomalies.
+        """
+        return self.fit(X, y).predict(X)
+
     def fit_transform(self, X, y=None) -> np.ndarray:
-        """Fit on ``X`` and return its latent means (see :meth:`transform`)."""
+        """Fit on ``X`` (with the known anomalies ``y``, as :meth:`fit` reads them) and return its latent
+        means (see :meth:`transform`)."""
         return self.fit(X, y).transform(X)
 
     def decision_function(self, X) -> np.ndarray:

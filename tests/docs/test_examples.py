@@ -28,7 +28,7 @@ def test_docstring_examples(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", ["docs/quickstart.md", "README.md", "docs/sensors.md"])
+@pytest.mark.parametrize("doc", ["docs/quickstart.md", "README.md", "docs/sensors.md", "docs/concepts.md"])
 def test_python_examples_in_docs_run(doc, tmp_path, monkeypatch):
     blocks = _python_blocks(ROOT / doc)
     assert blocks

@@ -106,6 +106,8 @@ vae-detect fit history.parquet -m model.vae --exclude label
 
 vae-detect fit orders.parquet -m model.vae --exclude label --include item_count
 
+vae-detect fit history.parquet -m model.vae --label-column confirmed_fraud
+
 vae-detect fit history.csv --epochs 50 --contamination 0.02 --seed 0 --json > fit.json
 
 vae-detect fit sensors.parquet --window 8 --time-column timestamp --group-column machine -x label
@@ -123,6 +125,10 @@ def fit(
     include: Annotated[list[str] | None, typer.Option(
         "--include", help="Keep this column as a feature even where it looks like an identifier (repeat "
                           "for more).")] = None,
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", show_default=False,
+        help="Column of known anomalies: 1 (or true) for an anomaly, 0 (false) or empty otherwise. Not a "
+             "feature; the rows it marks are left out of training and calibration.")] = None,
     epochs: Annotated[int | None, typer.Option(
         "--epochs", min=1, help="Maximum training epochs (max_iter); default: automatic.")] = None,
     latent_dim: Annotated[int | None, typer.Option(
@@ -170,8 +176,9 @@ def fit(
     all-missing columns) and columns that look like identifiers (integers
     distinct in every row, values that only rise with the rows, id-like
     text) are left out and listed with the reason; --include keeps one.
-    The model file is written atomically: a failed fit never leaves half a
-    file.
+    Rows that --label-column marks as known anomalies are left out of
+    training and of the held-out rows that set the threshold. The model
+    file is written atomically: a failed fit never leaves half a file.
     """
     import sys
 
@@ -195,7 +202,7 @@ def fit(
         from vae_anomaly.jobs.fit import fit_file
 
         summary = fit_file(data, model, columns=columns or (), exclude=exclude or (), include=include or (),
-                           params=params)
+                           params=params, label_column=label_column)
     _notes(summary, quiet)
     if not quiet:
         typer.echo(render.fit_text(summary), err=True)

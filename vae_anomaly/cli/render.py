@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["note_lines", "fit_text", "score_text", "drift_line", "evaluate_text", "info_text", "report_text"]
+__all__ = ["labels_text", "note_lines", "fit_text", "score_text", "drift_line", "evaluate_text", "info_text",
+           "report_text"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -43,6 +44,17 @@ def _window(w: dict) -> str:
     return f"{w['size']} rows, {seen}" + (f" ({keys})" if keys else "")
 
 
+def labels_text(anomalies: int, trimmed: int, windowed: bool) -> str:
+    """What the known anomalies of a fit changed, in one line (after ``labels:``)."""
+    if not anomalies:
+        return "none"
+    known = f"{anomalies:,} known anomal{'y' if anomalies == 1 else 'ies'}"
+    if windowed:
+        return (f"{known}; the {trimmed:,} window{'' if trimmed == 1 else 's'} holding one left out of "
+                "training and calibration")
+    return f"{known}, left out of training and calibration"
+
+
 def note_lines(s: dict) -> list[str]:
     """``note: ...`` lines of what the reader noticed (the ``notes`` of a job's summary)."""
     return [f"note: {note}" for note in s.get("notes") or ()]
@@ -66,6 +78,10 @@ def fit_text(s: dict) -> str:
             for c in s["type_changes"]))
     if s.get("window"):
         lines.append(f"windows: {_window(s['window'])}")
+    if s.get("labels"):
+        lab = s["labels"]
+        lines.append(f"labels (column {lab['column']!r}): "
+                     f"{labels_text(lab['anomalies'], lab['trimmed'], bool(s.get('window')))}")
     lines.append(f"threshold: {_num(s['threshold'], 6)} ({_rate(s['calibration'])})")
     if s["calibration"].get("warning"):
         lines.append(f"warning: {s['calibration']['warning']}")
@@ -148,6 +164,8 @@ def info_text(d: dict) -> str:
         lines += [f"  {name}: {why}" for name, why in ignored.items()]
     lines += [
         f"windows:    {_window(d['window']) if d.get('window') else 'none (rows are scored one by one)'}",
+        "labels:     " + labels_text(t.get("n_labelled_anomalies") or 0, t.get("n_trimmed") or 0,
+                                     bool(d.get("window"))),
         f"threshold:  {_num(d['threshold'], 6)} on the {cal.get('score_type')} score ({_rate(cal)})",
         f"tail:       {_tail(cal.get('tail'))}",
         f"residuals:  {'full covariance' if d.get('covariance_type') == 'full' else 'independent (diag)'}",

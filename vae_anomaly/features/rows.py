@@ -22,7 +22,7 @@ from .series import WindowSpec
 from .summation import reduceat_like_numpy
 
 __all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "training_rows", "cut_short", "feature_owner",
-           "aggregate", "missing_mask", "own_missing"]
+           "aggregate", "missing_mask", "own_missing", "holding"]
 
 
 @dataclass
@@ -266,3 +266,29 @@ def own_missing(prep: Prepared, pre: TabularPreprocessor, spec: WindowSpec | Non
         return out
     names = list(spec.channels) if spec.features == "summary" else [s.name for s in pre.schema_]
     return prep.sorted_frame[names].isna().to_numpy()
+
+
+def holding(prep: Prepared, marked: np.ndarray, spec: WindowSpec | None) -> np.ndarray:
+    """Bool (n_model,): the model rows that are, or (windows) hold, an input row marked in ``marked``.
+
+    Without windows a model row is its input row. With windows, each window
+    holding a marked row, at its end or earlier, is marked: a known anomaly
+    shapes the statistics (or positions) of every window it is in. The
+    marked rows stay in the series, filling the windows of the rows after
+    them.
+
+    Parameters
+    ----------
+    prep : Prepared
+        The rows as :func:`prepare` returned them.
+    marked : ndarray of bool (n_caller,)
+        One flag per input row, in the caller's order.
+    spec : WindowSpec or None
+        The fitted window settings.
+    """
+    out = np.zeros(len(prep.enc), dtype=bool)
+    out[prep.back] = marked
+    if spec is None:
+        return out
+    idx = windows.window_index(prep.starts, spec.size)
+    return (out[idx] & (idx >= 0)).any(axis=1)

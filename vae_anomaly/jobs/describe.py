@@ -40,7 +40,9 @@ def describe_model(model: str | os.PathLike) -> dict:
         ``covariance_type`` (``"full"`` when the score uses the residuals'
         covariance, else ``"diag"``),
         ``training`` (epochs, best epoch, final losses, fit time, device,
-        training rows) and ``versions``.
+        training rows, ``n_labelled_anomalies``: the known anomalies given
+        to fit, ``n_trimmed``: the model rows, rows or windows, they left
+        out of training and calibration) and ``versions``.
     """
     meta = read_metadata(model)
     train = meta.get("training", {})
@@ -72,6 +74,9 @@ def describe_model(model: str | os.PathLike) -> dict:
             "fit_time_s": train.get("fit_time_s"),
             "device": train.get("device"),
             "n_train_rows": train.get("n_train_rows"),
+            # Files written before labels were recorded were fitted without them.
+            "n_labelled_anomalies": train.get("n_labelled_anomalies", 0),
+            "n_trimmed": train.get("n_trimmed", 0),
         },
         "window": meta.get("window"),
         "versions": meta.get("versions", {}),

@@ -37,7 +37,7 @@ def evaluate_table(model, reader: TableReader, label_column: str, *, batch_size:
     reader : vae_anomaly.tables.read.TableReader
         Table holding the model's columns and ``label_column``.
     label_column : str
-        See :func:`~vae_anomaly.jobs.metrics.binary_labels` for the accepted values.
+        See :func:`~vae_anomaly.features.labels.binary_labels` for the accepted values.
     batch_size : int, optional
         Rows per record batch.
     n_jobs : int, default=1
@@ -109,7 +109,7 @@ def evaluate_file(data: str | os.PathLike, model: str | os.PathLike, label_colum
     model : str or PathLike
         Model file.
     label_column : str
-        Column holding the truth (see :func:`~vae_anomaly.jobs.metrics.binary_labels`).
+        Column holding the truth (see :func:`~vae_anomaly.features.labels.binary_labels`).
     batch_size : int
         Rows per record batch; bounds memory, not results.
     n_jobs : int, default=1

@@ -11,9 +11,12 @@ import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 
-from ..exceptions import CalibrationWarning
+import numpy as np
+
+from ..exceptions import CalibrationWarning, InvalidInputError
 from ..features.columns import choose_columns
 from ..features.identifiers import WARNING_START
+from ..features.labels import binary_labels
 from ..features.series import requested_window
 from ..options import MAX_CATEGORIES
 from ..tables.read import TableReader
@@ -46,7 +49,8 @@ def check_device(device: str) -> str:
 
 
 def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequence[str] = (),
-             exclude: Sequence[str] = (), include: Sequence[str] = (), params: dict | None = None) -> dict:
+             exclude: Sequence[str] = (), include: Sequence[str] = (), params: dict | None = None,
+             label_column: str | None = None) -> dict:
     """Fit a detector on a table file and save it to ``model``.
 
     Parameters
@@ -60,6 +64,12 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         left out unless named in ``include`` (or ``columns``).
     params : dict, optional
         Keyword arguments of :class:`~vae_anomaly.VAEDetector`.
+    label_column : str, optional
+        Column of known anomalies: 1 (or true, yes, anomaly) for a known
+        anomaly, 0 (false, no, normal) or empty for every other row (see
+        :func:`~vae_anomaly.features.labels.binary_labels`). It is not a
+        feature; the rows it marks are left out of training and of the
+        held-out rows (see ``VAEDetector.fit``).
 
     Returns
     -------
@@ -76,6 +86,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         ``type_changes`` (the columns whose type changes within the table,
         between a directory's files or a CSV file's blocks: ``column``,
         ``first``, ``other``, ``where`` it changed and ``read_as``) and
+        ``labels`` (``column``, ``anomalies``: rows marked as known anomalies,
+        ``trimmed``: model rows they left out of training and calibration,
+        rows or windows; None without ``label_column``) and
         ``notes`` (what the reader noticed, one line each: see
         :meth:`~vae_anomaly.tables.read.TableReader.notes`; and the
         temporaries a killed run left for ``model``, removed first).
@@ -84,7 +97,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     ------
     InvalidInputError
         If the table cannot be read or has no rows (a model needs at least
-        2), or a column choice or parameter is unusable.
+        2), or a column choice or parameter is unusable, or the label column
+        is missing or holds another value (the error names the column, the
+        value and its row, counted from 0).
     """
     params = dict(params or {})
     check_output_path(model)
@@ -95,13 +110,21 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
     frame = reader.read()
     notes = list(dict.fromkeys([*opened, *reader.notes()]))  # CSV type changes are known only now
     keys = [params.get(k) for k in ("time_column", "group_column") if params.get(k) is not None]
+    labels = None
+    if label_column is not None:
+        reader.require_columns([label_column], what="label column")
+        if label_column in {*columns, *include, *keys}:
+            raise InvalidInputError(f"column {label_column!r} is the label column; it cannot also be a "
+                                    "feature (--columns, --include) or the time or group column")
+        labels = binary_labels(frame[label_column], label_column, missing_ok=True, first_row=0)
+        exclude = [*exclude, label_column]
     window = requested_window(params.get("window"), params.get("time_column"), params.get("group_column"),
                               params.get("window_features", "summary"))
     choice = choose_columns(frame, columns, exclude, params.get("max_categories", MAX_CATEGORIES),
                             always=keys, include=include, window=window)
-    # The model is given the identifiers too: it leaves them out by the same rule and records them in the
-    # model file, and keeps every other column it is given.
-    given = [c for c in frame.columns if c in set(choice.used) | set(choice.identifiers)]
+    # The model is given the columns it models; the identifiers it would leave out by the same rule are
+    # recorded with it below, so that the file names them (info) and scoring never needs them.
+    given = [c for c in frame.columns if c in set(choice.used)]
     from ..detector import VAEDetector
     from ..model.residuals import applies, residual_note
 
@@ -112,8 +135,10 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         warnings.filterwarnings("ignore", message="covariance_type='full' was not used")
         warnings.filterwarnings("ignore", message=WARNING_START)  # the summary lists them (columns_ignored)
         # What the user kept on purpose, as they said it: a refit of the saved model decides the same way.
-        kept = list(columns) if columns else list(include)
-        det = VAEDetector(**{**params, "include_columns": kept or None}).fit(frame[given])
+        kept = [c for c in (columns or include) if c in set(given)]
+        det = VAEDetector(**{**params, "include_columns": kept or None}).fit(
+            frame[given], None if labels is None else labels.astype(np.int64))
+    det.ignored_columns_ = {**choice.identifiers, **det.ignored_columns_}
     det.save(model)
     return {
         "data": str(data),
@@ -121,7 +146,7 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         "rows": int(len(frame)),
         "columns_used": [c for c in choice.used if c not in keys],  # modelled: not the time and group columns
         "columns_ignored": choice.ignored,
-        "columns_excluded": choice.excluded,
+        "columns_excluded": [c for c in choice.excluded if c != label_column],
         "epochs": int(det.n_iter_),
         "best_epoch": int(det.best_epoch_),
         "fit_time_s": round(float(det.fit_time_), 3),
@@ -143,5 +168,8 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
                                         det.module_.n_numeric) else None),
         "type_changes": [{"column": c.column, "first": str(c.first), "other": str(c.other), "where": c.where,
                           "read_as": str(c.read_as)} for c in reader.type_changes],
+        "labels": None if label_column is None else {"column": label_column,
+                                                      "anomalies": int(det.n_labelled_anomalies_),
+                                                      "trimmed": int(det.n_trimmed_)},
         "notes": notes + removed_note(removed),
     }

@@ -1,67 +1,17 @@
-"""Evaluation metrics: known labels read as booleans, and how well scores and flags match them.
+"""Evaluation metrics: how well scores and flags match known labels.
 
-Pure functions of arrays, used by ``vae-detect evaluate``
+Labels are read by :func:`~vae_anomaly.features.labels.binary_labels`
+(re-exported here). Pure functions of arrays, used by ``vae-detect evaluate``
 (:mod:`vae_anomaly.jobs.evaluate`) and by the report's labelled sections.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ..exceptions import InvalidInputError
+from ..features.labels import binary_labels  # one reading of labels, re-exported for evaluate and the report
 
 __all__ = ["binary_labels", "classification_metrics"]
-
-_TRUE_TEXT = {"1", "true", "yes", "anomaly", "outlier"}
-_FALSE_TEXT = {"0", "false", "no", "normal", "inlier"}
-
-
-def binary_labels(values: pd.Series | np.ndarray, name: str = "label") -> np.ndarray:
-    """Read a label column as booleans: True marks an anomaly.
-
-    Accepts booleans, numbers 0/1, and the words true/false, yes/no,
-    anomaly/normal (any case).
-
-    Parameters
-    ----------
-    values : Series or ndarray
-        The label column.
-    name : str
-        Column name, for error messages.
-
-    Returns
-    -------
-    ndarray of bool
-
-    Raises
-    ------
-    InvalidInputError
-        If a label is missing or not one of the accepted values.
-
-    Examples
-    --------
-    >>> binary_labels(np.array([0, 1, 1]))
-    array([False,  True,  True])
-    """
-    s = pd.Series(values)
-    if s.isna().any():
-        raise InvalidInputError(f"label column {name!r} has {int(s.isna().sum())} missing value(s)")
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.to_numpy(dtype=bool)
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        arr = s.to_numpy(dtype=np.float64)
-        bad = ~np.isin(arr, (0.0, 1.0))
-        if bad.any():
-            raise InvalidInputError(f"label column {name!r} should hold 0 or 1 but holds {arr[bad][0]:g}")
-        return arr == 1.0
-    text = s.astype(str).str.strip().str.lower()
-    known = text.isin(_TRUE_TEXT | _FALSE_TEXT)
-    if not known.all():
-        raise InvalidInputError(
-            f"label column {name!r} should hold 0/1 or true/false but holds {s[~known].iloc[0]!r}"
-        )
-    return text.isin(_TRUE_TEXT).to_numpy()
 
 
 def _ratio(num: int, den: int) -> float:

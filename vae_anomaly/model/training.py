@@ -288,15 +288,23 @@ def build_network(enc: Encoded, cat_sizes: list[int], hidden_layer_sizes, latent
 
 
 def held_out_rows(n: int, validation_fraction: float, rng, starts: np.ndarray | None = None,
-                  stretches: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  stretches: bool = False,
+                  exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Held-out and training row positions, each sorted.
 
     Row-wise models hold out a random ``validation_fraction`` of the rows.
     Windowed models (``starts`` marks where each series begins, rows in
     window order) hold out the end of each series, or with ``stretches``
     (summary windows) the end of each of five equal stretches of it.
+
+    ``exclude`` (bool, one per row) marks rows that are in neither: known
+    anomalies, or windows that hold one. Row-wise models draw the held-out
+    rows among the others, from the same permutation, so that with no row
+    excluded the split, and what ``rng`` draws next, are those without
+    ``exclude``; windowed models keep their positions and lose the excluded
+    rows on both sides.
     """
-    n_held = min(n - 1, max(1, int(round(validation_fraction * n))))
+    keep = None if exclude is None or not np.any(exclude) else ~np.asarray(exclude, dtype=bool)
     if starts is not None:
         group = np.cumsum(starts) - 1
         sizes = np.bincount(group)
@@ -312,8 +320,14 @@ def held_out_rows(n: int, validation_fraction: float, rng, starts: np.ndarray | 
         else:
             held_mask = rank >= size - n_held_here
         if 0 < held_mask.sum() < n:
-            return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
+            if keep is None:
+                return np.flatnonzero(held_mask), np.flatnonzero(~held_mask)
+            return np.flatnonzero(held_mask & keep), np.flatnonzero(~held_mask & keep)
     perm = rng.permutation(n)
+    if keep is not None:
+        perm = perm[keep[perm]]
+    m = perm.size
+    n_held = min(m - 1, max(1, int(round(validation_fraction * m))))
     return np.sort(perm[:n_held]), np.sort(perm[n_held:])
 
 

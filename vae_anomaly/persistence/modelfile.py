@@ -58,7 +58,9 @@ FORMAT_VERSION = 6
 # ``missing_offset``, the columns' probabilities of being missing, what a missing cell weighs and the
 # evidence training rows carry routinely (older: missing cells add no evidence);
 # ``ignored_columns``, the input columns left out as identifiers (name -> reason), and the
-# ``include_columns`` parameter (older: none left out).
+# ``include_columns`` parameter (older: none left out). Added within version 6, since older readers ignore
+# them: ``training.n_labelled_anomalies`` and ``training.n_trimmed``, the known anomalies of fit's ``y`` and
+# the model rows they left out (older: 0, fitted without labels).
 _META = "metadata.json"
 _TENSORS = "tensors.safetensors"
 _SUM_PREFIX = b"vae-anomaly sha256:"
@@ -245,6 +247,11 @@ def _check_layout(meta: dict, path) -> None:
     ignored = meta.get("ignored_columns", {})
     if not (isinstance(ignored, dict) and all(isinstance(v, str) for v in ignored.values())):
         raise ModelFileError(f"{path} is corrupt: its metadata has an invalid 'ignored_columns' section")
+    for key in ("n_labelled_anomalies", "n_trimmed"):
+        count = meta["training"].get(key, 0)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ModelFileError(f"{path} is corrupt: its training summary has an invalid {key!r} "
+                                 f"({count!r})")
 
 
 def read_metadata(path) -> dict:
@@ -324,7 +331,10 @@ def _state(meta: dict, arrays: dict) -> FittedState:
         training={"device": str(train["device"]), "n_iter": int(train["n_iter"]),
                   "best_epoch": int(train["best_epoch"]), "n_train_rows": int(train["n_train_rows"]),
                   "fit_time_s": float(train["fit_time_s"]), "loss_curve": list(train["loss_curve"]),
-                  "validation_loss_curve": list(train["validation_loss_curve"])},
+                  "validation_loss_curve": list(train["validation_loss_curve"]),
+                  # Files written before labels were recorded: fitted without labels.
+                  "n_labelled_anomalies": train.get("n_labelled_anomalies", 0),
+                  "n_trimmed": train.get("n_trimmed", 0)},
     )
 
 

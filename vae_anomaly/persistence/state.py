@@ -56,7 +56,9 @@ class FittedState:
         channels' dtypes); None for row-wise models.
     training : dict
         ``device``, ``n_iter``, ``best_epoch``, ``n_train_rows``,
-        ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``.
+        ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``;
+        ``n_labelled_anomalies`` and ``n_trimmed`` (the known anomalies in
+        ``fit``'s ``y`` and the model rows they left out; 0 when absent).
     ignored_columns : dict of str to str
         Input columns left out at fit because they look like identifiers,
         each with the reason (:mod:`~vae_anomaly.features.identifiers`).
@@ -121,6 +123,8 @@ def fitted_attributes(state: FittedState) -> dict:
         "n_features_in_": state.n_features_in, "n_iter_": train["n_iter"], "best_epoch_": train["best_epoch"],
         "n_train_rows_": train["n_train_rows"], "fit_time_": train["fit_time_s"],
         "loss_curve_": train["loss_curve"], "validation_loss_curve_": train["validation_loss_curve"],
+        "n_labelled_anomalies_": int(train.get("n_labelled_anomalies", 0)),
+        "n_trimmed_": int(train.get("n_trimmed", 0)),
         "ignored_columns_": dict(state.ignored_columns),
     }
     if state.feature_names_in is not None:
@@ -155,7 +159,9 @@ def state_of(fitted) -> FittedState:
         training={"device": str(f.device_), "n_iter": int(f.n_iter_), "best_epoch": int(f.best_epoch_),
                   "n_train_rows": int(f.n_train_rows_), "fit_time_s": float(f.fit_time_),
                   "loss_curve": [float(v) for v in f.loss_curve_],
-                  "validation_loss_curve": [float(v) for v in f.validation_loss_curve_]},
+                  "validation_loss_curve": [float(v) for v in f.validation_loss_curve_],
+                  "n_labelled_anomalies": int(getattr(f, "n_labelled_anomalies_", 0)),
+                  "n_trimmed": int(getattr(f, "n_trimmed_", 0))},
         ignored_columns=dict(getattr(f, "ignored_columns_", {})),
     )
 

@@ -104,7 +104,7 @@ def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str |
         HTML file to write; it appears only once complete. Default:
         :func:`default_report_path` of ``data``.
     label_column : str, optional
-        Column of known labels (see :func:`~vae_anomaly.jobs.metrics.binary_labels`);
+        Column of known labels (see :func:`~vae_anomaly.features.labels.binary_labels`);
         adds ROC and precision-recall curves and the confusion counts.
     top : int, default=50
         Highest-scoring rows listed.
@@ -188,7 +188,7 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
         HTML file to write (atomically).
     labels : array-like (n_samples,), optional
         Known labels (1/True = anomaly; see
-        :func:`~vae_anomaly.jobs.metrics.binary_labels`).
+        :func:`~vae_anomaly.features.labels.binary_labels`).
     top : int, default=50
         Highest-scoring rows listed.
 
