@@ -4,20 +4,23 @@ Three families of tests compare a batch of ``m`` rows with the ``n``
 held-out calibration rows (reasoning and measurements: docs/concepts.md, "Drift checks"):
 
 ``flagged``
-    Rows above the threshold against beta-binomial(m, k + 1, n - k)
-    (:data:`scipy.stats.betabinom`), ``k`` being the calibration scores above
-    it, so that the threshold's own estimation error is part of the null.
+    Rows above the threshold against beta-binomial(m, k + 1, n - k), ``k``
+    being the calibration scores above it, so that the threshold's own
+    estimation error is part of the null.
 ``scores``
     Two-sample Kolmogorov-Smirnov distance, with the asymptotic p-value of
-    :func:`scipy.stats.ks_2samp` (``scipy.stats.kstwo`` at ``m n / (m + n)``).
+    ``scipy.stats.ks_2samp`` (the one-sample distribution ``kstwo`` at
+    ``m n / (m + n)``).
 ``columns``
-    Per column, a chi-square test of homogeneity
-    (:func:`scipy.stats.chi2_contingency`) of its values binned at the
-    calibration deciles; Bonferroni over the columns.
+    Per column, Pearson's chi-square test of homogeneity of its values
+    binned at the calibration deciles (``scipy.stats.chi2_contingency``
+    without continuity correction); Bonferroni over the columns.
 
-Drift is detected when a family's p-value times the number of families
-(Bonferroni) is at most ``alpha``. Everything is counted, so a
-:class:`DriftTally` takes a stream of record batches in bounded memory.
+The p-values come from :mod:`vae_anomaly.calibration.statistics`, which
+equals SciPy's functions without importing SciPy. Drift is detected when a
+family's p-value times the number of families (Bonferroni) is at most
+``alpha``. Everything is counted, so a :class:`DriftTally` takes a stream of
+record batches in bounded memory.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 
 from ..exceptions import InvalidInputError
 from .drift_reference import DriftReference, bin_counts, finite_2d
+from .statistics import beta_binomial_sf, kolmogorov_sf, pearson_chi2
 
 __all__ = ["DRIFT_ALPHA", "DriftReport", "DriftTally", "check_drift"]
 
@@ -143,35 +147,29 @@ class DriftTally:
             self._columns += other._columns
 
     def _flagged(self) -> dict:
-        from scipy import stats  # imported on first use: scoring without a report needs no SciPy
-
         cal, m = self.reference.calibration_scores, self.n_rows
         n = cal.size
         k = int(n - np.searchsorted(cal, self.reference.threshold, side="right"))
-        p = float(stats.betabinom.sf(self.n_flagged - 1, m, k + 1, max(n - k, 1)))
+        p = beta_binomial_sf(self.n_flagged - 1, m, k + 1, max(n - k, 1))
         return {"count": self.n_flagged, "share": self.n_flagged / m,
                 "reference_share": (k + 1) / (n + 1), "p_value": min(p, 1.0)}
 
     def _scores(self) -> dict:
-        from scipy import stats  # imported on first use: scoring without a report needs no SciPy
-
         cal, m = self.reference.calibration_scores, self.n_rows
         n = cal.size
         gap_below = np.abs(self._below / m - np.searchsorted(cal, cal, side="left") / n)
         gap_at = np.abs(self._at_or_below / m - np.searchsorted(cal, cal, side="right") / n)
         d = float(max(gap_below.max(), gap_at.max()))
-        return {"ks_statistic": d, "p_value": float(stats.kstwo.sf(d, max(round(m * n / (m + n)), 1)))}
+        return {"ks_statistic": d, "p_value": kolmogorov_sf(d, max(round(m * n / (m + n)), 1))}
 
     def _column_tests(self, n_columns: int) -> dict:
-        from scipy import stats  # imported on first use: scoring without a report needs no SciPy
-
         ref = self.reference
         rows = []
         for name, batch, calib in zip(ref.feature_names, self._columns, ref.column_counts, strict=True):
             used = (batch + calib) > 0
             if used.sum() < 2:
                 continue  # one value throughout: nothing to compare
-            chi2, p, _, _ = stats.chi2_contingency(np.vstack([batch[used], calib[used]]), correction=False)
+            chi2, p = pearson_chi2(np.vstack([batch[used], calib[used]]))
             rows.append({"name": name, "statistic": float(chi2), "p_value": float(p),
                          "top_share": float(batch[-1] / batch.sum()),
                          "reference_top_share": float(calib[-1] / calib.sum())})
