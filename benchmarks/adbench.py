@@ -251,6 +251,11 @@ def source_fingerprint() -> str | None:
     package = REPO_ROOT / "vae_anomaly"
     if not package.is_dir():
         return None
+    return package_fingerprint(package)
+
+
+def package_fingerprint(package: Path) -> str:
+    """SHA-256 (16 hex digits) of ``package/**/*.py`` paths and contents."""
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode())
