@@ -1,4 +1,5 @@
-"""``vae-detect score`` runs its drift check without importing SciPy, scikit-learn or torch (issue 28)."""
+"""``vae-detect score`` runs its drift check without importing SciPy, scikit-learn or torch, and a run
+without a terminal imports no progress bar (issue 28, cold start)."""
 
 import json
 import subprocess
@@ -9,7 +10,7 @@ import pandas as pd
 from tests.helpers import correlated_normal
 from vae_anomaly import VAEDetector
 
-HEAVY = ("scipy", "sklearn", "torch")
+HEAVY = ("scipy", "sklearn", "torch", "tqdm")
 
 # Runs the CLI's score command in this interpreter, then prints the heavy modules it imported.
 SCORE_THEN_LIST_MODULES = f"""

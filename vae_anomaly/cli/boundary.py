@@ -149,10 +149,12 @@ def progress(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None], Non
     Yields the progress callback a job calls after each batch with its rows
     and the table's row count (None when unknown), which sets the bar's total.
     """
+    if quiet or not sys.stderr.isatty():  # no bar: tqdm is not even imported (a scheduled job starts faster)
+        yield lambda rows, total: None
+        return
     from tqdm import tqdm
 
-    disable = quiet or not sys.stderr.isatty()
-    with tqdm(total=None, desc=desc, unit=" rows", unit_scale=True, disable=disable,
+    with tqdm(total=None, desc=desc, unit=" rows", unit_scale=True,
               file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
         def update(rows: int, total: int | None) -> None:
             if total is not None and bar.total != total:
