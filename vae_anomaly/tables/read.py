@@ -324,7 +324,29 @@ class TableReader:
         batches = [b for b in self.iter_batches(columns=columns) if b.num_rows]
         if not batches:
             raise InvalidInputError(f"{self.path.name} has no rows")
-        return pa.Table.from_batches(batches).to_pandas()
+        return exact_integers(pa.Table.from_batches(batches))
+
+
+def exact_integers(table: pa.Table) -> pd.DataFrame:
+    """``table`` as a DataFrame, its integer columns with missing values as pandas' nullable integers.
+
+    ``Table.to_pandas`` turns an integer column with a null into float64,
+    which rounds values beyond 2**53 (64-bit IDs, epoch nanoseconds): a
+    model would then record the column as float, and a CSV read with the
+    model's types would write the rounded values back out. Nullable integers
+    keep every value as it is in the file.
+    """
+    frame = table.to_pandas()
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_integer(field.type) and column.null_count and frame[field.name].dtype.kind == "f":
+            exact = pa.table([column], names=["values"]).to_pandas(types_mapper=_NULLABLE_INTEGERS.get)
+            frame[field.name] = exact["values"].array  # by position: the frame may carry a stored index
+    return frame
+
+
+_NULLABLE_INTEGERS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                      pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                      pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
 
 
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
