@@ -8,12 +8,11 @@ the training rows, and a row's anomaly score adds the negative
 log-probability of its pattern of missing cells under independent
 Bernoulli variables, one per column.
 
-Only the part that depends on the row is added: a missing cell in column
-``c`` adds ``log((1 - p_c) / p_c)`` and an observed one adds nothing. The
-full negative log-probability differs from this by ``-sum_c log(1 - p_c)``,
-the same for every row, so rankings, thresholds and p-values are those of
-the full term while a complete row's score is exactly what it was without
-the evidence. A column never missing in ``n`` training rows gets about
+Only the part that depends on the row counts: a missing cell in column
+``c`` weighs ``log((1 - p_c) / p_c)`` and an observed one nothing. The full
+negative log-probability differs from this sum by ``-sum_c log(1 - p_c)``,
+the same for every row, so dropping it changes no ranking, and a complete
+row's score stays exactly what it was without the evidence. A column never missing in ``n`` training rows gets about
 ``log(2n + 1)`` nats per missing cell (about 9 nats for 4,000 rows); one
 missing in 30 % of them about 0.85.
 
