@@ -57,6 +57,73 @@ PyOD's ``fit`` also scores the whole training set (to set its threshold),
 which is included in its fit time. The one-off numba compilation of PyOD's
 distance function (about 2 s) is done before the first timed fit.
 
+Few labels (``--labels K [K ...]``)
+-----------------------------------
+Issue 29's protocol for a user who knows a few anomalies. The sets, seeds,
+subsample and 70/30 split are exactly those above. For every (set, seed)
+and every ``k``, ``k`` anomalies of the *training* part are drawn with
+``numpy.random.default_rng((seed, k, crc32(set name)))``, the same for
+every method (:func:`choose_labels`); the training labels given to the
+methods are 1 for those rows and 0 for every other training row, which
+stays in the training part unlabelled (the other anomalies included).
+When the training part holds fewer than ``k`` anomalies, all of them are
+labelled and the count is recorded (``n_labels``; ``42_WBC`` and
+``15_Hepatitis`` hold 7 and 9 at every seed). No test label is ever shown;
+AUC-ROC and AUC-PR are computed on the test part as above. Methods given
+the labels (``--label-methods``):
+
+``vae_labels``
+    ``VAEDetector(random_state=seed).fit(X_train, y_train)`` (Label-Trim:
+    the labelled rows are left out of training and calibration); anomaly
+    score ``-score_samples(X)``.
+``devnet``
+    ``pyod.models.devnet.DevNet`` with PyOD's defaults (``y``: 1 labelled
+    anomaly, 0 unlabelled) on the raw features. PyOD 3.6.7 ignores its
+    ``random_seed`` argument (it seeds NumPy and torch with 42 when the
+    module is imported), so NumPy's and torch's global generators are
+    seeded with the seed just before the fit. Its stdout (a line per
+    epoch) is discarded.
+    Note: PyOD 3.6.7's ``DevNet.fit`` calls ``deviation_loss(outputs,
+    labels)`` into the signature ``(y_true, y_pred)``, and its ``(batch,
+    1)`` outputs broadcast against the ``(batch,)`` labels, so every row
+    gets the same gradient whatever its label: its scores do not depend on
+    which rows are labelled (on ``6_cardio``, seed 0, the scores with the
+    10 labels, with 10 other anomalies, with 10 random rows and with every
+    training anomaly labelled correlate at 0.99999). Its figures are
+    PyOD's DevNet as shipped, not the method of the paper.
+``devnet_minmax``
+    The same, on features min-max scaled with the training part's range
+    (as ADBench feeds DevNet); PyOD's DevNet does no scaling of its own.
+``devnet_fixed``
+    PyOD's DevNet (network, optimiser, loss, budget) with the paper's
+    training step: the deviation loss gets the labels as targets and one
+    score per row, and each batch is half labelled anomalies, drawn with
+    replacement (:class:`_FixedDevNet`); min-max scaled input.
+``xgbod``
+    ``pyod.models.xgbod.XGBOD(random_state=seed)`` (needs ``xgboost``):
+    scores of 41 unsupervised PyOD detectors appended to the features of a
+    supervised booster. The detectors never see the labels; they are fitted
+    once per set and seed and shared by every ``k`` of one process (same
+    scores as a fresh fit; the recorded seconds include their share).
+``hgb``
+    scikit-learn's ``HistGradientBoostingClassifier(random_state=seed)`` on
+    the training labels; anomaly score ``predict_proba(X)[:, 1]``.
+
+The unsupervised methods of ``--methods`` (ours without labels, ``vae``,
+and the peers) do not depend on ``k`` and are run and cached once. Records
+of the labelled methods carry ``labels_k`` (the ``k`` asked for, part of
+the cache key), ``n_labels`` (labels given) and ``labelled_rows`` (their
+positions in the training part). ``--reuse-cache FILE`` copies the
+unsupervised peers' records of another cache (same method, parameters,
+set, seed and rows) into this one instead of recomputing them, and takes
+"today's" ``vae`` from it for the 0-label line. The few-label report
+(``<out>/adbench_labels.md``, also printed) has, per ``k`` and per slice
+(all real sets, half A, half B): mean AUC-ROC and AUC-PR per method, sets
+won / lost / tied by ``vae_labels`` against every other method (a tie is a
+difference of at most :data:`LABEL_TIE`), and issue 29's targets checked
+line by line. Threads of BLAS, OpenMP (``hgb``) and torch are limited to
+``--threads``.
+
 Result cache and reports
 ------------------------
 Every finished (method, dataset, seed) fit appends one JSON line to
@@ -96,6 +163,12 @@ on a small shared machine, two threads for batch-32 MLP steps are much
 slower once another process competes for the cores, which makes timings
 unusable; the thread count is stored with every record.
 
+The few-label protocol with 10 labels, reusing the cached peers::
+
+    python benchmarks/adbench.py ../shared/datasets/adbench \\
+        --out benchmarks/results_labels --max-rows 20000 --labels 10 \\
+        --reuse-cache benchmarks/results/runs.jsonl
+
 Rebuild the reports from the cache without fitting anything::
 
     python benchmarks/adbench.py ../shared/datasets/adbench --out benchmarks/results --report-only
@@ -104,6 +177,7 @@ Rebuild the reports from the cache without fitting anything::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import fcntl
 import hashlib
@@ -115,6 +189,8 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +247,19 @@ RESULTS_FILE = "runs.jsonl"
 #: the script is run as ``python benchmarks/adbench.py``.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 METRICS = (("auc_roc", "AUC-ROC"), ("auc_pr", "AUC-PR"))
+#: Methods given the few training labels (``--labels``), in report order;
+#: the first is ours, the others are the peers given the same labels.
+LABEL_METHODS = ("vae_labels", "devnet", "devnet_minmax", "devnet_fixed",
+                 "xgbod", "hgb")
+#: Ours given the labels, and ours without them.
+LABEL_OURS = "vae_labels"
+LABEL_UNLABELLED = "vae"
+#: Issue 29's margins: mean AUC-ROC with labels at least the best labelled
+#: peer's + LABEL_PEER_MARGIN and ours without labels' + LABEL_SELF_MARGIN.
+LABEL_PEER_MARGIN = 0.02
+LABEL_SELF_MARGIN = 0.03
+#: Two means within this of each other are a tie in the few-label W/L/T.
+LABEL_TIE = 0.005
 
 
 # --------------------------------------------------------------------------
@@ -220,7 +309,7 @@ def library_versions() -> dict:
     """
     versions = {"python": platform.python_version()}
     for dist in ("numpy", "pandas", "pyarrow", "scikit-learn", "torch",
-                 "pyod", "vae-anomaly"):
+                 "pyod", "xgboost", "vae-anomaly"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -402,6 +491,47 @@ def make_split(X: np.ndarray, y: np.ndarray, seed: int, max_rows: int):
         X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
     return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_test),
             y_train, y_test)
+
+
+def choose_labels(y_train: np.ndarray, k: int, seed: int,
+                  dataset: str) -> np.ndarray:
+    """Training labels of the few-label protocol: ``k`` known anomalies.
+
+    Parameters
+    ----------
+    y_train : ndarray of shape (n_train,)
+        True labels of the training part (1 = anomaly).
+    k : int
+        Anomalies to label (at least 0).
+    seed : int
+        Seed of the split.
+    dataset : str
+        Set name; with ``seed`` and ``k`` it seeds the draw, so every
+        method of a (set, seed, k) gets the same labels and no method's own
+        random state takes part.
+
+    Returns
+    -------
+    ndarray of shape (n_train,), int64
+        1 for the ``min(k, anomalies in y_train)`` rows drawn without
+        replacement from the training anomalies by
+        ``numpy.random.default_rng((seed, k, crc32(dataset)))``, 0 for every
+        other row (normal or not known).
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is negative.
+    """
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    anomalies = np.flatnonzero(np.asarray(y_train) == 1)
+    rng = np.random.default_rng((int(seed), int(k),
+                                 zlib.crc32(dataset.encode("utf-8"))))
+    chosen = rng.choice(anomalies, min(k, len(anomalies)), replace=False)
+    labels = np.zeros(len(y_train), dtype=np.int64)
+    labels[chosen] = 1
+    return labels
 
 
 def _synthetic():
@@ -793,6 +923,370 @@ DEFAULT_PARAMS = {"iforest": {}, "pyod_vae": {"verbose": 0},
                   **{kind: {} for kind in PYOD_CLASSICAL}}
 
 
+def run_vae_labels(params: dict, seed: int, X_train, y_train, X_test):
+    """Fit ``VAEDetector`` with the training labels and score the test rows.
+
+    Parameters
+    ----------
+    params : dict
+        Keyword arguments of ``VAEDetector``.
+    seed : int
+        Passed as ``random_state``.
+    X_train : ndarray, float64
+        Raw training features.
+    y_train : ndarray of int
+        1 for a labelled anomaly, 0 for every other training row.
+    X_test : ndarray, float64
+        Raw test features.
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)`` as in :func:`_timed_fit_score`; the
+        anomaly score is ``-score_samples``.
+    """
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    import torch  # noqa: F401  (imported outside the timed fit)
+
+    from vae_anomaly import VAEDetector
+
+    est = VAEDetector(random_state=seed, **params)
+    return _timed_fit_score(est, lambda e, X: e.fit(X, y_train),
+                            lambda e, X: -np.asarray(e.score_samples(X)),
+                            X_train, X_test)
+
+
+def _minmax(X_train: np.ndarray, X_test: np.ndarray):
+    """Scale both parts to the training part's [0, 1] range (constant columns to 0)."""
+    low = X_train.min(axis=0)
+    span = X_train.max(axis=0) - low
+    span[span == 0] = 1.0
+    return (X_train - low) / span, (X_test - low) / span
+
+
+@contextlib.contextmanager
+def _quiet_pyod():
+    """Silence three warnings PyOD 3.6.7 gives on every labelled fit.
+
+    XGBOD fits its unsupervised detectors with ``y`` ("y should not be
+    presented in unsupervised learning") and passes ``silent`` to xgboost,
+    which no longer reads it; DevNet copies a tensor with
+    ``torch.tensor``. None of them changes a result.
+    """
+    with warnings.catch_warnings():
+        for message in ("y should not be presented", "To copy construct",
+                        r"(?s).*Parameters: \{ \"silent\" \} are not used"):
+            warnings.filterwarnings("ignore", message=message)
+        yield
+
+
+def run_devnet(params: dict, seed: int, X_train, y_train, X_test,
+               minmax: bool = False):
+    """Fit PyOD's ``DevNet`` on the training labels and score the test rows.
+
+    Parameters
+    ----------
+    params : dict
+        Extra keyword arguments (empty: PyOD's defaults).
+    seed : int
+        Seeds NumPy's and torch's global generators just before the fit
+        (PyOD 3.6.7's DevNet ignores ``random_seed``; the weights, the batch
+        order and the deviation loss's Gaussian reference all come from
+        torch's global generator) and is passed as ``random_seed``.
+    X_train : ndarray, float64
+        Training features.
+    y_train : ndarray of int
+        1 for a labelled anomaly, 0 for every other training row.
+    X_test : ndarray, float64
+        Test features.
+    minmax : bool, default=False
+        Scale both parts with the training part's min-max range first.
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)``; the anomaly score is
+        ``decision_function`` (higher = more anomalous). DevNet's stdout
+        (a line per epoch) is discarded.
+    """
+    import io
+
+    import torch
+    from pyod.models.devnet import DevNet
+
+    if minmax:
+        X_train, X_test = _minmax(X_train, X_test)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    est = DevNet(random_seed=seed, device="cpu", **params)
+    with contextlib.redirect_stdout(io.StringIO()), _quiet_pyod():
+        return _timed_fit_score(est, lambda e, X: e.fit(X, y_train),
+                                lambda e, X: e.decision_function(X),
+                                X_train, X_test)
+
+
+def run_devnet_minmax(params: dict, seed: int, X_train, y_train, X_test):
+    """Run PyOD's ``DevNet`` on min-max scaled features; see :func:`run_devnet`."""
+    return run_devnet(params, seed, X_train, y_train, X_test, minmax=True)
+
+
+class _FixedDevNet:
+    """PyOD 3.6.7's DevNet with the paper's training step (``devnet_fixed``).
+
+    PyOD's network (``network_depth=2``: 1000 ReLU units, one linear score),
+    optimiser (RMSprop, lr 1e-3, weight decay 1e-6), deviation loss
+    (``pyod.models.devnet.deviation_loss``: margin 5, Gaussian reference
+    of 5,000 draws) and budget (50 epochs of 20 batches of 512), with two
+    changes that make it the method of Pang, Shen and van den Hengel (KDD
+    2019): the loss gets the labels as targets and one score per row
+    (PyOD passes ``(scores, labels)`` into ``(y_true, y_pred)``, and its
+    ``(batch, 1)`` scores broadcast against the ``(batch,)`` labels, so the
+    gradient is the same for every row whatever its label), and every
+    batch is half labelled anomalies, half unlabelled rows, drawn with
+    replacement (the paper's sampler; PyOD shuffles the rows, so a batch
+    rarely holds a labelled one). Input is min-max scaled with the training
+    part's range.
+    """
+
+    def __init__(self, seed: int, epochs: int = 50, nb_batch: int = 20,
+                 batch_size: int = 512):
+        self.seed, self.epochs = seed, epochs
+        self.nb_batch, self.batch_size = nb_batch, batch_size
+
+    def fit(self, X, y):
+        import torch
+        from pyod.models.devnet import deviation_loss, deviation_network
+
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.low_ = X.min(axis=0)
+        span = X.max(axis=0) - self.low_
+        self.span_ = np.where(span == 0, 1.0, span)
+        data = torch.as_tensor((X - self.low_) / self.span_, dtype=torch.float32)
+        outliers, inliers = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+        if len(outliers) == 0:
+            raise ValueError("devnet_fixed needs at least one labelled anomaly")
+        self.model_, optimizer = deviation_network(X.shape[1], 2)
+        half = self.batch_size // 2
+        target = torch.tensor([0.0] * (self.batch_size - half) + [1.0] * half)
+        self.model_.train()
+        for _ in range(self.epochs * self.nb_batch):
+            rows = np.concatenate([rng.choice(inliers, self.batch_size - half),
+                                   rng.choice(outliers, half)])
+            optimizer.zero_grad()
+            loss = deviation_loss(target, self.model_(data[rows]).reshape(-1))
+            loss.backward()
+            optimizer.step()
+        return self
+
+    def decision_function(self, X):
+        import torch
+
+        self.model_.eval()
+        with torch.no_grad():
+            data = torch.as_tensor((X - self.low_) / self.span_, dtype=torch.float32)
+            return self.model_(data).reshape(-1).numpy().astype(np.float64)
+
+
+def run_devnet_fixed(params: dict, seed: int, X_train, y_train, X_test):
+    """Fit :class:`_FixedDevNet` (PyOD's DevNet, its training step fixed) and score the test rows.
+
+    Parameters
+    ----------
+    params : dict
+        Keyword arguments of :class:`_FixedDevNet` besides the seed (empty:
+        PyOD's budget).
+    seed : int
+        Seeds torch (weights, the loss's reference draws) and the batch
+        sampler.
+    X_train, X_test : ndarray, float64
+        Raw features (scaled inside).
+    y_train : ndarray of int
+        1 for a labelled anomaly, 0 for every other training row.
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)``; the anomaly score is the network's
+        deviation score.
+    """
+    est = _FixedDevNet(seed, **params)
+    return _timed_fit_score(est, lambda e, X: e.fit(X, y_train),
+                            lambda e, X: e.decision_function(X),
+                            X_train, X_test)
+
+
+class _Frozen:
+    """A detector whose scores were computed before (:func:`_xgbod_detectors`)."""
+
+    def __init__(self, train: np.ndarray, test: np.ndarray):
+        self.train, self.test = train, test
+
+    def fit(self, X, y=None):
+        self.decision_scores_ = self.train
+        return self
+
+    def decision_function(self, X):
+        if len(X) != len(self.test):
+            raise ValueError("a frozen detector scores only the test part it was made for")
+        return self.test
+
+
+#: (training and test data, seed, parameters) -> XGBOD's detector scores and
+#: their seconds; one entry (the last set and seed), so that every k reuses it.
+_XGBOD_MEMO: dict[tuple, tuple] = {}
+
+
+def _xgbod_detectors(params: dict, seed: int, X_train, X_test):
+    """Fit XGBOD's 41 unsupervised detectors once per set and seed.
+
+    XGBOD's detectors (kNN and LOF with 8 neighbourhood sizes, HBOS with 7
+    bin counts, OCSVM with 11 values of nu, isolation forests of 7 sizes
+    seeded with ``seed``) never see the labels, so their scores are the
+    same for every k; they are computed here exactly as
+    ``XGBOD.fit`` / ``decision_function`` compute them (standardised input
+    where PyOD's flags say so) and kept for the next k of the same set and
+    seed.
+
+    Returns
+    -------
+    train, test : list of ndarray
+        Each detector's training ``decision_scores_`` and test
+        ``decision_function``.
+    fit_s, score_s : float
+        Seconds spent fitting them and scoring the test part.
+    """
+    from pyod.models.xgbod import XGBOD
+    from pyod.utils.utility import standardizer
+
+    key = (hashlib.sha256(X_train.tobytes()).hexdigest(), X_train.shape,
+           hashlib.sha256(X_test.tobytes()).hexdigest(), X_test.shape, seed,
+           params_key(params))
+    if key not in _XGBOD_MEMO:
+        start = time.perf_counter()
+        est = XGBOD(random_state=seed, **params)
+        estimators, flags = est._init_detectors(X_train)
+        X_norm, scaler = standardizer(X_train, keep_scalar=True)
+        train = []
+        for estimator, flag in zip(estimators, flags, strict=True):
+            estimator.fit(X_norm if flag else X_train)
+            train.append(np.asarray(estimator.decision_scores_, dtype=np.float64))
+        fitted = time.perf_counter()
+        X_test_norm = scaler.transform(X_test)
+        test = [np.asarray(e.decision_function(X_test_norm if f else X_test), dtype=np.float64)
+                for e, f in zip(estimators, flags, strict=True)]
+        _XGBOD_MEMO.clear()
+        _XGBOD_MEMO[key] = (train, test, fitted - start, time.perf_counter() - fitted)
+    return _XGBOD_MEMO[key]
+
+
+def run_xgbod(params: dict, seed: int, X_train, y_train, X_test):
+    """Fit PyOD's ``XGBOD`` on the training labels and score the test rows.
+
+    The unsupervised detectors are fitted once per set and seed
+    (:func:`_xgbod_detectors`) and handed to ``XGBOD`` as already-scored
+    detectors, which then builds its features and fits its booster as
+    usual; the recorded seconds add the detectors' share to the booster's,
+    so they are what one plain ``XGBOD(random_state=seed).fit`` /
+    ``decision_function`` costs.
+
+    Parameters
+    ----------
+    params : dict
+        Extra keyword arguments (empty: PyOD's defaults).
+    seed : int
+        Passed as ``random_state`` (its isolation forests and the booster).
+    X_train, X_test : ndarray, float64
+        Raw features (XGBOD standardises them for the detectors that need
+        it).
+    y_train : ndarray of int
+        1 for a labelled anomaly, 0 for every other training row.
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)``; the anomaly score is
+        ``decision_function`` (the booster's probability of an anomaly).
+    """
+    from pyod.models.xgbod import XGBOD
+
+    _warm_up_pyod()
+    with _quiet_pyod():
+        train, test, det_fit_s, det_score_s = _xgbod_detectors(params, seed, X_train, X_test)
+        frozen = [_Frozen(a, b) for a, b in zip(train, test, strict=True)]
+        est = XGBOD(random_state=seed, estimator_list=frozen,
+                    standardization_flag_list=[False] * len(frozen), **params)
+        scores, fit_s, score_s = _timed_fit_score(est, lambda e, X: e.fit(X, y_train),
+                                                  lambda e, X: e.decision_function(X),
+                                                  X_train, X_test)
+    return scores, fit_s + det_fit_s, score_s + det_score_s
+
+
+def run_hgb(params: dict, seed: int, X_train, y_train, X_test):
+    """Fit ``HistGradientBoostingClassifier`` on the training labels.
+
+    Parameters
+    ----------
+    params : dict
+        Extra keyword arguments (empty: scikit-learn's defaults).
+    seed : int
+        Passed as ``random_state``.
+    X_train, X_test : ndarray, float64
+        Raw features.
+    y_train : ndarray of int
+        1 for a labelled anomaly, 0 for every other training row.
+
+    Returns
+    -------
+    tuple
+        ``(scores, fit_s, score_s)``; the anomaly score is
+        ``predict_proba(X)[:, 1]``.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    est = HistGradientBoostingClassifier(random_state=seed, **params)
+    return _timed_fit_score(est, lambda e, X: e.fit(X, y_train),
+                            lambda e, X: e.predict_proba(X)[:, 1],
+                            X_train, X_test)
+
+
+#: Runners of the methods given the few labels:
+#: ``runner(params, seed, X_train, y_train, X_test)``.
+LABEL_RUNNERS = {"vae_labels": run_vae_labels, "devnet": run_devnet,
+                 "devnet_minmax": run_devnet_minmax,
+                 "devnet_fixed": run_devnet_fixed, "xgbod": run_xgbod,
+                 "hgb": run_hgb}
+
+
+def build_label_methods(names: list[str]) -> list[Method]:
+    """Turn the ``--label-methods`` list into :class:`Method` objects.
+
+    Parameters
+    ----------
+    names : list of str
+        Entries of :data:`LABEL_METHODS`.
+
+    Returns
+    -------
+    list of Method
+        With empty parameters (the defaults; ``vae_labels`` uses
+        ``VAEDetector``'s defaults).
+
+    Raises
+    ------
+    SystemExit
+        If a name is unknown or repeated.
+    """
+    unknown = [n for n in names if n not in LABEL_RUNNERS]
+    if unknown:
+        raise SystemExit(f"unknown label method(s) {unknown}; choose from "
+                         f"{', '.join(LABEL_METHODS)}")
+    if len(set(names)) != len(names):
+        raise SystemExit(f"duplicate label methods: {names}")
+    return [Method(n, n, {}) for n in names]
+
+
 def build_methods(kinds: list[str], vae_name: str,
                   vae_params: dict) -> list[Method]:
     """Turn the ``--methods`` list into :class:`Method` objects.
@@ -833,7 +1327,7 @@ def build_methods(kinds: list[str], vae_name: str,
 
 
 def cache_key(method: str, params: str, dataset: str, seed: int,
-              n_rows: int) -> tuple:
+              n_rows: int, labels_k: int | None = None) -> tuple:
     """Key identifying one cached run.
 
     Parameters
@@ -849,18 +1343,23 @@ def cache_key(method: str, params: str, dataset: str, seed: int,
     n_rows : int
         Rows used after subsampling (so runs with another ``--max-rows``
         are not mixed up, while small sets are shared between them).
+    labels_k : int or None, default=None
+        Training labels asked for (``--labels``); None for a method fitted
+        without labels (and for every record written before labels).
 
     Returns
     -------
     tuple
     """
-    return (method, params, dataset, int(seed), int(n_rows))
+    return (method, params, dataset, int(seed), int(n_rows),
+            None if labels_k is None else int(labels_k))
 
 
 def record_key(record: dict) -> tuple:
     """Return the :func:`cache_key` of a cached record."""
     return cache_key(record["method"], params_key(record["params"]),
-                     record["dataset"], record["seed"], record["n_rows_used"])
+                     record["dataset"], record["seed"], record["n_rows_used"],
+                     record.get("labels_k"))
 
 
 def read_cache(path: Path) -> list[dict]:
@@ -946,9 +1445,48 @@ def evaluate(scores: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
             float(average_precision_score(y_test, scores)))
 
 
+def reuse_records(path: Path, tasks: list[Task], seeds: list[int],
+                  methods: list[Method], done: set) -> list[dict]:
+    """Records of another cache that stand in for runs of this one.
+
+    Parameters
+    ----------
+    path : Path
+        Another ``runs.jsonl`` (``--reuse-cache``).
+    tasks, seeds : list
+        Selected sets and seeds.
+    methods : list of Method
+        Unlabelled methods of this run; only the peers
+        (:data:`REPORT_BASELINES`) are taken, never our own methods, whose
+        code may have changed since.
+    done : set
+        Keys already in this run's cache.
+
+    Returns
+    -------
+    list of dict
+        The newest record per key that matches a method's name and
+        parameters, a selected set and seed and the set's row count, not in
+        ``done``; each gets ``copied_from`` (the path).
+    """
+    wanted = {cache_key(m.name, params_key(m.params), t.name, s, t.n_used)
+              for m in methods if m.name in REPORT_BASELINES
+              for t in tasks for s in seeds}
+    newest: dict[tuple, dict] = {}
+    for r in read_cache(path):
+        key = record_key(r)
+        if key in wanted and key not in done and (
+                key not in newest or r["timestamp"] >= newest[key]["timestamp"]):
+            newest[key] = r
+    return [{**r, "copied_from": str(path)} for r in newest.values()]
+
+
 def run_benchmark(tasks: list[Task], seeds: list[int],
                   methods: list[Method], max_rows: int, out_dir: Path,
-                  use_cache: bool, versions: dict) -> list[str]:
+                  use_cache: bool, versions: dict,
+                  label_methods: list[Method] | None = None,
+                  labels: list[int] | None = None,
+                  reuse: Path | None = None) -> list[str]:
     """Run every (set, seed, method) not yet cached.
 
     Parameters
@@ -967,19 +1505,35 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
         Skip runs already in the cache when True.
     versions : dict
         Library versions stored with every record.
+    label_methods : list of Method, optional
+        Methods given the training labels (:data:`LABEL_RUNNERS`), run once
+        per entry of ``labels``.
+    labels : list of int, optional
+        Numbers of labelled training anomalies (``--labels``).
+    reuse : Path, optional
+        Another cache whose peer records are copied in instead of
+        recomputed (:func:`reuse_records`).
 
     Returns
     -------
     list of str
         One line per failed run (empty when all succeeded).
     """
+    label_methods = list(label_methods or []) if labels else []
+    labels = list(labels or [])
     cache_path = out_dir / RESULTS_FILE
     cached = read_cache(cache_path) if use_cache else []
     done = {record_key(r) for r in cached}
-    ours = ("vae", "vae_jacobian")
-    code_hash = source_fingerprint() if any(m.kind in ours
-                                            for m in methods) else None
-    names = {m.name for m in methods if m.kind in ours}
+    if reuse is not None:
+        copied = reuse_records(reuse, tasks, seeds, methods, done)
+        for record in copied:
+            append_record(cache_path, record)
+            done.add(record_key(record))
+        log(f"{len(copied)} peer run(s) copied from {reuse}")
+    ours = ("vae", "vae_jacobian", "vae_labels")
+    code_hash = source_fingerprint() if any(
+        m.kind in ours for m in methods + label_methods) else None
+    names = {m.name for m in methods + label_methods if m.kind in ours}
     stale = sum(1 for r in cached if r["method"] in names
                 and r.get("vae_anomaly_source") != code_hash)
     if stale:
@@ -994,13 +1548,16 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                    key=lambda i: (dataset_sort_key(tasks[i].path.stem), i))
     for task in (tasks[i] for i in order):
         for seed in seeds:
-            todo = [m for m in methods
+            runs = ([(m, None) for m in methods]
+                    + [(m, k) for k in labels for m in label_methods])
+            todo = [(m, k) for m, k in runs
                     if cache_key(m.name, params_key(m.params), task.name,
-                                 seed, task.n_used) not in done]
+                                 seed, task.n_used, k) not in done]
             if todo:
                 plan.append((task, seed, todo))
     total = sum(len(todo) for _, _, todo in plan)
-    skipped = len(tasks) * len(seeds) * len(methods) - total
+    skipped = (len(tasks) * len(seeds)
+               * (len(methods) + len(labels) * len(label_methods)) - total)
     log(f"{total} runs to do, {skipped} found in the cache "
         f"({cache_path})")
 
@@ -1034,10 +1591,12 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                 f"{time.perf_counter() - gen_start:.1f}s")
         X_train, X_test, y_train, y_test = make_split(X, y, seed, max_rows)
         n_const = int(np.sum(np.ptp(X_train, axis=0) == 0))
-        for method in todo:
+        for method, k in todo:
             count += 1
             prefix = (f"[{count}/{total}] {task.name} seed={seed} "
-                      f"{method.name}")
+                      f"{method.name}" + ("" if k is None else f" k={k}"))
+            y_known = (None if k is None
+                       else choose_labels(y_train, k, seed, task.name))
             if method.name in unavailable:
                 failures.append(f"{prefix}: skipped "
                                 f"({unavailable[method.name]})")
@@ -1046,9 +1605,15 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                 log(f"{prefix}: not run ({X_train.shape[1]} features > "
                     f"MCD_MAX_FEATURES = {MCD_MAX_FEATURES})")
                 continue
+            load_before = os.getloadavg()[0]
             try:
-                scores, fit_s, score_s = RUNNERS[method.kind](
-                    method.params, seed, X_train.copy(), X_test.copy())
+                if k is None:
+                    scores, fit_s, score_s = RUNNERS[method.kind](
+                        method.params, seed, X_train.copy(), X_test.copy())
+                else:
+                    scores, fit_s, score_s = LABEL_RUNNERS[method.kind](
+                        method.params, seed, X_train.copy(), y_known.copy(),
+                        X_test.copy())
                 if scores.shape != (len(y_test),):
                     raise ValueError(f"expected {len(y_test)} scores, got "
                                      f"shape {scores.shape}")
@@ -1084,6 +1649,12 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                 "n_anomalies_test": int(y_test.sum()),
                 "n_constant_train_features": n_const,
                 "synthetic_kind": task.kind,
+                "labels_k": k,
+                "n_labels": None if k is None else int(y_known.sum()),
+                "labelled_rows": (None if k is None
+                                  else np.flatnonzero(y_known).tolist()),
+                "load_1min_before": round(load_before, 2),
+                "load_1min_after": round(os.getloadavg()[0], 2),
                 "torch_threads": _torch_threads(),
                 "vae_anomaly_source": (code_hash if method.kind in ours
                                        else None),
@@ -1151,7 +1722,8 @@ def load_references(folder: Path | None) -> dict[str, dict[str, pd.Series]]:
 
 
 def select_records(records: list[dict], method_params: dict[str, str | None],
-                   tasks: list[Task], seeds: list[int]) -> pd.DataFrame:
+                   tasks: list[Task], seeds: list[int],
+                   labels_k: int | None = None) -> pd.DataFrame:
     """Pick the cached runs that go into the reports.
 
     Parameters
@@ -1166,17 +1738,22 @@ def select_records(records: list[dict], method_params: dict[str, str | None],
         :attr:`Task.n_used` are used.
     seeds : list of int
         Selected seeds.
+    labels_k : int or None, default=None
+        Only runs given this many training labels (``--labels``); None
+        keeps the runs fitted without labels.
 
     Returns
     -------
     DataFrame
         One row per (method, dataset, seed), newest record per key, with
-        the set's ``group`` (``real`` or the synthetic kind).
+        the set's ``group`` (``real`` or the synthetic kind) and
+        ``n_labels`` (labels given; 0 without labels).
     """
     stems = {t.name for t in tasks}
     wanted_rows = {t.name: t.n_used for t in tasks}
     groups = {t.name: t.group for t in tasks}
     chosen = dict(method_params)
+    records = [r for r in records if r.get("labels_k") == labels_k]
     for name, key in chosen.items():
         if key is None:
             own = [r for r in records if r["method"] == name]
@@ -1199,8 +1776,9 @@ def select_records(records: list[dict], method_params: dict[str, str | None],
                "fit_s", "score_s", "n_train", "n_features"]
     rows = [{**{c: r[c] for c in columns},
              "params": params_key(r["params"]),
-             "group": groups[r["dataset"]]} for r in latest.values()]
-    return pd.DataFrame(rows, columns=columns + ["group"])
+             "group": groups[r["dataset"]],
+             "n_labels": r.get("n_labels") or 0} for r in latest.values()]
+    return pd.DataFrame(rows, columns=columns + ["group", "n_labels"])
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -1724,6 +2302,258 @@ def write_reports(runs: pd.DataFrame, refs: dict, out_dir: Path,
     return "\n".join(summary_out)
 
 
+def wlt_within(ours: pd.Series, peer: pd.Series,
+               tie: float = LABEL_TIE) -> tuple[int, int, int]:
+    """Count sets won, lost and tied by ``ours``; a tie is ``|ours - peer| <= tie``.
+
+    Parameters
+    ----------
+    ours, peer : Series
+        Per-set means, indexed by set; sets missing from either are left
+        out.
+    tie : float, default=LABEL_TIE
+        Largest difference still counted as a tie.
+
+    Returns
+    -------
+    won, lost, tied : int
+    """
+    diff = (ours - peer).dropna()
+    won = int((diff > tie + 1e-12).sum())
+    lost = int((diff < -tie - 1e-12).sum())
+    return won, lost, len(diff) - won - lost
+
+
+def label_method_order(names: list[str]) -> list[str]:
+    """Few-label report order: the labelled methods, ours without labels, our other variants, the peers."""
+    labelled = [m for m in LABEL_METHODS if m in names]
+    rest = [m for m in order_methods([n for n in names if n not in labelled])
+            if m != LABEL_UNLABELLED]
+    return labelled + ([LABEL_UNLABELLED] if LABEL_UNLABELLED in names else []) + rest
+
+
+def _holds(ok: bool) -> str:
+    return "holds" if ok else "does not hold"
+
+
+def label_targets(summary: dict) -> list[str]:
+    """Issue 29's targets on one slice, one Markdown list item each.
+
+    Parameters
+    ----------
+    summary : dict
+        Output of :func:`view_summary` for one ``k`` and slice.
+
+    Returns
+    -------
+    list of str
+        Mean AUC-ROC of :data:`LABEL_OURS` at least the best labelled
+        peer's + :data:`LABEL_PEER_MARGIN`; at least
+        :data:`LABEL_UNLABELLED`'s + :data:`LABEL_SELF_MARGIN`; mean AUC-PR
+        above every other method's (labelled peers, unsupervised peers and
+        ours without labels); more sets won than lost on AUC-ROC against
+        each (ties within :data:`LABEL_TIE`). Means of a pair use the sets
+        both have; ``margin`` is how far the figure is above (+) or below
+        (-) what the target asks. Empty when ours has no result.
+    """
+    methods = summary["methods"]
+    o = LABEL_OURS
+    if o not in methods:
+        return []
+    labelled = [m for m in methods if m in LABEL_METHODS and m != o]
+    others = [m for m in methods if m != o]
+    lines = []
+    if labelled:
+        pairs = {p: _paired(summary, "roc", o, p) for p in labelled}
+        best = min(labelled, key=lambda p: pairs[p][0] - pairs[p][1])
+        mine, theirs, n = pairs[best]
+        margin = mine - theirs - LABEL_PEER_MARGIN
+        lines.append(f"- mean AUC-ROC ≥ best labelled peer + {LABEL_PEER_MARGIN}: "
+                     f"{_fmt(mine)} vs {best} {_fmt(theirs)} ({n} sets): "
+                     f"**{_holds(margin >= -1e-12)}** (margin {margin:+.3f})")
+    if LABEL_UNLABELLED in methods:
+        mine, theirs, n = _paired(summary, "roc", o, LABEL_UNLABELLED)
+        margin = mine - theirs - LABEL_SELF_MARGIN
+        lines.append(f"- mean AUC-ROC ≥ {LABEL_UNLABELLED} (no labels) + {LABEL_SELF_MARGIN}: "
+                     f"{_fmt(mine)} vs {_fmt(theirs)} ({n} sets): "
+                     f"**{_holds(margin >= -1e-12)}** (margin {margin:+.3f})")
+    if others:
+        pairs = {p: _paired(summary, "pr", o, p) for p in others}
+        closest = min(others, key=lambda p: pairs[p][0] - pairs[p][1])
+        mine, theirs, n = pairs[closest]
+        margin = mine - theirs
+        lines.append(f"- mean AUC-PR ahead of every other method: closest {closest} "
+                     f"{_fmt(theirs)} vs {_fmt(mine)} ({n} sets): "
+                     f"**{_holds(margin > 0)}** (margin {margin:+.3f})")
+        counts = {p: wlt_within(summary["roc"][o], summary["roc"][p]) for p in others}
+        behind = [f"{p} {w}/{lo}/{t}" for p, (w, lo, t) in counts.items() if w <= lo]
+        lines.append(f"- more sets won than lost (AUC-ROC, ties within {LABEL_TIE}) against each: "
+                     f"**{_holds(not behind)}**"
+                     + ("" if not behind else " (not against: " + ", ".join(behind) + ")"))
+    return lines
+
+
+def label_table(label: str, summary: dict, n_labels: pd.Series) -> list[str]:
+    """Markdown lines of one few-label slice: a row per method.
+
+    Parameters
+    ----------
+    label : str
+        Heading.
+    summary : dict
+        Output of :func:`view_summary`.
+    n_labels : Series
+        Labels given per set (mean over seeds), indexed by set.
+
+    Returns
+    -------
+    list of str
+        Heading, the labels given, a table with the labels each method got
+        (mean per set and seed), the sets it has,
+        mean AUC-ROC and AUC-PR over them, the paired AUC-ROC difference
+        of :data:`LABEL_OURS` and its W/L/T on AUC-ROC and AUC-PR (ties
+        within :data:`LABEL_TIE`), then :func:`label_targets`.
+    """
+    o = LABEL_OURS
+    given = n_labels.reindex(summary["roc"].index).dropna()
+    header = ["method", "labels", "sets", "mean AUC-ROC", "mean AUC-PR",
+              f"{o} − method ROC (paired)", f"{o} W/L/T ROC", f"{o} W/L/T PR",
+              "total fit s"]
+    lines = [f"#### {label}", "",
+             f"Labels given per run: {given.sum():.0f} over {len(given)} sets "
+             f"(mean {given.mean():.2f} per set).", "",
+             _md_row(header), _md_row(["---"] + ["---:"] * (len(header) - 1))]
+    for m in summary["methods"]:
+        roc, pr = summary["roc"][m], summary["pr"][m]
+        cells = [m, f"{given.mean():.2f}" if m in LABEL_METHODS else "0", str(int(roc.notna().sum())),
+                 _fmt(roc.mean()), _fmt(pr.mean())]
+        if m == o or o not in summary["methods"]:
+            cells += ["—", "—", "—"]
+        else:
+            mine, theirs, _ = _paired(summary, "roc", o, m)
+            cells += [f"{mine - theirs:+.3f}",
+                      " / ".join(map(str, wlt_within(summary["roc"][o], roc))),
+                      " / ".join(map(str, wlt_within(summary["pr"][o], pr)))]
+        cells.append(_fmt(summary["fit"][m].sum(), 1))
+        lines.append(_md_row(cells))
+    lines += [""] + label_targets(summary) + [""]
+    return lines
+
+
+def zero_label_lines(ours: pd.DataFrame, today: pd.DataFrame, where: str) -> list[str]:
+    """The 0-label check: ours without labels now against "today's" cached runs.
+
+    Parameters
+    ----------
+    ours, today : DataFrame
+        :func:`select_records` rows of :data:`LABEL_UNLABELLED` from this
+        run's cache and from the ``--reuse-cache`` file.
+    where : str
+        Where today's runs come from (shown).
+
+    Returns
+    -------
+    list of str
+        Mean AUC-ROC and AUC-PR of both over the (set, seed) runs both have
+        (same rows), W/L/T by set, and whether neither mean is lower by more
+        than :data:`LABEL_TIE`.
+    """
+    key = ["dataset", "seed"]
+    both = ours.merge(today, on=key, suffixes=("", "_today"))
+    if both.empty:
+        return ["No run of today's `vae` with the same sets, seeds and rows; "
+                "the 0-label check was not made.", ""]
+    by_set = both.groupby("dataset")[["auc_roc", "auc_roc_today", "auc_pr",
+                                     "auc_pr_today"]].mean()
+    d_roc = by_set["auc_roc"].mean() - by_set["auc_roc_today"].mean()
+    d_pr = by_set["auc_pr"].mean() - by_set["auc_pr_today"].mean()
+    ok = d_roc >= -LABEL_TIE - 1e-12 and d_pr >= -LABEL_TIE - 1e-12
+    w = wlt_within(by_set["auc_roc"], by_set["auc_roc_today"])
+    same = int(np.sum(np.isclose(both["auc_roc"], both["auc_roc_today"], rtol=0, atol=1e-12)))
+    return [f"- 0 labels, `{LABEL_UNLABELLED}` now against today's ({where}), "
+            f"{len(by_set)} sets with the same rows, {len(both)} runs: mean AUC-ROC "
+            f"{_fmt(by_set['auc_roc'].mean())} vs {_fmt(by_set['auc_roc_today'].mean())} "
+            f"({d_roc:+.4f}), mean AUC-PR {_fmt(by_set['auc_pr'].mean())} vs "
+            f"{_fmt(by_set['auc_pr_today'].mean())} ({d_pr:+.4f}), W/L/T ROC "
+            f"{' / '.join(map(str, w))}, {same} of {len(both)} runs with the same AUC-ROC: "
+            f"no worse than today (within {LABEL_TIE}) **{_holds(ok)}**", ""]
+
+
+def write_label_report(unlabelled: pd.DataFrame, by_k: dict[int, pd.DataFrame],
+                       today: pd.DataFrame | None, today_from: str, out_dir: Path,
+                       seeds: list[int], max_rows: int) -> str:
+    """Write ``adbench_labels.csv`` and ``adbench_labels.md`` (the few-label report).
+
+    Parameters
+    ----------
+    unlabelled : DataFrame
+        :func:`select_records` rows of the methods fitted without labels.
+    by_k : dict
+        ``k`` -> :func:`select_records` rows of the labelled methods.
+    today : DataFrame or None
+        Rows of today's :data:`LABEL_UNLABELLED` (``--reuse-cache``), for
+        the 0-label line.
+    today_from : str
+        Where ``today`` comes from.
+    out_dir : Path
+        Output folder.
+    seeds : list of int
+        Seeds requested.
+    max_rows : int
+        Subsampling limit.
+
+    Returns
+    -------
+    str
+        The Markdown report (also printed by :func:`main`).
+    """
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    lines = ["# ADBench few-label benchmark (issue 29)", "",
+             f"Generated {now} by `benchmarks/adbench.py --labels` from `{RESULTS_FILE}`. "
+             f"Seeds {seeds}; sets above {max_rows} rows subsampled (stratified); stratified "
+             "70/30 split per seed; k anomalies of the training part labelled "
+             "(`default_rng((seed, k, crc32(set)))`, the same rows for every labelled method), "
+             "every other training row unlabelled and kept (contaminated); metrics on the test "
+             "part. Column `labels`: labels given per run (mean over sets); 0 = fitted without "
+             "labels. Pairwise "
+             f"figures use the sets both methods have; W/L/T ties are differences of at most "
+             f"{LABEL_TIE}. Targets: issue 29 deliverable 7.", ""]
+    unl = (unlabelled[unlabelled["method"] == LABEL_UNLABELLED]
+           if not unlabelled.empty else unlabelled)
+    if today is not None and not unl.empty:
+        lines += ["## 0 labels", ""] + zero_label_lines(unl, today, today_from)
+    csv_parts = []
+    for k, runs_k in sorted(by_k.items()):
+        if runs_k.empty:
+            lines += [f"## k = {k} labels", "", "No runs in the cache.", ""]
+            continue
+        runs = pd.concat([runs_k, unlabelled], ignore_index=True)
+        table = summarise(runs)
+        n_labels = (runs_k[runs_k["method"] == LABEL_OURS] if LABEL_OURS in set(runs_k["method"])
+                    else runs_k).groupby("dataset")["n_labels"].mean()
+        short = n_labels[n_labels < k]
+        methods = label_method_order(list(table["method"].unique()))
+        lines += [f"## k = {k} labels", ""]
+        if len(short):
+            lines += ["Sets with fewer than k training anomalies (all labelled): "
+                      + ", ".join(f"{d} ({v:g})" for d, v in short.items()) + ".", ""]
+        for label, names in group_views(table):
+            lines += label_table(f"k = {k}: {label}", view_summary(table, names, methods), n_labels)
+        datasets = sorted(table["dataset"].unique(), key=dataset_sort_key)
+        for metric, title in METRICS:
+            lines += dataset_table(f"k = {k}, per set: {title}", table, datasets, methods,
+                                   metric, seeds, {})
+        table = table.assign(labels_k=k, n_labels=table["dataset"].map(n_labels).where(
+            table["method"].isin(LABEL_METHODS), 0))
+        csv_parts.append(table)
+    if csv_parts:
+        _atomic_write(out_dir / "adbench_labels.csv",
+                      pd.concat(csv_parts).to_csv(index=False, float_format="%.6f"))
+    text = "\n".join(lines)
+    _atomic_write(out_dir / "adbench_labels.md", text)
+    return text
+
+
 def _atomic_write(path: Path, text: str) -> None:
     """Write a text file through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -1795,6 +2625,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads for the neural methods "
                              "(0 = torch's default)")
+    parser.add_argument("--labels", type=int, nargs="+", default=[], metavar="K",
+                        help="few-label protocol: also run the methods of "
+                             "--label-methods with K labelled training "
+                             "anomalies (one run per K), and write "
+                             "adbench_labels.md")
+    parser.add_argument("--label-methods", type=_comma_list,
+                        default=list(LABEL_METHODS),
+                        help="comma list of methods given the labels: "
+                             + ",".join(LABEL_METHODS))
+    parser.add_argument("--reuse-cache", type=Path, default=None,
+                        metavar="FILE",
+                        help="another runs.jsonl: copy its peers' runs (same "
+                             "method, parameters, set, seed and rows) instead "
+                             "of recomputing them; its vae runs are 'today' "
+                             "in the 0-label line of adbench_labels.md")
     parser.add_argument("--published", type=Path, default=None,
                         help="folder of published tables (default: "
                              "DATA_DIR/../published_results)")
@@ -1810,6 +2655,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-rows must be at least 10")
     if args.skip_real and not args.synthetic:
         parser.error("--skip-real needs --synthetic")
+    if any(k < 1 for k in args.labels):
+        parser.error("--labels must be at least 1")
+    args.labels = list(dict.fromkeys(args.labels))
+    if args.reuse_cache is not None and not args.reuse_cache.is_file():
+        parser.error(f"--reuse-cache: no file {args.reuse_cache}")
     return args
 
 
@@ -1835,6 +2685,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no Parquet datasets match in {data_dir}")
     seeds = list(dict.fromkeys(args.seeds))
     methods = build_methods(args.methods, args.vae_name, args.vae_params)
+    label_methods = build_label_methods(args.label_methods) if args.labels else []
+    if {m.name for m in methods} & {m.name for m in label_methods}:
+        raise SystemExit("a label method has the name of an unlabelled one")
     tasks = build_tasks(datasets, list(dict.fromkeys(args.synthetic)),
                         not args.skip_real, args.max_rows)
     log(f"datasets ({len(datasets)}): "
@@ -1845,16 +2698,27 @@ def main(argv: list[str] | None = None) -> int:
     log(f"seeds: {seeds}; methods: "
         + ", ".join(f"{m.name}{'' if not m.params else ' ' + params_key(m.params)}"
                     for m in methods))
+    if args.labels:
+        log(f"labels: k = {args.labels}; methods given them: "
+            + ", ".join(m.name for m in label_methods))
 
     failures: list[str] = []
     if not args.report_only:
-        if args.threads > 0 and any(m.kind != "iforest" for m in methods):
+        if args.threads > 0 and any(m.kind != "iforest"
+                                    for m in methods + label_methods):
             import torch
 
             torch.set_num_threads(args.threads)
-        failures = run_benchmark(tasks, seeds, methods, args.max_rows,
-                                 out_dir, not args.no_cache,
-                                 library_versions())
+        limit = contextlib.nullcontext()
+        if args.threads > 0 and label_methods:
+            from threadpoolctl import threadpool_limits  # BLAS and OpenMP (hgb)
+
+            limit = threadpool_limits(limits=args.threads)
+        with limit:
+            failures = run_benchmark(tasks, seeds, methods, args.max_rows,
+                                     out_dir, not args.no_cache,
+                                     library_versions(), label_methods,
+                                     args.labels, args.reuse_cache)
 
     records = read_cache(out_dir / RESULTS_FILE)
     if args.report_methods == ["all"]:
@@ -1876,6 +2740,32 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {out_dir / 'adbench_results.csv'} and "
             f"{out_dir / 'adbench_results.md'}")
         print(summary, flush=True)
+    if args.labels:
+        by_k = {k: select_records(records, {m.name: params_key(m.params)
+                                            for m in label_methods},
+                                  tasks, seeds, labels_k=k)
+                for k in args.labels}
+        today, where = None, ""
+        if args.reuse_cache is not None:
+            reused = read_cache(args.reuse_cache)
+            today = select_records(reused, {LABEL_UNLABELLED: params_key({})},
+                                   tasks, seeds)
+            newest: dict[tuple, dict] = {}
+            for r in reused:
+                if (r["method"] == LABEL_UNLABELLED and not r["params"] and r["seed"] in seeds
+                        and r["dataset"] in set(today["dataset"])):
+                    key = record_key(r)
+                    if key not in newest or r["timestamp"] >= newest[key]["timestamp"]:
+                        newest[key] = r
+            sources = sorted({str(r.get("vae_anomaly_source")) for r in newest.values()})
+            where = (f"`{args.reuse_cache}`, newest run per set and seed; "
+                     f"vae_anomaly source now {source_fingerprint()}, in the file "
+                     + ", ".join(sources))
+        text = write_label_report(runs, by_k, today, where, out_dir, seeds,
+                                  args.max_rows)
+        log(f"wrote {out_dir / 'adbench_labels.csv'} and "
+            f"{out_dir / 'adbench_labels.md'}")
+        print(text, flush=True)
     if failures:
         log(f"{len(failures)} run(s) failed:")
         for line in failures:
