@@ -12,9 +12,9 @@ Only the part that depends on the row counts: a missing cell in column
 ``c`` weighs ``log((1 - p_c) / p_c)`` and an observed one nothing. The full
 negative log-probability differs from this sum by ``-sum_c log(1 - p_c)``,
 the same for every row, so dropping it changes no ranking, and a complete
-row's score stays exactly what it was without the evidence. A column never missing in ``n`` training rows gets about
-``log(2n + 1)`` nats per missing cell (about 9 nats for 4,000 rows); one
-missing in 30 % of them about 0.85.
+row's score stays exactly what it was without the evidence. A column never
+missing in ``n`` training rows gets about ``log(2n + 1)`` nats per missing
+cell (about 9 nats for 4,000 rows); one missing in 30 % of them about 0.85.
 
 A likelihood alone spreads such evidence thin: with many columns a row's
 ELBO varies by more than 9 nats, so a row that lost a column that was

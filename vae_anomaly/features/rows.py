@@ -22,7 +22,7 @@ from .series import WindowSpec
 from .summation import reduceat_like_numpy
 
 __all__ = ["Ordered", "Prepared", "order_windowed", "prepare", "training_rows", "cut_short", "feature_owner",
-           "aggregate", "missing_mask", "own_missing", "holding"]
+           "aggregate", "missing_mask", "own_missing", "holding", "contribution_columns"]
 
 
 @dataclass
@@ -264,8 +264,14 @@ def own_missing(prep: Prepared, pre: TabularPreprocessor, spec: WindowSpec | Non
         out[:, [position[n] for n in pre.num_names_]] = np.isnan(prep.enc.num)
         out[:, [position[s.name] for s in pre.cat_specs_]] = prep.enc.cat < 0
         return out
-    names = list(spec.channels) if spec.features == "summary" else [s.name for s in pre.schema_]
-    return prep.sorted_frame[names].isna().to_numpy()
+    return prep.sorted_frame[contribution_columns(pre, spec)].isna().to_numpy()
+
+
+def contribution_columns(pre: TabularPreprocessor, spec: WindowSpec | None) -> list[str]:
+    """The input columns contributions are reported for: a summary window's channels, else the schema's."""
+    if spec is not None and spec.features == "summary":
+        return list(spec.channels)
+    return [s.name for s in pre.schema_]
 
 
 def holding(prep: Prepared, marked: np.ndarray, spec: WindowSpec | None) -> np.ndarray:

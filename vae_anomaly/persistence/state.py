@@ -20,6 +20,7 @@ import numpy as np
 
 from ..calibration.held_out import Calibration, requested_rate
 from ..features.encoder import TabularPreprocessor
+from ..features.rows import contribution_columns
 from ..features.series import WindowSpec
 from ..scoring.engine import build_engine
 from ..scoring.network import NetworkSpec, module_weights
@@ -91,9 +92,7 @@ class FittedState:
         rate, weight = self.calibration.missing_rate, self.calibration.missing_weight
         offset = self.calibration.missing_offset
         if rate is not None or weight is not None:
-            spec = self.window
-            n_columns = (len(spec.channels) if spec is not None and spec.features == "summary"
-                         else len(self.preprocessor.schema_))
+            n_columns = len(contribution_columns(self.preprocessor, self.window))
             if (np.shape(rate) != (n_columns,) or np.shape(weight) != (n_columns,)
                     or not np.all((np.asarray(rate) > 0) & (np.asarray(rate) < 1))
                     or not np.isfinite(weight).all()

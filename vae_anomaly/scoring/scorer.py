@@ -24,7 +24,16 @@ from ..calibration.thresholds import add_baseline
 from ..features import windows
 from ..features.encoder import TabularPreprocessor
 from ..features.frames import as_pandas
-from ..features.rows import Ordered, Prepared, aggregate, feature_owner, missing_mask, own_missing, prepare
+from ..features.rows import (
+    Ordered,
+    Prepared,
+    aggregate,
+    contribution_columns,
+    feature_owner,
+    missing_mask,
+    own_missing,
+    prepare,
+)
 from ..features.schema import as_frame, require_columns
 from ..features.series import WindowSpec
 from .engine import Engine
@@ -233,10 +242,7 @@ class Scorer:
 
     def feature_names(self) -> list[str]:
         """Input columns (sensor channels for windowed models), as contributions name them."""
-        spec = self.window_spec_
-        if spec is not None and spec.features == "summary":
-            return list(spec.channels)
-        return [s.name for s in self.preprocessor_.schema_]
+        return contribution_columns(self.preprocessor_, self.window_spec_)
 
     def p_values(self, scores: np.ndarray) -> np.ndarray:
         """p-values (n,) of anomaly scores (n,) against the calibration scores (and tail, if in use)."""
