@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ from .terms import kl_to_standard_normal
 from .vae import TabularVAE
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_config", "network_shape", "build_network",
-           "held_out_rows", "fit_residual_covariance"]
+           "held_out_rows", "fit_residual_covariance", "assembled_inputs", "ASSEMBLE_ONCE_BYTES"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,19 +58,48 @@ class TrainResult:
     stopped_early: bool = False
 
 
+#: The network's inputs (values, missing flags, one-hot codes) depend on the rows only, not on the
+#: weights, so training assembles them once per fit instead of once per step and epoch, when they
+#: take at most this many bytes; larger tables are assembled batch by batch. Same values either way.
+ASSEMBLE_ONCE_BYTES = 256 * 2**20
+
+
 def _rows(t: Tensors, idx) -> Tensors:
     return tuple(a[idx] for a in t)
 
 
+def assembled_inputs(module: TabularVAE, data: Tensors | None,
+                     limit: int | None = None) -> torch.Tensor | None:
+    """``module.assemble`` of every row of ``data`` (n, n_in), or None to assemble batch by batch.
+
+    None when there is nothing to assemble (no missing flag and no category:
+    the inputs are the values themselves) or when the inputs would take more
+    than ``limit`` bytes (default :data:`ASSEMBLE_ONCE_BYTES`).
+    """
+    if data is None:
+        return None
+    limit = ASSEMBLE_ONCE_BYTES if limit is None else limit
+    x = data[0]
+    n_in = x.shape[1] + module.indicator_cols.numel() + sum(module.cat_sizes)
+    if n_in == x.shape[1] or x.shape[0] * n_in * x.element_size() > limit:
+        return None
+    with torch.no_grad():
+        return module.assemble(*data)
+
+
 def row_loss(module: TabularVAE, batch: Tensors, beta: float,
-             generator: torch.Generator | None) -> torch.Tensor:
+             generator: torch.Generator | None, inputs: torch.Tensor | None = None) -> torch.Tensor:
     """Negative ELBO per row (n,), with one reparameterised latent sample.
 
     With ``generator=None`` the latent mean is used instead of a sample (the
-    deterministic bound used for validation and scoring).
+    deterministic bound used for validation and scoring). ``inputs`` are the
+    batch's assembled network inputs (:func:`assembled_inputs`), or None to
+    assemble them here.
     """
     x, observed, codes = batch
-    mu, log_var = module.encode(module.assemble(x, observed, codes))
+    if inputs is None:
+        inputs = module.assemble(x, observed, codes)
+    mu, log_var = module.encode(inputs)
     if generator is None:
         z = mu
     else:
@@ -96,11 +126,17 @@ def kl_weight(cfg: TrainConfig, epoch: int) -> float:
 
 
 def run_epoch(module, optimizer, data: Tensors, cfg: TrainConfig, beta: float, generator,
-              amp: bool, noise_generator: torch.Generator | None = None) -> float:
+              amp: bool, noise_generator: torch.Generator | None = None,
+              inputs: torch.Tensor | None = None,
+              extra: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
     """One pass over ``data`` in shuffled minibatches; returns the mean loss.
 
     ``generator`` (on the CPU) shuffles; ``noise_generator`` draws the latent
     samples on the data's device (default: ``generator``, for data on the CPU).
+    ``inputs`` are the assembled network inputs of every row of ``data``
+    (:func:`assembled_inputs`), or None to assemble each batch's.
+    ``extra(losses)``, given the step's per-row losses, is added to each
+    step's loss (the labelled anomalies' term, :mod:`vae_anomaly.model.labelled`).
     The step losses stay on the device until the end of the epoch, so a GPU is
     not made to wait for the host after every step.
     """
@@ -113,8 +149,10 @@ def run_epoch(module, optimizer, data: Tensors, cfg: TrainConfig, beta: float, g
         idx = order[start:start + cfg.batch_size]
         batch = _rows(data, idx)
         with torch.autocast(device_type=data[0].device.type, dtype=torch.bfloat16, enabled=amp):
-            losses = row_loss(module, batch, beta, noise_generator)
+            losses = row_loss(module, batch, beta, noise_generator, None if inputs is None else inputs[idx])
         loss = trimmed_mean(losses.float(), cfg.trim_fraction)
+        if extra is not None:
+            loss = loss + extra(losses.float())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -127,18 +165,21 @@ def run_epoch(module, optimizer, data: Tensors, cfg: TrainConfig, beta: float, g
 
 
 @torch.no_grad()
-def validation_loss(module, data: Tensors, chunk: int = 65536) -> float:
-    """Mean deterministic negative ELBO (beta = 1) over ``data``."""
+def validation_loss(module, data: Tensors, chunk: int = 65536, inputs: torch.Tensor | None = None) -> float:
+    """Mean deterministic negative ELBO (beta = 1) over ``data``; ``inputs`` as in :func:`run_epoch`."""
     module.eval()
     n = data[0].shape[0]
     total = 0.0
     for start in range(0, n, chunk):
-        total += float(row_loss(module, _rows(data, slice(start, start + chunk)), 1.0, None).sum())
+        rows = slice(start, start + chunk)
+        total += float(row_loss(module, _rows(data, rows), 1.0, None,
+                                None if inputs is None else inputs[rows]).sum())
     return total / max(n, 1)
 
 
 def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg: TrainConfig,
-          generator: torch.Generator) -> TrainResult:
+          generator: torch.Generator, extra: Callable[[torch.Tensor], torch.Tensor] | None = None
+          ) -> TrainResult:
     """Fit ``module`` in place; keep the weights of the best validation epoch.
 
     Parameters
@@ -151,6 +192,10 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
         Resolved settings.
     generator : torch.Generator
         Drives shuffling and the latent samples.
+    extra : callable, optional
+        Added to each step's loss, given the step's per-row losses (see
+        :func:`run_epoch`); the training loss curve includes it, the
+        validation loss (the held-out rows' negative ELBO) does not.
 
     Returns
     -------
@@ -166,6 +211,8 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
     result = TrainResult()
     best, best_state, stale = math.inf, None, 0
     use_val = val_data is not None and val_data[0].shape[0] > 0
+    train_inputs = assembled_inputs(module, train_data)
+    val_inputs = assembled_inputs(module, val_data) if use_val else None
     epochs = range(cfg.max_epochs)
     bar = None
     if cfg.verbose:
@@ -174,10 +221,10 @@ def train(module: TabularVAE, train_data: Tensors, val_data: Tensors | None, cfg
         bar = tqdm(total=cfg.max_epochs, desc="training", unit="epoch", leave=False)
     for epoch in epochs:
         loss = run_epoch(module, optimizer, train_data, cfg, kl_weight(cfg, epoch), generator, amp,
-                         noise_generator)
+                         noise_generator, train_inputs, extra)
         result.loss_curve.append(loss)
         result.n_iter = epoch + 1
-        monitor = validation_loss(module, val_data) if use_val else loss
+        monitor = validation_loss(module, val_data, inputs=val_inputs) if use_val else loss
         if use_val:
             result.validation_loss_curve.append(monitor)
         if bar is not None:
