@@ -124,6 +124,30 @@ difference of at most :data:`LABEL_TIE`), and issue 29's targets checked
 line by line. Threads of BLAS, OpenMP (``hgb``) and torch are limited to
 ``--threads``.
 
+Clean reference data (``--clean``)
+----------------------------------
+Issue 29's protocol for a user who knows a period was normal: the
+one-class setting (training on normal rows only) that DTE (Livernoche et
+al., ICLR 2024) reports as semi-supervised; ADBench's own semi-supervised
+setting gives labelled anomalies instead. For every (set, seed), after the
+same subsample as above,
+the normal rows are split in two halves with ``train_test_split(normal
+rows, test_size=0.5, random_state=seed)`` (:func:`make_clean_split`); every
+method of ``--methods`` is fitted on the first half (no anomaly in it) and
+scores the second half plus every anomaly. The same methods also run on the
+70/30 split above, so the report sets each beside itself fitted on
+contaminated rows. Records carry ``protocol`` (``"clean"``; None on the
+70/30 split, part of the cache key). The clean report
+(``<out>/adbench_clean.md`` and ``.csv``, also printed) has, for all real
+sets and halves A and B: mean AUC-ROC and AUC-PR per method on the clean
+split and for ``vae`` on the 70/30 split, the paired AUC-ROC difference and
+W/L/T of ``vae`` (clean) against each (ties within :data:`LABEL_TIE`); then
+per set what clean training adds (AUC-ROC clean minus 70/30) for every
+method, with means over the sets whose anomaly share is at least
+:data:`CLEAN_HIGH_SHARE` and over the others; then the per-set tables.
+AUC-PR is compared within a split only: the clean test part holds every
+anomaly against half of the normal rows, so its base rate is higher.
+
 Result cache and reports
 ------------------------
 Every finished (method, dataset, seed) fit appends one JSON line to
@@ -167,6 +191,13 @@ The few-label protocol with 10 labels, reusing the cached peers::
 
     python benchmarks/adbench.py ../shared/datasets/adbench \\
         --out benchmarks/results_labels --max-rows 20000 --labels 10 \\
+        --reuse-cache benchmarks/results/runs.jsonl
+
+The clean-reference protocol against kNN, IsolationForest and ECOD,
+reusing their cached 70/30 runs::
+
+    python benchmarks/adbench.py ../shared/datasets/adbench \\
+        --out benchmarks/results_clean --methods vae,knn,iforest,ecod --clean \\
         --reuse-cache benchmarks/results/runs.jsonl
 
 Rebuild the reports from the cache without fitting anything::
@@ -249,10 +280,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 METRICS = (("auc_roc", "AUC-ROC"), ("auc_pr", "AUC-PR"))
 #: Methods given the few training labels (``--labels``), in report order;
 #: the first is ours, the others are the peers given the same labels.
-LABEL_METHODS = ("vae_labels", "devnet", "devnet_minmax", "devnet_fixed",
-                 "xgbod", "hgb")
-#: Ours given the labels, and ours without them.
-LABEL_OURS = "vae_labels"
+LABEL_METHODS = ("vae_term", "vae_labels", "devnet", "devnet_minmax",
+                 "devnet_fixed", "xgbod", "hgb")
+#: Ours given the labels (with the training term, ``label_weight=1``; ``vae_labels`` is
+#: ``fit(X, y)`` with the defaults, Label-Trim alone), and ours without them.
+LABEL_OURS = "vae_term"
 LABEL_UNLABELLED = "vae"
 #: Issue 29's margins: mean AUC-ROC with labels at least the best labelled
 #: peer's + LABEL_PEER_MARGIN and ours without labels' + LABEL_SELF_MARGIN.
@@ -260,6 +292,12 @@ LABEL_PEER_MARGIN = 0.02
 LABEL_SELF_MARGIN = 0.03
 #: Two means within this of each other are a tie in the few-label W/L/T.
 LABEL_TIE = 0.005
+#: ``protocol`` of the runs on the clean-reference split (``--clean``); runs on
+#: the 70/30 split record None, as every record made before it does.
+CLEAN = "clean"
+#: Anomaly share of a whole set from which the clean report counts it among the
+#: heavily contaminated sets (fixed before any clean result).
+CLEAN_HIGH_SHARE = 0.10
 
 
 # --------------------------------------------------------------------------
@@ -482,15 +520,50 @@ def make_split(X: np.ndarray, y: np.ndarray, seed: int, max_rows: int):
     y_train, y_test : ndarray, int64
         Matching labels; ``y_train`` is never shown to the methods.
     """
+    X, y = subsample(X, y, seed, max_rows)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
+    return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_test),
+            y_train, y_test)
+
+
+def subsample(X: np.ndarray, y: np.ndarray, seed: int, max_rows: int):
+    """Stratified draw of ``max_rows`` rows (in file order) when a set has more; else the set as it is."""
     if len(y) > max_rows:
         keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows,
                                    stratify=y, random_state=seed)
         keep.sort()
         X, y = X[keep], y[keep]
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
-    return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_test),
-            y_train, y_test)
+    return X, y
+
+
+def make_clean_split(X: np.ndarray, y: np.ndarray, seed: int, max_rows: int):
+    """Split of the clean-reference protocol (``--clean``): train on half the normal rows only.
+
+    Parameters
+    ----------
+    X, y, seed, max_rows
+        As in :func:`make_split`; the subsample is the same.
+
+    Returns
+    -------
+    X_train, X_test : ndarray, float64
+        Training rows: half of the normal rows (``train_test_split(normal
+        rows, test_size=0.5, random_state=seed)``), no anomaly among them.
+        Test rows: the other normal rows and every anomaly, in file order.
+    y_train, y_test : ndarray, int64
+        Matching labels (``y_train`` is all 0).
+    """
+    X, y = subsample(X, y, seed, max_rows)
+    train, test_normal = train_test_split(np.flatnonzero(y == 0), test_size=0.5,
+                                          random_state=seed)
+    test = np.sort(np.concatenate([test_normal, np.flatnonzero(y == 1)]))
+    return (np.ascontiguousarray(X[train]), np.ascontiguousarray(X[test]),
+            y[train], y[test])
+
+
+#: Split of each protocol recorded as ``protocol``: None for the 70/30 split.
+SPLITS = {None: make_split, CLEAN: make_clean_split}
 
 
 def choose_labels(y_train: np.ndarray, k: int, seed: int,
@@ -957,6 +1030,17 @@ def run_vae_labels(params: dict, seed: int, X_train, y_train, X_test):
                             X_train, X_test)
 
 
+def run_vae_term(params: dict, seed: int, X_train, y_train, X_test):
+    """As :func:`run_vae_labels` with ``label_weight=1``: the labels also train the network.
+
+    Besides Label-Trim, each training step pushes the labelled anomalies'
+    negative ELBO above the minibatch's (:mod:`vae_anomaly.model.labelled`).
+    Records of ``vae_labels`` made while ``label_weight=1`` was briefly the
+    default (2026-12-07) are this method's.
+    """
+    return run_vae_labels({**params, "label_weight": 1.0}, seed, X_train, y_train, X_test)
+
+
 def _minmax(X_train: np.ndarray, X_test: np.ndarray):
     """Scale both parts to the training part's [0, 1] range (constant columns to 0)."""
     low = X_train.min(axis=0)
@@ -1253,7 +1337,8 @@ def run_hgb(params: dict, seed: int, X_train, y_train, X_test):
 
 #: Runners of the methods given the few labels:
 #: ``runner(params, seed, X_train, y_train, X_test)``.
-LABEL_RUNNERS = {"vae_labels": run_vae_labels, "devnet": run_devnet,
+LABEL_RUNNERS = {"vae_labels": run_vae_labels, "vae_term": run_vae_term,
+                 "devnet": run_devnet,
                  "devnet_minmax": run_devnet_minmax,
                  "devnet_fixed": run_devnet_fixed, "xgbod": run_xgbod,
                  "hgb": run_hgb}
@@ -1327,7 +1412,8 @@ def build_methods(kinds: list[str], vae_name: str,
 
 
 def cache_key(method: str, params: str, dataset: str, seed: int,
-              n_rows: int, labels_k: int | None = None) -> tuple:
+              n_rows: int, labels_k: int | None = None,
+              protocol: str | None = None) -> tuple:
     """Key identifying one cached run.
 
     Parameters
@@ -1346,20 +1432,23 @@ def cache_key(method: str, params: str, dataset: str, seed: int,
     labels_k : int or None, default=None
         Training labels asked for (``--labels``); None for a method fitted
         without labels (and for every record written before labels).
+    protocol : str or None, default=None
+        :data:`CLEAN` for the clean-reference split, None for the 70/30
+        split (and for every record written before ``--clean``).
 
     Returns
     -------
     tuple
     """
     return (method, params, dataset, int(seed), int(n_rows),
-            None if labels_k is None else int(labels_k))
+            None if labels_k is None else int(labels_k), protocol)
 
 
 def record_key(record: dict) -> tuple:
     """Return the :func:`cache_key` of a cached record."""
     return cache_key(record["method"], params_key(record["params"]),
                      record["dataset"], record["seed"], record["n_rows_used"],
-                     record.get("labels_k"))
+                     record.get("labels_k"), record.get("protocol"))
 
 
 def read_cache(path: Path) -> list[dict]:
@@ -1486,7 +1575,7 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                   use_cache: bool, versions: dict,
                   label_methods: list[Method] | None = None,
                   labels: list[int] | None = None,
-                  reuse: Path | None = None) -> list[str]:
+                  reuse: Path | None = None, clean: bool = False) -> list[str]:
     """Run every (set, seed, method) not yet cached.
 
     Parameters
@@ -1513,6 +1602,9 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
     reuse : Path, optional
         Another cache whose peer records are copied in instead of
         recomputed (:func:`reuse_records`).
+    clean : bool, default=False
+        Also run ``methods`` on the clean-reference split
+        (:func:`make_clean_split`, recorded as ``protocol``).
 
     Returns
     -------
@@ -1548,16 +1640,18 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                    key=lambda i: (dataset_sort_key(tasks[i].path.stem), i))
     for task in (tasks[i] for i in order):
         for seed in seeds:
-            runs = ([(m, None) for m in methods]
-                    + [(m, k) for k in labels for m in label_methods])
-            todo = [(m, k) for m, k in runs
+            runs = ([(m, None, None) for m in methods]
+                    + [(m, None, CLEAN) for m in methods if clean]
+                    + [(m, k, None) for k in labels for m in label_methods])
+            todo = [(m, k, p) for m, k, p in runs
                     if cache_key(m.name, params_key(m.params), task.name,
-                                 seed, task.n_used, k) not in done]
+                                 seed, task.n_used, k, p) not in done]
             if todo:
                 plan.append((task, seed, todo))
     total = sum(len(todo) for _, _, todo in plan)
-    skipped = (len(tasks) * len(seeds)
-               * (len(methods) + len(labels) * len(label_methods)) - total)
+    skipped = (len(tasks) * len(seeds) * ((1 + clean) * len(methods)
+                                          + len(labels) * len(label_methods))
+               - total)
     log(f"{total} runs to do, {skipped} found in the cache "
         f"({cache_path})")
 
@@ -1589,12 +1683,15 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
             log(f"{task.name} seed={seed}: made {len(y)} rows "
                 f"({int(y.sum())} anomalies) in "
                 f"{time.perf_counter() - gen_start:.1f}s")
-        X_train, X_test, y_train, y_test = make_split(X, y, seed, max_rows)
-        n_const = int(np.sum(np.ptp(X_train, axis=0) == 0))
-        for method, k in todo:
+        splits = {p: SPLITS[p](X, y, seed, max_rows)
+                  for p in dict.fromkeys(p for _, _, p in todo)}
+        for method, k, protocol in todo:
+            X_train, X_test, y_train, y_test = splits[protocol]
+            n_const = int(np.sum(np.ptp(X_train, axis=0) == 0))
             count += 1
             prefix = (f"[{count}/{total}] {task.name} seed={seed} "
-                      f"{method.name}" + ("" if k is None else f" k={k}"))
+                      f"{method.name}" + ("" if k is None else f" k={k}")
+                      + ("" if protocol is None else f" {protocol}"))
             y_known = (None if k is None
                        else choose_labels(y_train, k, seed, task.name))
             if method.name in unavailable:
@@ -1649,6 +1746,7 @@ def run_benchmark(tasks: list[Task], seeds: list[int],
                 "n_anomalies_test": int(y_test.sum()),
                 "n_constant_train_features": n_const,
                 "synthetic_kind": task.kind,
+                "protocol": protocol,
                 "labels_k": k,
                 "n_labels": None if k is None else int(y_known.sum()),
                 "labelled_rows": (None if k is None
@@ -1723,7 +1821,8 @@ def load_references(folder: Path | None) -> dict[str, dict[str, pd.Series]]:
 
 def select_records(records: list[dict], method_params: dict[str, str | None],
                    tasks: list[Task], seeds: list[int],
-                   labels_k: int | None = None) -> pd.DataFrame:
+                   labels_k: int | None = None,
+                   protocol: str | None = None) -> pd.DataFrame:
     """Pick the cached runs that go into the reports.
 
     Parameters
@@ -1741,19 +1840,24 @@ def select_records(records: list[dict], method_params: dict[str, str | None],
     labels_k : int or None, default=None
         Only runs given this many training labels (``--labels``); None
         keeps the runs fitted without labels.
+    protocol : str or None, default=None
+        Only runs of this split: None for the 70/30 split, :data:`CLEAN`
+        for the clean-reference split.
 
     Returns
     -------
     DataFrame
         One row per (method, dataset, seed), newest record per key, with
         the set's ``group`` (``real`` or the synthetic kind) and
-        ``n_labels`` (labels given; 0 without labels).
+        ``n_labels`` (labels given; 0 without labels) and the anomalies in
+        the training and test parts.
     """
     stems = {t.name for t in tasks}
     wanted_rows = {t.name: t.n_used for t in tasks}
     groups = {t.name: t.group for t in tasks}
     chosen = dict(method_params)
-    records = [r for r in records if r.get("labels_k") == labels_k]
+    records = [r for r in records if r.get("labels_k") == labels_k
+               and r.get("protocol") == protocol]
     for name, key in chosen.items():
         if key is None:
             own = [r for r in records if r["method"] == name]
@@ -1773,7 +1877,8 @@ def select_records(records: list[dict], method_params: dict[str, str | None],
             if key not in latest or r["timestamp"] >= latest[key]["timestamp"]:
                 latest[key] = r
     columns = ["method", "params", "dataset", "seed", "auc_roc", "auc_pr",
-               "fit_s", "score_s", "n_train", "n_features"]
+               "fit_s", "score_s", "n_train", "n_features", "n_test",
+               "n_anomalies_train", "n_anomalies_test"]
     rows = [{**{c: r[c] for c in columns},
              "params": params_key(r["params"]),
              "group": groups[r["dataset"]],
@@ -2393,6 +2498,16 @@ def label_targets(summary: dict) -> list[str]:
     return lines
 
 
+def _versus_cells(summary: dict, o: str, m: str) -> list[str]:
+    """Cells of ``o`` against ``m``: paired AUC-ROC difference and W/L/T (LABEL_TIE) on AUC-ROC and AUC-PR."""
+    if m == o or o not in summary["methods"]:
+        return ["—", "—", "—"]
+    mine, theirs, _ = _paired(summary, "roc", o, m)
+    return [f"{mine - theirs:+.3f}"] + [
+        " / ".join(map(str, wlt_within(summary[metric][o], summary[metric][m])))
+        for metric in ("roc", "pr")]
+
+
 def label_table(label: str, summary: dict, n_labels: pd.Series) -> list[str]:
     """Markdown lines of one few-label slice: a row per method.
 
@@ -2427,13 +2542,7 @@ def label_table(label: str, summary: dict, n_labels: pd.Series) -> list[str]:
         roc, pr = summary["roc"][m], summary["pr"][m]
         cells = [m, f"{given.mean():.2f}" if m in LABEL_METHODS else "0", str(int(roc.notna().sum())),
                  _fmt(roc.mean()), _fmt(pr.mean())]
-        if m == o or o not in summary["methods"]:
-            cells += ["—", "—", "—"]
-        else:
-            mine, theirs, _ = _paired(summary, "roc", o, m)
-            cells += [f"{mine - theirs:+.3f}",
-                      " / ".join(map(str, wlt_within(summary["roc"][o], roc))),
-                      " / ".join(map(str, wlt_within(summary["pr"][o], pr)))]
+        cells += _versus_cells(summary, o, m)
         cells.append(_fmt(summary["fit"][m].sum(), 1))
         lines.append(_md_row(cells))
     lines += [""] + label_targets(summary) + [""]
@@ -2554,6 +2663,128 @@ def write_label_report(unlabelled: pd.DataFrame, by_k: dict[int, pd.DataFrame],
     return text
 
 
+def clean_gain_lines(gain: pd.DataFrame, share: pd.Series, test_share: pd.Series) -> list[str]:
+    """Markdown lines of what clean training adds: AUC-ROC clean minus contaminated, per set.
+
+    Parameters
+    ----------
+    gain : DataFrame
+        Sets x methods: mean AUC-ROC on the clean split minus mean AUC-ROC on
+        the 70/30 split (NaN where a side is missing).
+    share, test_share : Series
+        Anomaly share of the (subsampled) set and of the clean test part,
+        indexed by set.
+
+    Returns
+    -------
+    list of str
+        A table with a row per set, then the mean gain over all sets, over
+        the sets with an anomaly share of at least :data:`CLEAN_HIGH_SHARE`
+        and over the others, and the sets where clean training is better /
+        worse / level (within :data:`LABEL_TIE`).
+    """
+    header = ["set", "anomaly share", "in clean test"] + [f"{m} gain" for m in gain.columns]
+    lines = [_md_row(header), _md_row(["---"] + ["---:"] * (len(header) - 1))]
+    for d in gain.index:
+        half = " (A)" if d in HALF_A else " (B)" if d in HALF_B else ""
+        lines.append(_md_row([d + half, f"{share[d]:.1%}", f"{test_share[d]:.1%}"]
+                             + [f"{v:+.3f}" if pd.notna(v) else "" for v in gain.loc[d]]))
+    high = share.reindex(gain.index) >= CLEAN_HIGH_SHARE
+    for label, part in ((f"**mean** ({len(gain)} sets)", gain),
+                        (f"**mean, anomaly share ≥ {CLEAN_HIGH_SHARE:.0%}** ({int(high.sum())} sets)",
+                         gain[high]),
+                        (f"**mean, anomaly share < {CLEAN_HIGH_SHARE:.0%}** ({int((~high).sum())} sets)",
+                         gain[~high])):
+        lines.append(_md_row([label, "", ""] + [f"{v:+.3f}" for v in part.mean()]))
+    zero = pd.Series(0.0, index=gain.index)
+    lines.append(_md_row([f"**better / worse / level** (within {LABEL_TIE})", "", ""]
+                         + [" / ".join(map(str, wlt_within(gain[m], zero))) for m in gain.columns]))
+    return lines + [""]
+
+
+def write_clean_report(contaminated: pd.DataFrame, clean: pd.DataFrame, out_dir: Path,
+                       seeds: list[int], max_rows: int) -> str:
+    """Write ``adbench_clean.csv`` and ``adbench_clean.md`` (the clean-reference report).
+
+    Parameters
+    ----------
+    contaminated, clean : DataFrame
+        :func:`select_records` rows of the same methods on the 70/30 split
+        and on the clean split (:func:`make_clean_split`).
+    out_dir : Path
+        Output folder.
+    seeds : list of int
+        Seeds requested.
+    max_rows : int
+        Subsampling limit.
+
+    Returns
+    -------
+    str
+        The summary part of the report (also printed by :func:`main`); the
+        first of our methods (``vae`` unless ``--vae-name`` says otherwise)
+        is the one compared with the others.
+    """
+    suffix = " (contaminated)"
+    peers = order_methods(list(clean["method"].unique()))
+    ours = next((m for m in peers if m not in REPORT_BASELINES), "vae")
+    table = summarise(pd.concat([clean, contaminated.assign(
+        method=contaminated["method"] + suffix)], ignore_index=True))
+    methods = peers + [m + suffix for m in peers if m + suffix in set(table["method"])]
+    header = ["method", "trained on", "sets", "mean AUC-ROC", "mean AUC-PR",
+              f"{ours} − method ROC (paired)", f"{ours} W/L/T ROC", f"{ours} W/L/T PR"]
+    summary_out = ["## Summaries", ""]
+    for label, names in group_views(table):
+        summary = view_summary(table, names, [m for m in methods if m in peers or m == ours + suffix])
+        summary_out += [f"### {label}", "", _md_row(header),
+                        _md_row(["---"] + ["---:"] * (len(header) - 1))]
+        for m in summary["methods"]:
+            trained = "70% of all rows (contaminated)" if m.endswith(suffix) else "half the normal rows"
+            summary_out.append(_md_row([m, trained, str(int(summary["roc"][m].notna().sum())),
+                                        _fmt(summary["roc"][m].mean()), _fmt(summary["pr"][m].mean())]
+                                       + _versus_cells(summary, ours, m)))
+        summary_out.append("")
+
+    real = [d for d in sorted(clean["dataset"].unique(), key=dataset_sort_key) if KIND_SEP not in d]
+    roc = table.pivot(index="dataset", columns="method", values="auc_roc_mean")
+    gain = pd.DataFrame({m: roc[m] - roc[m + suffix] for m in peers if m + suffix in roc},
+                        index=real).dropna(how="all")
+    by_set = clean.groupby("dataset")[["n_train", "n_test", "n_anomalies_test"]].mean()
+    share = by_set["n_anomalies_test"] / (by_set["n_train"] + by_set["n_test"])
+    if not gain.empty:
+        summary_out += ["## What clean training adds (AUC-ROC, clean minus contaminated)", "",
+                        "Per set, the mean AUC-ROC over seeds on the clean split minus that on the "
+                        "70/30 split; both are test rows the method never saw, but not the same "
+                        "rows, so a single set's figure carries the noise of both splits.", ""]
+        summary_out += clean_gain_lines(gain, share, by_set["n_anomalies_test"] / by_set["n_test"])
+
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    lines = ["# ADBench clean-reference benchmark (issue 29, deliverable 5)", "",
+             f"Generated {now} by `benchmarks/adbench.py --clean` from `{RESULTS_FILE}`. Seeds "
+             f"{seeds}; sets above {max_rows} rows subsampled (stratified) first. Clean split "
+             "(the one-class setting DTE reports as semi-supervised): each method is fitted "
+             "on half of the normal rows (`train_test_split(normal rows, test_size=0.5, "
+             "random_state=seed)`) and scores the other half plus every anomaly. Rows marked "
+             f"`{suffix.strip()}` are the same methods on the 70/30 split of the unsupervised "
+             "protocol (fitted on 70% of all rows, anomalies included; tested on the other 30%). "
+             "AUC-ROC does not depend on the share of anomalies among the test rows, so it can be "
+             "set beside the other split's; AUC-PR does, and the clean test part holds every "
+             "anomaly against half the normal rows, so its AUC-PR runs higher (a random ranking "
+             "scores the share of anomalies) and is compared only within a split. Pairwise "
+             "figures use the sets both methods have; "
+             f"W/L/T ties are differences of at most {LABEL_TIE}. No published column: the "
+             "published tables at hand are for the unsupervised protocol (docs/benchmarks.md, "
+             "\"Clean reference data\").", ""]
+    lines += summary_out + ["## Per-set results", ""]
+    for metric, title in METRICS:
+        lines += dataset_table(f"real: {title}", table, real, methods, metric, seeds, {})
+    csv = pd.concat([summarise(clean).assign(protocol=CLEAN),
+                     summarise(contaminated).assign(protocol="70/30")], ignore_index=True)
+    _atomic_write(out_dir / "adbench_clean.csv", csv.to_csv(index=False, float_format="%.6f"))
+    _atomic_write(out_dir / "adbench_clean.md", "\n".join(lines))
+    return "\n".join(summary_out)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     """Write a text file through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -2634,6 +2865,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=list(LABEL_METHODS),
                         help="comma list of methods given the labels: "
                              + ",".join(LABEL_METHODS))
+    parser.add_argument("--clean", action="store_true",
+                        help="clean-reference protocol: also run --methods "
+                             "fitted on half of the normal rows and tested on "
+                             "the other half plus every anomaly, and write "
+                             "adbench_clean.md")
     parser.add_argument("--reuse-cache", type=Path, default=None,
                         metavar="FILE",
                         help="another runs.jsonl: copy its peers' runs (same "
@@ -2710,7 +2946,7 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(args.threads)
         limit = contextlib.nullcontext()
-        if args.threads > 0 and label_methods:
+        if args.threads > 0 and (label_methods or args.clean):
             from threadpoolctl import threadpool_limits  # BLAS and OpenMP (hgb)
 
             limit = threadpool_limits(limits=args.threads)
@@ -2718,7 +2954,8 @@ def main(argv: list[str] | None = None) -> int:
             failures = run_benchmark(tasks, seeds, methods, args.max_rows,
                                      out_dir, not args.no_cache,
                                      library_versions(), label_methods,
-                                     args.labels, args.reuse_cache)
+                                     args.labels, args.reuse_cache,
+                                     args.clean)
 
     records = read_cache(out_dir / RESULTS_FILE)
     if args.report_methods == ["all"]:
@@ -2766,6 +3003,16 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {out_dir / 'adbench_labels.csv'} and "
             f"{out_dir / 'adbench_labels.md'}")
         print(text, flush=True)
+    if args.clean:
+        chosen = {m.name: params_key(m.params) for m in methods}
+        clean = select_records(records, chosen, tasks, seeds, protocol=CLEAN)
+        if clean.empty:
+            log("no cached clean-split results for the selection; no clean report written")
+        else:
+            text = write_clean_report(select_records(records, chosen, tasks, seeds), clean,
+                                      out_dir, seeds, args.max_rows)
+            log(f"wrote {out_dir / 'adbench_clean.csv'} and {out_dir / 'adbench_clean.md'}")
+            print(text, flush=True)
     if failures:
         log(f"{len(failures)} run(s) failed:")
         for line in failures:

@@ -44,7 +44,8 @@ def fitted(tmp_path_factory, one_torch_thread):
 def test_the_label_column_is_not_a_feature_and_the_summary_counts_the_labels(fitted):
     where, summary, stderr = fitted
     assert summary["columns_used"] == ["a", "b", "c", "d"] and summary["columns_excluded"] == []
-    assert summary["labels"] == {"column": "known", "anomalies": 40, "trimmed": 40}
+    assert summary["labels"].items() >= {"column": "known", "anomalies": 40, "trimmed": 40,
+                                         "label_weight": 0.0}.items()
     assert "labels (column 'known'): 40 known anomalies, left out of training and calibration" in stderr
     assert summary["calibration"]["n_calibration"] == round(0.2 * 760)
     meta = read_metadata(where / "m.vae")["training"]
@@ -85,3 +86,19 @@ def test_the_label_column_cannot_also_be_a_feature(tmp_path):
     table(200).to_csv(tmp_path / "t.csv", index=False)
     result = invoke("fit", tmp_path / "t.csv", "--label-column", "known", "--include", "known")
     assert result.exit_code == 1 and "column 'known' is the label column" in result.stderr
+
+
+def test_label_weight_trains_on_the_labels_and_says_so(fitted):
+    where, summary, _ = fitted
+    result = invoke("fit", where / "train.csv", "-m", where / "weighted.vae", "--label-column", "known",
+                    "--label-weight", 1, "--epochs", 10, "--json")
+    assert result.exit_code == 0, result.output
+    weighted = json.loads(result.stdout)
+    assert weighted["labels"]["label_weight"] == 1.0 and weighted["labels"]["trimmed"] == 40
+    assert "trained to score high (label_weight 1)" in result.stderr
+    assert "trained to score high" not in invoke("info", where / "m.vae").stdout
+    assert "trained to score high (label_weight 1)" in invoke("info", where / "weighted.vae").stdout
+    assert weighted["threshold"] != summary["threshold"]  # another network, calibrated on the same rows
+    refused = invoke("fit", where / "train.csv", "-m", where / "bad.vae", "--label-column", "known",
+                     "--label-weight", -1)
+    assert refused.exit_code != 0 and "--label-weight" in refused.output

@@ -108,6 +108,8 @@ vae-detect fit orders.parquet -m model.vae --exclude label --include item_count
 
 vae-detect fit history.parquet -m model.vae --label-column confirmed_fraud
 
+vae-detect fit history.parquet -m model.vae -x label --labels review.csv    (verdicts: key, label)
+
 vae-detect fit history.csv --epochs 50 --contamination 0.02 --seed 0 --json > fit.json
 
 vae-detect fit sensors.parquet --window 8 --time-column timestamp --group-column machine -x label
@@ -128,7 +130,23 @@ def fit(
     label_column: Annotated[str | None, typer.Option(
         "--label-column", show_default=False,
         help="Column of known anomalies: 1 (or true) for an anomaly, 0 (false) or empty otherwise. Not a "
-             "feature; the rows it marks are left out of training and calibration.")] = None,
+             "feature; the rows it marks are left out of training and calibration (see also "
+             "--label-weight).")] = None,
+    labels: Annotated[str | None, typer.Option(
+        "--labels", show_default=False, parser=_location,
+        help="Verdicts file (CSV, Parquet): a key column and 'label', 1 for an anomaly, 0 for a normal "
+             "row, empty for one not reviewed (report --review writes one to fill in). The rows of the "
+             "anomalies are left out of training and calibration, as with --label-column.")] = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", show_default=False,
+        help="With --labels: the key column of the verdicts, a column of the data (not a feature), or "
+             "row_key (a hash of the model's columns). Default: row_key if the file has it, else its one "
+             "column that the data also hold.")] = None,
+    label_weight: Annotated[float, typer.Option(
+        "--label-weight", min=0.0,
+        help="With --label-column or --labels: weight of a training term that pushes the known "
+             "anomalies' scores up, so rows like them score high (label_weight; try 1 when they repeat "
+             "one form). 0: they are only kept out of training and calibration.")] = 0.0,
     epochs: Annotated[int | None, typer.Option(
         "--epochs", min=1, help="Maximum training epochs (max_iter); default: automatic.")] = None,
     latent_dim: Annotated[int | None, typer.Option(
@@ -176,8 +194,9 @@ def fit(
     all-missing columns) and columns that look like identifiers (integers
     distinct in every row, values that only rise with the rows, id-like
     text) are left out and listed with the reason; --include keeps one.
-    Rows that --label-column marks as known anomalies are left out of
-    training and of the held-out rows that set the threshold. The model
+    Rows that --label-column marks as known anomalies, and those a verdicts
+    file (--labels) calls anomalies, are left out of training and of the
+    held-out rows that set the threshold. The model
     file is written atomically: a failed fit never leaves half a file.
     """
     import sys
@@ -192,6 +211,7 @@ def fit(
         "contamination": contamination if contamination == "auto" else float(contamination),
         "target_fpr": target_fpr,
         "threshold_method": threshold_method.value,
+        "label_weight": label_weight,
         "random_state": seed,
         **({"window": window, "time_column": time_column, "group_column": group_column,
             "window_features": window_features.value} if window else {}),
@@ -202,7 +222,7 @@ def fit(
         from vae_anomaly.jobs.fit import fit_file
 
         summary = fit_file(data, model, columns=columns or (), exclude=exclude or (), include=include or (),
-                           params=params, label_column=label_column)
+                           params=params, label_column=label_column, labels=labels, key=key)
     _notes(summary, quiet)
     if not quiet:
         typer.echo(render.fit_text(summary), err=True)
@@ -221,6 +241,8 @@ vae-detect score today.csv -m model.vae -o - --quiet | head
 vae-detect score landing/ -m model.vae -o scores/ --dask tcp://scheduler:8786
 
 vae-detect score today.parquet -m model.vae --json --fail-on-drift > summary.json
+
+vae-detect score today.parquet -m model.vae --row-key    (adds row_key, the key of verdicts)
 """
 
 
@@ -248,6 +270,14 @@ def score(
     partition_rows: Annotated[int, typer.Option(
         "--partition-rows", min=1,
         help="With --dask: rows per partition (whole row groups).")] = options.DEFAULT_PARTITION_ROWS,
+    key: Annotated[str | None, typer.Option(
+        "--key", show_default=False,
+        help="A column naming the rows (an order id), for verdicts on them: always copied to the output, "
+             "and read from CSV as text.")] = None,
+    row_key: Annotated[bool, typer.Option(
+        "--row-key",
+        help="Add row_key, a hash of each row's values in the model's columns: the key of verdicts "
+             "where no column names the rows. Costs time on every row.")] = False,
     json_out: Annotated[bool, typer.Option(
         "--json",
         help="Print the summary, with the drift check, as JSON on stdout (not with -o -).")] = False,
@@ -267,6 +297,8 @@ def score(
     when drift is detected.
     """
     if dask is not None:
+        if key is not None or row_key:
+            raise typer.BadParameter("--key and --row-key are not available with --dask", param_hint="--dask")
         if json_out or fail_on_drift:
             raise typer.BadParameter("--json and --fail-on-drift are not available with --dask: the drift "
                                      "check runs in single-process scoring", param_hint="--dask")
@@ -283,7 +315,8 @@ def score(
         summary = score_file(data, model, None if output in (None, "-") else output,
                              stream=typer.get_binary_stream("stdout") if output == "-" else None,
                              columns_out=columns_out or None, batch_size=batch_size, n_jobs=jobs,
-                             device=device, gap_tolerance=gap_tolerance, progress=bar)
+                             device=device, gap_tolerance=gap_tolerance, progress=bar, key=key,
+                             row_key=row_key)
     drifted = summary["drift"]["detected"]
     _notes(summary, quiet)
     if not quiet:
@@ -357,6 +390,8 @@ REPORT_EXAMPLES = """Examples:
 vae-detect report today.parquet -m model.vae    (writes today.report.html)
 
 vae-detect report labelled.parquet -m model.vae -o check.html --label-column label --top 20
+
+vae-detect report today.parquet -m model.vae --top 20 --review review.csv    (then: fit --labels review.csv)
 """
 
 
@@ -372,6 +407,15 @@ def report(
         help="Column of known labels: adds ROC and precision-recall curves and the confusion "
              "counts.")] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Highest-scoring rows listed.")] = 50,
+    key: Annotated[str | None, typer.Option(
+        "--key", show_default=False,
+        help="Column naming each top row (an order id), or row_key for a hash of the model's columns. "
+             "Default: the model's verdicts key, else the one column it left out as an identifier, else "
+             "row_key.")] = None,
+    review: Annotated[str | None, typer.Option(
+        "--review", show_default=False, parser=_location,
+        help="Also write the top rows with their keys and an empty label column to this .csv or .parquet "
+             "file: fill in 1 (anomaly) or 0 (normal) and refit with fit --labels FILE.")] = None,
     batch_size: BatchSize = options.DEFAULT_BATCH_ROWS,
     jobs: Jobs = DEFAULT_JOBS,
     quiet: Quiet = False,
@@ -388,7 +432,7 @@ def report(
         from vae_anomaly.report.run import report_file
 
         summary = report_file(data, model, output, label_column=label_column, top=top, batch_size=batch_size,
-                              n_jobs=jobs, progress=bar)
+                              n_jobs=jobs, progress=bar, key=key, review=review)
     _notes(summary, quiet)
     if not quiet:
         typer.echo(render.report_text(summary), err=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["labels_text", "note_lines", "fit_text", "score_text", "drift_line", "evaluate_text", "info_text",
-           "report_text"]
+__all__ = ["labels_text", "view_text", "key_text", "verdicts_text", "note_lines", "fit_text", "score_text",
+           "drift_line", "evaluate_text", "info_text", "report_text"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -44,15 +44,58 @@ def _window(w: dict) -> str:
     return f"{w['size']} rows, {seen}" + (f" ({keys})" if keys else "")
 
 
-def labels_text(anomalies: int, trimmed: int, windowed: bool) -> str:
-    """What the known anomalies of a fit changed, in one line (after ``labels:``)."""
+def labels_text(anomalies: int, trimmed: int, windowed: bool, label_weight: float | None = None) -> str:
+    """What the known anomalies of a fit changed, in one line (after ``labels:``).
+
+    ``label_weight`` is the fit's (None: a model file from before it, whose
+    labels were only left out).
+    """
     if not anomalies:
         return "none"
     known = f"{anomalies:,} known anomal{'y' if anomalies == 1 else 'ies'}"
     if windowed:
-        return (f"{known}; the {trimmed:,} window{'' if trimmed == 1 else 's'} holding one left out of "
+        text = (f"{known}; the {trimmed:,} window{'' if trimmed == 1 else 's'} holding one left out of "
                 "training and calibration")
-    return f"{known}, left out of training and calibration"
+    else:
+        text = f"{known}, left out of training and calibration"
+    if label_weight:
+        text += f", trained to score high (label_weight {label_weight:g})"
+    return text
+
+
+def view_text(view: dict) -> str:
+    """The score view the labels chose and their evidence (``training.score_view``), in one line."""
+    auc = ", ".join(f"{name} {value:.3f}" for name, value in view["label_auc"].items())
+    bound = view.get("lower_bound")
+    why = ("kept: no strong evidence" if view["view"] == view["default"]
+           else f"chosen over {view['default']}")
+    return (f"{view['view']} ({why}; the {view['n_labels']} labels' AUC against held-out rows: {auc}; "
+            f"lower bound of the gain {'none' if bound is None else f'{bound:+.3f}'})")
+
+
+def key_text(key: dict) -> str:
+    """A row key (``name``, ``source``, ``hashed``) in a few words."""
+    if key["source"] == "hash":
+        return f"{key['name']} (a hash of the values of the {len(key['hashed'])} model columns)"
+    return key["name"] + (" (the column the model left out as an identifier)" if key["source"] == "identifier"
+                          else "")
+
+
+def verdicts_text(v: dict) -> str:
+    """What a verdicts file held and matched, in one line (after ``verdicts:``)."""
+    def rows(n: int) -> str:
+        return f"{n:,} row{'' if n == 1 else 's'}"
+
+    n = v["anomalies"]
+    found = [f"{n:,} anomal{'y' if n == 1 else 'ies'} on {rows(v['rows_anomalous'])}"]
+    if v["normal"]:
+        found.append(f"{v['normal']:,} normal on {rows(v['rows_normal'])} (kept as training rows)")
+    text = f"{v['verdicts']:,} in {v['file']} by {key_text(v['key'])}: {', '.join(found)}"
+    if v.get("unreviewed"):
+        text += f"; {v['unreviewed']:,} without a label, skipped"
+    if v.get("shared_keys"):
+        text += f"; {v['shared_keys']:,} key(s) name more than one row, and their verdict applies to each"
+    return text
 
 
 def note_lines(s: dict) -> list[str]:
@@ -80,8 +123,15 @@ def fit_text(s: dict) -> str:
         lines.append(f"windows: {_window(s['window'])}")
     if s.get("labels"):
         lab = s["labels"]
-        lines.append(f"labels (column {lab['column']!r}): "
-                     f"{labels_text(lab['anomalies'], lab['trimmed'], bool(s.get('window')))}")
+        source = f"column {lab['column']!r}" if lab.get("column") else "verdicts"
+        if lab.get("column") and s.get("verdicts"):
+            source += " and verdicts"
+        text = labels_text(lab["anomalies"], lab["trimmed"], bool(s.get("window")), lab.get("label_weight"))
+        lines.append(f"labels ({source}): {text}")
+        if lab.get("score_view"):
+            lines.append(f"score view: {view_text(lab['score_view'])}")
+    if s.get("verdicts"):
+        lines.append(f"verdicts: {verdicts_text(s['verdicts'])}")
     lines.append(f"threshold: {_num(s['threshold'], 6)} ({_rate(s['calibration'])})")
     if s["calibration"].get("warning"):
         lines.append(f"warning: {s['calibration']['warning']}")
@@ -165,7 +215,9 @@ def info_text(d: dict) -> str:
     lines += [
         f"windows:    {_window(d['window']) if d.get('window') else 'none (rows are scored one by one)'}",
         "labels:     " + labels_text(t.get("n_labelled_anomalies") or 0, t.get("n_trimmed") or 0,
-                                     bool(d.get("window"))),
+                                     bool(d.get("window")), (d.get("params") or {}).get("label_weight")),
+        *([f"verdicts:   {verdicts_text(t['verdicts'])}"] if t.get("verdicts") else []),
+        *([f"score view: {view_text(t['score_view'])}"] if t.get("score_view") else []),
         f"threshold:  {_num(d['threshold'], 6)} on the {cal.get('score_type')} score ({_rate(cal)})",
         f"tail:       {_tail(cal.get('tail'))}",
         f"residuals:  {'full covariance' if d.get('covariance_type') == 'full' else 'independent (diag)'}",
@@ -188,5 +240,11 @@ def report_text(s: dict) -> str:
     if not s["rows"]:
         return (f"report of 0 rows: the data hold no rows, and the page says so -> {s['output']} "
                 f"({s['bytes'] / 1e3:,.0f} kB)")
-    return (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) "
+    text = (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) "
             f"in {s['seconds']:.2f} s -> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")
+    if s.get("key"):
+        text += f"\nrow key: {key_text(s['key'])}"
+    if s.get("review"):
+        text += (f"\ntop {s['review']['rows']:,} rows to review -> {s['review']['path']} (fill in label: 1 "
+                 "anomaly, 0 normal; then fit --labels)")
+    return text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..persistence.modelfile import read_metadata
+from ..persistence.container import read_metadata
+from .verdict_record import recorded_verdicts
 
 __all__ = ["describe_model"]
 
@@ -42,7 +43,10 @@ def describe_model(model: str | os.PathLike) -> dict:
         ``training`` (epochs, best epoch, final losses, fit time, device,
         training rows, ``n_labelled_anomalies``: the known anomalies given
         to fit, ``n_trimmed``: the model rows, rows or windows, they left
-        out of training and calibration) and ``versions``.
+        out of training and calibration, ``verdicts``: what the verdicts
+        file of ``fit --labels`` held and matched, see
+        :meth:`~vae_anomaly.jobs.verdicts.Verdicts.to_dict`, or None) and
+        ``versions``.
     """
     meta = read_metadata(model)
     train = meta.get("training", {})
@@ -77,6 +81,8 @@ def describe_model(model: str | os.PathLike) -> dict:
             # Files written before labels were recorded were fitted without them.
             "n_labelled_anomalies": train.get("n_labelled_anomalies", 0),
             "n_trimmed": train.get("n_trimmed", 0),
+            "verdicts": recorded_verdicts(meta),  # what fit --labels joined; None without
+            "score_view": train.get("score_view"),  # the view the labels chose, with its evidence; or None
         },
         "window": meta.get("window"),
         "versions": meta.get("versions", {}),

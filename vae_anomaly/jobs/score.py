@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from ..calibration.drift import DriftTally
 from ..exceptions import InvalidInputError
+from ..features.row_keys import HASH_KEY, content_key_array
 from ..features.rows import Ordered, order_windowed
 from ..features.schema import NUMERIC, require_columns
 from ..options import DEFAULT_BATCH_ROWS, GAP_TOLERANCE, check_gap_tolerance
@@ -209,7 +210,7 @@ def columns_to_keep(columns: Sequence[str], columns_out: Sequence[str] | None,
 def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTableWriter, *,
                 columns_out: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
                 n_jobs: int = 1, on_rows: RowCallback | None = None,
-                gap_tolerance: float = GAP_TOLERANCE) -> dict:
+                gap_tolerance: float = GAP_TOLERANCE, key: str | None = None, row_key: bool = False) -> dict:
     """Stream ``reader`` through ``model`` into ``writer``, one record batch at a time.
 
     Memory is bounded by the batch size, and each row's results equal those
@@ -240,6 +241,16 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
         A step between consecutive rows of a series that is longer than this
         many fitted time steps is reported as a time gap. Must be finite
         and positive.
+    key : str, optional
+        A column naming the rows (an order id), for verdicts on them: copied
+        to the output even where ``columns_out`` leaves it out, and read
+        from CSV as its text (``00123`` stays ``00123``) unless the model
+        reads it.
+    row_key : bool, default=False
+        Add the column ``row_key``, last: a hash of each row's values in the
+        model's columns (:func:`~vae_anomaly.features.row_keys.content_keys`),
+        the key a report and a verdicts file use where no column names the
+        rows. It costs time on every row, so it is only made when asked.
 
     Returns
     -------
@@ -275,10 +286,20 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
     scorer = as_scorer(model)
     names = model_columns(scorer)
     require_columns(reader.column_names, names)
+    types = csv_types(scorer)
+    if key is not None:
+        reader.require_columns([key], what="key column")
+        if columns_out is not None and key not in columns_out:
+            columns_out = [key, *columns_out]
+        if key not in names:
+            types[key] = pa.string()
     keep = columns_to_keep(reader.column_names, columns_out, reader.path.name)
+    if row_key and HASH_KEY in keep:
+        raise InvalidInputError(f"the input already has a column {HASH_KEY!r}, which --row-key adds; "
+                                "leave it out with --columns-out or rename it")
     wanted = set(keep) | set(names)
     columns = [c for c in reader.column_names if c in wanted]
-    batches = reader.iter_batches(batch_size, columns, csv_types=csv_types(scorer))
+    batches = reader.iter_batches(batch_size, columns, csv_types=types)
     window_fill = scorer.window_spec_ is not None
     reference = scorer.drift_reference()
     with_columns = reference.column_edges is not None
@@ -290,7 +311,10 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
         found = details(scorer, frame, ordered)
         tally = DriftTally(reference)
         tally.add(found.anomaly_score, found.contributions if with_columns else None)
-        return output_batch(batch, found, keep, window_fill), int(np.count_nonzero(found.is_anomaly)), tally
+        out = output_batch(batch, found, keep, window_fill)
+        if row_key:
+            out = out.append_column(HASH_KEY, content_key_array(frame, names))
+        return out, int(np.count_nonzero(found.is_anomaly)), tally
 
     rows = anomalies = 0
     gaps: list[pd.DataFrame] = []
@@ -304,7 +328,8 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
             if on_rows is not None:
                 on_rows(out.num_rows)
         if rows == 0:  # an empty extract is normal: an output of 0 rows, with every column
-            writer.write(empty_output(scorer, empty_input(reader, columns, scorer), keep))
+            empty = empty_output(scorer, empty_input(reader, columns, scorer), keep)
+            writer.write(empty.append_column(HASH_KEY, pa.array([], pa.string())) if row_key else empty)
     seconds = time.perf_counter() - start
     target = getattr(writer, "path", None)
     found = pd.concat(gaps, ignore_index=True) if gaps else None
@@ -330,7 +355,8 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
 def score_file(data: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike | None = None, *,
                stream: BinaryIO | None = None, columns_out: Sequence[str] | None = None,
                batch_size: int = DEFAULT_BATCH_ROWS, n_jobs: int = 1, device: str = "cpu",
-               gap_tolerance: float = GAP_TOLERANCE, progress: Progress | None = None) -> dict:
+               gap_tolerance: float = GAP_TOLERANCE, progress: Progress | None = None,
+               key: str | None = None, row_key: bool = False) -> dict:
     """Score a table file with a model file into an output file, or as CSV into ``stream``.
 
     The job of ``vae-detect score``: it opens the table, the output (see
@@ -364,6 +390,8 @@ def score_file(data: str | os.PathLike, model: str | os.PathLike, output: str | 
     progress : callable, optional
         Called after each batch with the rows it held and the table's row
         count (None when the file does not say).
+    key, row_key
+        See :func:`score_table`.
 
     Returns
     -------
@@ -384,4 +412,5 @@ def score_file(data: str | os.PathLike, model: str | os.PathLike, output: str | 
     writer = open_output(data, output, stream=stream)
     scorer = load_scorer(model, device=device)
     return score_table(scorer, reader, writer, columns_out=columns_out, batch_size=batch_size, n_jobs=n_jobs,
-                       on_rows=table_progress(reader, progress), gap_tolerance=gap_tolerance)
+                       on_rows=table_progress(reader, progress), gap_tolerance=gap_tolerance, key=key,
+                       row_key=row_key)

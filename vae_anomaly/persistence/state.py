@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calibration.held_out import Calibration, requested_rate
+from ..calibration.views import ViewChoice
 from ..features.encoder import TabularPreprocessor
 from ..features.rows import contribution_columns
 from ..features.series import WindowSpec
@@ -59,7 +60,9 @@ class FittedState:
         ``device``, ``n_iter``, ``best_epoch``, ``n_train_rows``,
         ``fit_time_s``, ``loss_curve``, ``validation_loss_curve``;
         ``n_labelled_anomalies`` and ``n_trimmed`` (the known anomalies in
-        ``fit``'s ``y`` and the model rows they left out; 0 when absent).
+        ``fit``'s ``y`` and the model rows they left out; 0 when absent);
+        ``score_view``, present only where labels chose the score view: the
+        evidence (:meth:`ViewChoice.to_dict`).
     ignored_columns : dict of str to str
         Input columns left out at fit because they look like identifiers,
         each with the reason (:mod:`~vae_anomaly.features.identifiers`).
@@ -124,6 +127,9 @@ def fitted_attributes(state: FittedState) -> dict:
         "loss_curve_": train["loss_curve"], "validation_loss_curve_": train["validation_loss_curve"],
         "n_labelled_anomalies_": int(train.get("n_labelled_anomalies", 0)),
         "n_trimmed_": int(train.get("n_trimmed", 0)),
+        "score_view_": state.network.covariance_type,
+        "score_view_evidence_": (None if train.get("score_view") is None
+                                 else ViewChoice.from_dict(train["score_view"])),
         "ignored_columns_": dict(state.ignored_columns),
     }
     if state.feature_names_in is not None:
@@ -160,7 +166,9 @@ def state_of(fitted) -> FittedState:
                   "loss_curve": [float(v) for v in f.loss_curve_],
                   "validation_loss_curve": [float(v) for v in f.validation_loss_curve_],
                   "n_labelled_anomalies": int(getattr(f, "n_labelled_anomalies_", 0)),
-                  "n_trimmed": int(getattr(f, "n_trimmed_", 0))},
+                  "n_trimmed": int(getattr(f, "n_trimmed_", 0)),
+                  **({} if getattr(f, "score_view_evidence_", None) is None
+                     else {"score_view": f.score_view_evidence_.to_dict()})},
         ignored_columns=dict(getattr(f, "ignored_columns_", {})),
     )
 

@@ -75,6 +75,7 @@ def _top_rows(scan: Scan, detector) -> tuple[list[dict], list[str], pd.DataFrame
             "p": fmt(r["p_value"], 3), "flagged": bool(r["anomaly_score"] > scan.threshold),
             "keys": [fmt(values.at[i, k]) for k in keys],
             "label": fmt(bool(r["label"])) if "label" in table else None,
+            "key": (r["key"] or "–") if "key" in table else None,
             "columns": [{"name": name, "contribution": fmt(v, 3), "width": max(0.0, 100 * v / scale),
                          "observed": fmt(values.at[i, name]) if name in values else "–",
                          "reconstructed": (fmt(recon.at[i, name]) if recon is not None and name in recon
@@ -195,7 +196,8 @@ def render(scan: Scan, detector, info: dict, training: dict, data_name: str) -> 
     page = env.get_template("report.html.j2").render(
         scan=scan, info=info, training=training, data_name=data_name, sections=section_ids(scan),
         share=100 * scan.flagged / scan.rows if scan.rows else 0.0, figures=figures, top_rows=top_rows,
-        key_columns=key_columns, columns=columns, latent=_latent(scan, detector) if scan.rows else None,
+        key_columns=key_columns, key=scan.key, columns=columns,
+        latent=_latent(scan, detector) if scan.rows else None,
         series=listed, strips=strips, labels=_labels(scan),
         histogram=scan.histogram)
     return page.encode("utf-8")

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..exceptions import InvalidInputError
+from ..features.row_keys import RowKey, choose_key
 from ..jobs.describe import describe_model
 from ..jobs.metrics import binary_labels
 from ..jobs.score import (
@@ -37,6 +38,7 @@ from ..jobs.score import (
     table_progress,
 )
 from ..jobs.stream import model_columns
+from ..jobs.verdicts import model_key
 from ..options import DEFAULT_BATCH_ROWS
 from ..persistence.modelfile import read_metadata
 from ..tables.location import Uri, as_location, same_location
@@ -44,6 +46,7 @@ from ..tables.read import TableReader
 from ..tables.temporary import removed_note
 from ..tables.write import atomic_write_bytes, check_output_path, output_beside
 from .figures import require_extra
+from .review import check_review_path, write_review
 from .scan import Scan, numbered, scan_series, scan_table
 
 __all__ = ["write_report", "report_file", "default_report_path"]
@@ -65,14 +68,14 @@ def default_report_path(data: str | os.PathLike) -> Path | Uri:
 
 def _build(scorer, model_path: Path | Uri, detector, source: Callable[[], Iterator[pa.RecordBatch]],
            label: str | None, label_name: str, top: int, n_jobs: int, on_rows,
-           data_name: str, model_name: str) -> tuple[bytes, dict]:
-    """Scan the data, draw the figures and lay out the page; returns the HTML and a summary."""
+           data_name: str, model_name: str, key: RowKey | None = None) -> tuple[bytes, dict, Scan]:
+    """Scan the data, draw the figures and lay out the page; returns the HTML, a summary and the scan."""
     from . import page as report_page
 
     started = time.perf_counter()
     names = model_columns(scorer)
     scan: Scan = scan_table(scorer, lambda: numbered(source()), names, label, label_name, top, n_jobs,
-                            on_rows)
+                            on_rows, key=key)
     if scan.series is not None and scan.rows:
         scan_series(scorer, scan, lambda: numbered(source()), names, n_jobs)
     if detector is None:  # the torch network: for the latent map and the reconstructions only
@@ -84,13 +87,15 @@ def _build(scorer, model_path: Path | Uri, detector, source: Callable[[], Iterat
                               data_name=data_name)
     summary = {"rows": scan.rows, "anomalies": scan.flagged,
                "seconds": round(time.perf_counter() - started, 3),
-               "sections": report_page.section_ids(scan), "bytes": len(html)}
-    return html, summary
+               "sections": report_page.section_ids(scan), "bytes": len(html),
+               "key": None if key is None else key.to_dict(), "review": None}
+    return html, summary, scan
 
 
 def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike | None = None, *,
                 label_column: str | None = None, top: int = 50, batch_size: int = DEFAULT_BATCH_ROWS,
-                n_jobs: int = 1, progress: Progress | None = None) -> dict:
+                n_jobs: int = 1, progress: Progress | None = None, key: str | None = None,
+                review: str | os.PathLike | None = None) -> dict:
     """Write the HTML report of scoring a table file with a model file (``vae-detect report``).
 
     Parameters
@@ -115,12 +120,24 @@ def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str |
     progress : callable, optional
         Called after each batch of the first pass with the rows it held and
         the table's row count (None when the file does not say).
+    key : str, optional
+        The column whose value names each top row (read from CSV as its
+        text), or ``"row_key"`` for the hash of the model's columns.
+        Default: the key of the verdicts the model was fitted with, else
+        the one column the model left out as an identifier, else the hash
+        (see :func:`vae_anomaly.jobs.verdicts.model_key`).
+    review : str or PathLike, optional
+        Also write the top rows, with their keys and an empty ``label``, to
+        this ``.csv`` or ``.parquet`` file, for a reviewer to fill in and
+        ``vae-detect fit --labels`` to read (:mod:`vae_anomaly.report.review`).
 
     Returns
     -------
     dict
         ``rows``, ``anomalies``, ``seconds``, ``sections`` (the ids of the
-        report's sections), ``bytes``, ``output`` and ``notes`` (what the
+        report's sections), ``bytes``, ``output``, ``key`` (the row key:
+        ``name``, ``source``, ``hashed``), ``review`` (``path`` and ``rows``
+        of the review file, or None) and ``notes`` (what the
         reader noticed, one line each). A table of 0 rows gives a page that
         says so, with the model's summary and training.
 
@@ -142,27 +159,36 @@ def report_file(data: str | os.PathLike, model: str | os.PathLike, output: str |
     output = as_location(output) if output is not None else default_report_path(reader.path)
     model_path = as_location(model)
     _check_output(output, [reader.path, model_path])
+    review = None if review is None else check_review_path(review)
+    if review is not None and any(same_location(review, p) for p in (reader.path, model_path, output)):
+        raise InvalidInputError(f"review file {review} is an input or the report; choose another path")
     scorer = load_scorer(model_path)
     names = model_columns(scorer)
     reader.require_columns(names)
     if label_column is not None:
         reader.require_columns([label_column], what="label column")
-    wanted = set(names) | ({label_column} if label_column else set())
+    row_key = model_key(key, read_metadata(model_path), reader.column_names, names, reader.path.name)
+    wanted = set(names) | ({label_column} if label_column else set()) | (
+        set() if row_key.is_hash else {row_key.name})
     columns = [c for c in reader.column_names if c in wanted]
     types = csv_types(scorer)
+    if not row_key.is_hash and row_key.name not in names:
+        types[row_key.name] = pa.string()  # a key's text: 00123 stays 00123
 
     def source() -> Iterator[pa.RecordBatch]:
         return reader.iter_batches(batch_size, columns, csv_types=types)
 
-    html, summary = _build(scorer, model_path, None, source, label_column, label_column or "", top, n_jobs,
-                           table_progress(reader, progress), data_name=str(reader.path),
-                           model_name=str(model))
+    html, summary, scan = _build(scorer, model_path, None, source, label_column, label_column or "", top,
+                                 n_jobs, table_progress(reader, progress), data_name=str(reader.path),
+                                 model_name=str(model), key=row_key)
     if not summary["rows"]:  # an empty table: its columns are checked as rows would be
         empty = empty_input(reader, columns, scorer)
         empty_output(scorer, empty, [])
         if label_column is not None:
             binary_labels(empty.column(label_column).to_pandas(), label_column)
     removed = atomic_write_bytes(output, html)
+    if review is not None:  # after the page: a failed report leaves neither
+        summary["review"] = {"path": str(review), "rows": write_review(scan, review)}
     return {**summary, "output": str(output), "notes": reader_notes(reader, opened) + removed_note(removed)}
 
 
@@ -227,14 +253,16 @@ def write_report(model, X, path: str | os.PathLike, labels=None, top: int = 50) 
             detector.save(model_path)
         scorer = load_scorer(model_path)
         columns = scorer.model_columns(frame)  # raises naming the first missing column
+        names = list(columns.columns)
         if labels is not None:
             columns = columns.assign(**{LABEL: labels.to_numpy()})
         table = pa.Table.from_pandas(columns, preserve_index=False)
-        html, summary = _build(scorer, model_path, detector,
-                               lambda: iter(table.to_batches(DEFAULT_BATCH_ROWS)),
-                               LABEL if labels is not None else None, "labels", top, 1, None,
-                               data_name="a DataFrame",
-                               model_name="a VAEDetector" if detector is not None else str(model_path))
+        html, summary, _ = _build(scorer, model_path, detector,
+                                  lambda: iter(table.to_batches(DEFAULT_BATCH_ROWS)),
+                                  LABEL if labels is not None else None, "labels", top, 1, None,
+                                  data_name="a DataFrame",
+                                  model_name="a VAEDetector" if detector is not None else str(model_path),
+                                  key=choose_key(None, {}, names, names))
     atomic_write_bytes(path, html)
     return {**summary, "output": str(path)}
 

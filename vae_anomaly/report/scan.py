@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..features import series
+from ..features.row_keys import RowKey, content_keys, key_text
 from ..jobs.metrics import binary_labels
 from ..jobs.stream import details as score_details
 from ..jobs.stream import frames, in_order
@@ -57,6 +58,7 @@ class Scan:
     flags: list = field(default_factory=list)
     strips: dict = field(default_factory=dict)
     fitted: pd.DataFrame | None = None
+    key: RowKey | None = None
 
 
 def numbered(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -92,7 +94,7 @@ def _fitted_columns(scorer, features: list) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("column")
 
 
-def _new_scan(scorer, names: list, label_name: str, top: int) -> Scan:
+def _new_scan(scorer, names: list, label_name: str, top: int, key: RowKey | None) -> Scan:
     features = scorer.feature_names() if hasattr(scorer, "feature_names") else list(names)
     cal = np.sort(np.asarray(scorer.calibration_scores_, dtype=np.float64))
     lo, mid, hi = np.quantile(cal, [0.05, 0.5, 0.95]) if cal.size else (0.0, 0.0, 1.0)
@@ -105,7 +107,7 @@ def _new_scan(scorer, names: list, label_name: str, top: int) -> Scan:
                 top=TopRows(top), sample=RowSample(SAMPLE_ROWS, OWNER),
                 columns=ColumnStats(numeric, categorical, features),
                 series=SeriesStats(features) if spec is not None else None,
-                label_name=label_name, fitted=fitted)
+                label_name=label_name, fitted=fitted, key=key)
 
 
 def _window_blocks(batch_rows, spec, rows: np.ndarray) -> pd.DataFrame:
@@ -168,6 +170,10 @@ def _top_part(scan: Scan, frame: pd.DataFrame, details, labels) -> pd.DataFrame:
                          "p_value": details.p_value[idx]})
     if labels is not None:
         part["label"] = labels[idx]
+    if scan.key is not None:  # the key of the top rows only: a hash of every row would cost every row
+        rows = frame.iloc[idx]
+        part["key"] = (content_keys(rows, scan.key.hashed) if scan.key.is_hash
+                       else [key_text(v) for v in rows[scan.key.name]])
     values = frame.iloc[idx][scan.names].reset_index(drop=True)
     values.columns = [f"value:{c}" for c in scan.names]
     contrib = pd.DataFrame(details.contributions[idx], columns=[f"contrib:{c}" for c in scan.features])
@@ -175,15 +181,20 @@ def _top_part(scan: Scan, frame: pd.DataFrame, details, labels) -> pd.DataFrame:
 
 
 def scan_table(scorer, batches: Callable[[], Iterator[pa.RecordBatch]], names: list, label: str | None,
-               label_name: str, top: int, n_jobs: int = 1, on_rows=None) -> Scan:
+               label_name: str, top: int, n_jobs: int = 1, on_rows=None, key: RowKey | None = None) -> Scan:
     """First pass: score every row once and keep the report's summaries (of 0 rows for an empty table).
+
+    With ``key``, each top row keeps its key (:mod:`vae_anomaly.features.row_keys`);
+    a key column that the model does not read must be in the batches.
 
     Raises
     ------
     InvalidInputError
         If a label is missing or unreadable.
     """
-    scan = _new_scan(scorer, names, label_name, top)
+    scan = _new_scan(scorer, names, label_name, top, key)
+    column = key is not None and not key.is_hash and key.name not in names
+    read = names + [ROW] + ([key.name] if column else [])
 
     def work(batch, frame, ordered):
         details = score_details(scorer, frame, ordered)
@@ -193,8 +204,7 @@ def scan_table(scorer, batches: Callable[[], Iterator[pa.RecordBatch]], names: l
         return batch, frame, details, labels, _sample_part(scan, frame, ordered, details, cand, labels)
 
     cutoff = None
-    for _batch, frame, details, labels, sampled in in_order(work, frames(scorer, batches(), names + [ROW]),
-                                                            n_jobs):
+    for _batch, frame, details, labels, sampled in in_order(work, frames(scorer, batches(), read), n_jobs):
         scan.rows += len(frame)
         scan.flagged += int(np.count_nonzero(details.is_anomaly))
         scan.histogram.add(details.anomaly_score)
