@@ -329,7 +329,8 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         the lower bound of the other view's per-label gain over it
         (``lower_bound``; the view changes only where it is above 0) and the
         number of labels (:class:`~vae_anomaly.calibration.views.ViewChoice`).
-        None without labels, for windowed models, and where no full
+        None without labels, with ``label_weight > 0`` (the network was
+        trained on the labelled rows), for windowed models, and where no full
         covariance applies (``likelihood="student-t"``,
         ``score_type="reconstruction"``, no numeric feature). Where one cannot
         be fitted (over 256 numeric features), ``label_auc`` holds ``"diag"``
