@@ -71,8 +71,8 @@ confirm on half B and on the synthetic kinds.
 Usage (one thread, niced, from the repository root)::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/label_views.py /work/shared/datasets/adbench \\
-        --out benchmarks/results_label_views/runs.jsonl --half A --k 10
-    python benchmarks/label_views.py --report benchmarks/results_label_views/runs.jsonl \\
+        --out benchmarks/results_label_views/runs.jsonl.gz --half A --k 10
+    python benchmarks/label_views.py --report benchmarks/results_label_views/runs.jsonl.gz \\
         --md benchmarks/results_label_views/label_views.md
 """
 
@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gzip
 import json
 import math
 import sys
@@ -284,8 +285,8 @@ def run(args: argparse.Namespace) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
     if out.exists():
-        done = {(r["dataset"], r["seed"], r["k_asked"])
-                for r in map(json.loads, out.read_text().splitlines())}
+        with open_records(out) as f:
+            done = {(r["dataset"], r["seed"], r["k_asked"]) for r in map(json.loads, f)}
     paths = adbench.list_datasets(Path(args.data_dir), args.datasets)
     if args.half:
         half = adbench.HALF_A if args.half == "A" else adbench.HALF_B
@@ -300,9 +301,14 @@ def run(args: argparse.Namespace) -> None:
                     continue
                 start = time.perf_counter()
                 rec = one(task, seed, k, X0, y0)
-                with out.open("a") as f:
+                with open_records(out, "at") as f:
                     f.write(json.dumps(rec) + "\n")
                 print(f"{task.name} seed={seed} k={k} {time.perf_counter() - start:.1f}s", flush=True)
+
+
+def open_records(path, mode: str = "rt"):
+    """A JSON-lines results file, gzip-compressed when its name ends in ``.gz`` (the stored results are)."""
+    return gzip.open(path, mode) if str(path).endswith(".gz") else open(path, mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,7 +450,10 @@ def library_lines(library: list[dict], records: list[dict]) -> list[str]:
 
 
 def report(paths: list[str], md: str | None, evidence: str) -> None:
-    every = [json.loads(line) for p in paths for line in open(p)]
+    every = []
+    for p in paths:
+        with open_records(p) as f:
+            every += [json.loads(line) for line in f]
     records = [r for r in every if not r.get("library")]
     rows = table(records, evidence)
     order = {"real A": 0, "real B": 1, "local": 2, "global": 3, "dependency": 4, "cluster": 5}
@@ -481,7 +490,8 @@ def _rows_md(rows: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", help="folder of ADBench Parquet files")
-    parser.add_argument("--out", default="label_views.jsonl", help="results (JSON lines, appended)")
+    parser.add_argument("--out", default="label_views.jsonl",
+                        help="results (JSON lines, appended; gzip if it ends in .gz)")
     parser.add_argument("--kinds", nargs="+", default=["real"],
                         help="real and/or synthetic kinds (local global dependency cluster)")
     parser.add_argument("--datasets", type=lambda t: t.split(","), help="comma list of name substrings")
