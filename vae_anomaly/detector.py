@@ -33,7 +33,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import options
 from .calibration.drift import DRIFT_ALPHA, DriftReport
-from .calibration.views import ViewChoice, choose_view
 from .exceptions import CalibrationWarning, InvalidInputError, ModelFileError
 from .features.encoder import Encoded
 from .features.frames import as_pandas, like_input
@@ -51,6 +50,7 @@ from .model.vae import TabularVAE
 from .persistence.state import FittedState, fitted_attributes, scorer_from_state, state_of
 from .scoring.engine import build_engine
 from .scoring.held_out import calibrate_held_out
+from .scoring.label_view import view_from_labels
 from .scoring.network import NetworkSpec, module_weights
 from .scoring.scorer import ScoreDetails, Scorer, stacked_size
 from .scoring.torch_engine import module_from_weights
@@ -684,7 +684,8 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         # The labels choose the score view only when the network never saw them (no training term).
         if term is None and trimmed is not None and spec is None and \
                 residuals.applies("full", self.likelihood, score_type, enc.num.shape[1]):
-            module, view = self._choose_view(module, enc, held, np.flatnonzero(trimmed), train_t)
+            module, view = view_from_labels(module, enc, held, np.flatnonzero(trimmed), train_t,
+                                            self.covariance_type, self.trim_fraction, self.min_log_var)
         elif residuals.applies(self.covariance_type, self.likelihood, score_type, enc.num.shape[1]) and not \
                 fit_residual_covariance(module, train_t, self.trim_fraction, self.min_log_var):
             warnings.warn(f"covariance_type='full' was not used: {residuals.residual_note(enc.num.shape[1])}",
@@ -715,38 +716,6 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
         self._set_fitted(state, module, device)
         logger.info("fitted on %d rows in %.2fs (%d epochs)", len(enc), self.fit_time_, self.n_iter_)
         return self
-
-    def _choose_view(self, module: TabularVAE, enc: Encoded, held: np.ndarray, labelled: np.ndarray,
-                     train_t) -> tuple[TabularVAE, ViewChoice]:
-        """The network scoring with the view the labelled rows choose, and the evidence.
-
-        The views are the ELBO with independent features (``"diag"``) and with
-        the residuals' full covariance (``"full"``, fitted on ``train_t`` as
-        ``covariance_type="full"`` fits it); ``covariance_type`` is kept unless
-        the other ranks the ``labelled`` model rows above the ``held`` ones by a
-        clear margin (:func:`~vae_anomaly.calibration.views.choose_view`; both
-        scored as the negative ELBO at the latent mean).
-        Where no full covariance can be fitted the view is ``"diag"`` and, when
-        ``covariance_type="full"`` asked for it, ``fit`` warns as without labels.
-        """
-        device = module_device(module)
-        rows = {"held": to_tensors(enc.take(held), device),
-                "labelled": to_tensors(enc.take(labelled), device)}
-        full = copy.deepcopy(module)
-        if not fit_residual_covariance(full, train_t, self.trim_fraction, self.min_log_var):
-            if self.covariance_type == "full":
-                warnings.warn("covariance_type='full' was not used: "
-                              f"{residuals.residual_note(enc.num.shape[1])}", UserWarning, stacklevel=4)
-            full = None
-        nets = {"diag": module} if full is None else {"diag": module, "full": full}
-        scores = {name: {part: inference.score_rows(net, data, "elbo") for part, data in rows.items()}
-                  for name, net in nets.items()}
-        default = self.covariance_type if self.covariance_type in nets else "diag"
-        choice = choose_view({n: s["labelled"] for n, s in scores.items()},
-                             {n: s["held"] for n, s in scores.items()}, default)
-        logger.info("score view %r (labels' AUC against held-out rows: %s; lower bound %.3f)", choice.view,
-                    choice.label_auc, choice.lower_bound)
-        return nets[choice.view], choice
 
     def _set_fitted(self, state: FittedState, module: TabularVAE, device: str) -> None:
         """Set every fitted attribute: from ``state`` (what fit produced, or a model file's), the network and
