@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["labels_text", "view_text", "key_text", "verdicts_text", "note_lines", "fit_text", "score_text",
-           "drift_line", "evaluate_text", "info_text", "report_text"]
+__all__ = ["labels_text", "view_text", "row_key_text", "verdicts_text", "note_lines", "fit_text",
+           "score_text", "drift_line", "evaluate_text", "info_text", "report_text"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -73,7 +73,7 @@ def view_text(view: dict) -> str:
             f"lower bound of the gain {'none' if bound is None else f'{bound:+.3f}'})")
 
 
-def key_text(key: dict) -> str:
+def row_key_text(key: dict) -> str:
     """A row key (``name``, ``source``, ``hashed``) in a few words."""
     if key["source"] == "hash":
         return f"{key['name']} (a hash of the values of the {len(key['hashed'])} model columns)"
@@ -90,7 +90,7 @@ def verdicts_text(v: dict) -> str:
     found = [f"{n:,} anomal{'y' if n == 1 else 'ies'} on {rows(v['rows_anomalous'])}"]
     if v["normal"]:
         found.append(f"{v['normal']:,} normal on {rows(v['rows_normal'])} (kept as training rows)")
-    text = f"{v['verdicts']:,} in {v['file']} by {key_text(v['key'])}: {', '.join(found)}"
+    text = f"{v['verdicts']:,} in {v['file']} by {row_key_text(v['key'])}: {', '.join(found)}"
     if v.get("unreviewed"):
         text += f"; {v['unreviewed']:,} without a label, skipped"
     if v.get("shared_keys"):
@@ -243,7 +243,7 @@ def report_text(s: dict) -> str:
     text = (f"report of {s['rows']:,} rows ({s['anomalies']:,} anomalies, {share:.2f}%) "
             f"in {s['seconds']:.2f} s -> {s['output']} ({s['bytes'] / 1e3:,.0f} kB)")
     if s.get("key"):
-        text += f"\nrow key: {key_text(s['key'])}"
+        text += f"\nrow key: {row_key_text(s['key'])}"
     if s.get("review"):
         text += (f"\ntop {s['review']['rows']:,} rows to review -> {s['review']['path']} (fill in label: 1 "
                  "anomaly, 0 normal; then fit --labels)")
