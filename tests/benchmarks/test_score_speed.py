@@ -30,7 +30,10 @@ def test_a_baseline_run_reports_both_sides_and_removes_its_worktree(tmp_path, ca
     (r,) = results
     assert r["ratio_wall"] == pytest.approx(r["median_s"]["cli_wall_s"] / r["median_s"]["base_wall_s"])
     assert r["ratio_in_command"] > 0 and r["base_rows_per_s"] > 0 and r["base_peak_rss_mb"] > 0
-    assert r["runs"][0]["order"] == ["floor", "cli", "base"]
+    assert r["runs"][0]["order"] == ["floor", "whole-file floor", "cli", "base"]
+    m = r["median_s"]  # both floors are timed in every repeat, and each side's share of each is reported
+    assert r["fraction_of_whole_floor"] == pytest.approx(m["whole_floor_wall_s"] / m["cli_wall_s"])
+    assert r["base_fraction_of_whole_floor"] == pytest.approx(m["whole_floor_wall_s"] / m["base_wall_s"])
     saved = json.loads(out.read_text())
     baseline = saved["meta"]["baseline"]
     assert baseline["commit"] == saved["meta"]["working"]["commit"]

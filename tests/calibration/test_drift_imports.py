@@ -1,5 +1,6 @@
-"""``vae-detect score`` runs its drift check without importing SciPy, scikit-learn or torch, and a run
-without a terminal imports no progress bar (issue 28, cold start)."""
+"""``vae-detect score`` runs its drift check without importing SciPy, scikit-learn or torch, a run
+without a terminal imports no progress bar, and the command line brings no pydantic (issue 28, cold
+start: Typer 0.29 loads it for every typed option)."""
 
 import json
 import subprocess
@@ -10,7 +11,7 @@ import pandas as pd
 from tests.helpers import correlated_normal
 from vae_anomaly import VAEDetector
 
-HEAVY = ("scipy", "sklearn", "torch", "tqdm")
+HEAVY = ("scipy", "sklearn", "torch", "tqdm", "pydantic")
 
 # Runs the CLI's score command in this interpreter, then prints the heavy modules it imported.
 SCORE_THEN_LIST_MODULES = f"""
@@ -25,7 +26,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r}))
 """
 
 
-def test_score_and_its_drift_check_import_no_scipy_sklearn_or_torch(tmp_path, one_torch_thread):
+def test_score_and_its_drift_check_import_no_scipy_sklearn_torch_or_pydantic(tmp_path, one_torch_thread):
     frame = pd.DataFrame(correlated_normal(600, seed=0), columns=[f"x{j}" for j in range(5)])
     VAEDetector(max_iter=3, random_state=0).fit(frame).save(tmp_path / "m.vae")
     shifted = frame.assign(x1=frame["x1"] + 2.0)  # drift found: its p-values are computed all the same
