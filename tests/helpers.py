@@ -22,6 +22,22 @@ def correlated_normal(n: int, d: int = 5, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, d)) @ mix + 1.0
 
 
+def invoke(*args):
+    """``vae-detect ARGS`` run in this process by typer's test runner; each argument passed as text."""
+    from typer.testing import CliRunner
+
+    from vae_anomaly.cli.app import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def ok(*args):
+    """:func:`invoke`, asserting exit code 0 (with the command's output when not)."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def repack_model(good: bytes, mutate=None, extra: dict | None = None, mutate_arrays=None) -> bytes:
     """The model ``good`` with changed metadata, arrays or extra members, and a valid checksum."""
     with zipfile.ZipFile(io.BytesIO(good)) as zf:

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, invoke
 from vae_anomaly import VAEDetector
-from vae_anomaly.cli.app import app
 from vae_anomaly.features.columns import choose_columns
 from vae_anomaly.jobs.evaluate import binary_labels, classification_metrics
 from vae_anomaly.persistence.modelfile import load_scorer
@@ -27,12 +25,6 @@ from vae_anomaly.persistence.modelfile import load_scorer
 SAMPLE = ROOT / "sample_data" / "tabular.parquet"
 SENSORS = SAMPLE.with_name("sensors.parquet")
 OUTPUT_COLUMNS = ["anomaly_score", "is_anomaly", "p_value", "top_feature"]
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
-
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:

@@ -16,20 +16,14 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
-from typer.testing import CliRunner
 
-from tests.helpers import correlated_normal
+from tests.helpers import correlated_normal, invoke
 from vae_anomaly import VAEDetector
 from vae_anomaly.calibration.thresholds import conformal_p_values
-from vae_anomaly.cli.app import EXIT_DRIFT, app
+from vae_anomaly.cli.app import EXIT_DRIFT
 from vae_anomaly.persistence.modelfile import FORMAT_VERSION
 
-runner = CliRunner()
 COLUMNS = [f"x{j}" for j in range(5)]
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def table(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

@@ -6,18 +6,11 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tests.helpers import fleet, orders
-from vae_anomaly.cli.app import app
+from tests.helpers import fleet, invoke, orders
 from vae_anomaly.persistence.modelfile import read_metadata
 
-runner = CliRunner()
 REASON = "increases with every row (3000 rows): an ID, row number or timestamp?"
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

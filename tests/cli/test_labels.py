@@ -8,17 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tests.helpers import correlated_normal
-from vae_anomaly.cli.app import app
+from tests.helpers import correlated_normal, invoke
 from vae_anomaly.persistence.modelfile import read_metadata
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def table(n: int = 800) -> pd.DataFrame:

@@ -16,18 +16,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tests.helpers import base_frame
-from vae_anomaly.cli.app import app
+from tests.helpers import base_frame, invoke
 from vae_anomaly.tables import csv_types
 
-runner = CliRunner()
 SKIPPED = ("_SUCCESS", "part-0.parquet.crc", "README.txt")
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def notes(result) -> list[str]:

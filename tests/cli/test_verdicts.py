@@ -9,22 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tests.helpers import SAMPLE, correlated_normal
-from vae_anomaly.cli.app import app
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
+from tests.helpers import SAMPLE, correlated_normal, invoke, ok
 
 
 @pytest.fixture(scope="module")

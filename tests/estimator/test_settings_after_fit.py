@@ -13,17 +13,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from tests.helpers import invoke
 from vae_anomaly import VAEDetector
-from vae_anomaly.cli.app import app
 
-runner = CliRunner()
 BAND = 0.05  # a model's flagged share of fresh normal rows stays below this
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def flagged(det, frame) -> float:

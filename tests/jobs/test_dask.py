@@ -16,11 +16,9 @@ import distributed
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, invoke
 from vae_anomaly import VAEDetector  # the dask extra is part of the dev extra, which CI installs
-from vae_anomaly.cli.app import app
 from vae_anomaly.jobs import cluster as dask_job
 from vae_anomaly.jobs.dask import read_parquet, score_dask
 from vae_anomaly.jobs.score import load_scorer
@@ -28,12 +26,6 @@ from vae_anomaly.tables.read import TableReader
 
 SAMPLE = ROOT / "sample_data"
 RESULTS = ["anomaly_score", "is_anomaly", "p_value", "top_feature"]
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
 
 @pytest.fixture(scope="module")
 def cluster():

@@ -18,22 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from vae_anomaly import VAEDetector
-from vae_anomaly.cli.app import app
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("jinja2")
 
-from tests.helpers import SAMPLE  # noqa: E402
+from tests.helpers import SAMPLE, invoke  # noqa: E402
 from vae_anomaly.report.run import report_file, write_report  # noqa: E402
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 class Page(HTMLParser):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import base_frame
+from tests.helpers import base_frame, invoke
 from vae_anomaly import VAEDetector
 
-from .hostile import invoke, write_frame
+from .hostile import write_frame
 
 
 @pytest.fixture(scope="package")

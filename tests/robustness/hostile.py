@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from typer.testing import CliRunner
 
 from tests.helpers import hostile_frame
-from vae_anomaly.cli.app import app
 
 SCRIPT = Path(sys.executable).with_name("vae-detect")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -28,11 +26,6 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c63f80f0400090103fde355f29c0000000049454e44ae426082"
 )
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

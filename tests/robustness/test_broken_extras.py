@@ -19,10 +19,11 @@ import sys
 import pytest
 
 import vae_anomaly.jobs.extras as extras
+from tests.helpers import invoke
 from vae_anomaly import MissingExtraError
 from vae_anomaly.jobs.extras import DASK, REPORT, extra_error, installed_version
 
-from .hostile import invoke, write_frame
+from .hostile import write_frame
 
 pytest.importorskip("distributed")
 pytest.importorskip("matplotlib")

@@ -22,13 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
-from typer.testing import CliRunner
 
+from tests.helpers import invoke
 from vae_anomaly import VAEDetector
-from vae_anomaly.cli.app import app
 from vae_anomaly.exceptions import InvalidInputError
 
-runner = CliRunner()
 N = 24  # rows: 2 series of 12
 FIT = {"max_iter": 1, "random_state": 0, "hidden_layer_sizes": (8,), "latent_dim": 2}
 PROPERTY = settings(max_examples=25, deadline=None)
@@ -165,10 +163,6 @@ def test_a_time_column_of_any_type_orders_windows_like_its_plain_equivalent(data
 # ------------------------------------------------------------------------------------------
 # the minimal inputs, through the command line
 # ------------------------------------------------------------------------------------------
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
 def series_table(n: int = 400, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     times = pd.date_range("2024-01-01", periods=n // 2, freq="min", tz="UTC")

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .hostile import invoke, write_frame
+from tests.helpers import invoke
+
+from .hostile import write_frame
 from .test_interrupts import ENV, SCORE_HOOK, SCRIPT, _hooked, _wait_for
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and fcntl locks")

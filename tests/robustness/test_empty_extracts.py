@@ -18,11 +18,12 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
+from tests.helpers import invoke
 from vae_anomaly import VAEDetector
 from vae_anomaly.jobs.score import MIN_DRIFT_ROWS
 from vae_anomaly.report.run import write_report
 
-from .hostile import OUTPUT_COLUMNS, assert_refused, invoke, snapshot, write_frame
+from .hostile import OUTPUT_COLUMNS, assert_refused, snapshot, write_frame
 
 SCORE_METHODS = ("score_samples", "predict", "p_values", "decision_function")
 

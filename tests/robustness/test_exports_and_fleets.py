@@ -14,15 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import invoke
 from vae_anomaly import VAEDetector
 from vae_anomaly.cli.app import app
 
 runner = CliRunner()
 BAND = 0.025  # fresh normal rows flagged at target_fpr=0.01 stay below this here
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def flagged(det, frame) -> float:

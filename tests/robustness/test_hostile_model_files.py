@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import base_frame, repack_model
+from tests.helpers import base_frame, invoke, repack_model
 
-from .hostile import PNG, assert_refused, invoke, snapshot, write_frame
+from .hostile import PNG, assert_refused, snapshot, write_frame
 
 
 class _Exploit:

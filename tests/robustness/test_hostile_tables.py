@@ -17,7 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .hostile import OUTPUT_COLUMNS, assert_refused, command, invoke, make_input, snapshot, write_frame
+from tests.helpers import invoke
+
+from .hostile import OUTPUT_COLUMNS, assert_refused, command, make_input, snapshot, write_frame
 
 # ------------------------------------------------------------------------------------------
 # inputs refused by every command that reads a table

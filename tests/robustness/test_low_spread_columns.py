@@ -13,19 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from tests.helpers import invoke
 from vae_anomaly import VAEDetector
-from vae_anomaly.cli.app import app
 from vae_anomaly.features.windows import summary_frame, window_index
 
-runner = CliRunner()
 RATE = 0.01  # target_fpr, the default
 BAND = 0.05  # a model's flagged share of fresh normal rows stays below this in every test here
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def flagged(det, frame) -> float:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .hostile import assert_refused, invoke, snapshot, write_frame
+from tests.helpers import invoke
+
+from .hostile import assert_refused, snapshot, write_frame
 
 
 @pytest.mark.parametrize("name", ["fit", "score"])

@@ -18,21 +18,14 @@ import pandas as pd
 import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 import vae_anomaly.jobs.score as score_job
 import vae_anomaly.tables.temporary as temporary
 import vae_anomaly.tables.write as write
-from tests.helpers import SAMPLE
+from tests.helpers import SAMPLE, invoke
 from vae_anomaly import InvalidInputError, ModelFileError, VAEDetector
-from vae_anomaly.cli.app import app
 
-runner = CliRunner()
 OLD = b"yesterday's scores, which must survive"
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def ok(result) -> None:

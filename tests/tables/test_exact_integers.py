@@ -7,16 +7,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from typer.testing import CliRunner
 
-from vae_anomaly.cli.app import app
+from tests.helpers import invoke
 from vae_anomaly.tables.read import exact_integers
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def table_with_blanks(n: int = 600) -> tuple[list[str], np.ndarray]:

@@ -15,26 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
+from tests.helpers import invoke, ok
 from vae_anomaly import InvalidInputError
 from vae_anomaly.tables import csv_types
 from vae_anomaly.tables.location import split_location
 from vae_anomaly.tables.read import TableReader
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    from vae_anomaly.cli.app import app
-
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def frame(n: int = 200, seed: int = 0, start: int = 0) -> pd.DataFrame:
