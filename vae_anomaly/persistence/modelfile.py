@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import zipfile
-from importlib import metadata
 
 import numpy as np
 from safetensors.numpy import save as st_save
@@ -51,6 +50,8 @@ __all__ = ["FORMAT_VERSION", "model_bytes", "write_model", "read_model", "read_m
 # writing
 # ------------------------------------------------------------------------------------------
 def _version(dist: str) -> str | None:
+    from importlib import metadata  # here, not at the top: scoring never needs it (7 ms of a cold start)
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
