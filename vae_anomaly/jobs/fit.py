@@ -174,8 +174,9 @@ def fit_file(data: str | os.PathLike, model: str | os.PathLike, *, columns: Sequ
         kept = [c for c in (columns or include) if c in set(given)]
         det = VAEDetector(**{**params, "include_columns": kept or None}).fit(
             frame[given], None if known is None else known.astype(np.int64))
-    det.ignored_columns_ = {**choice.identifiers, **det.ignored_columns_}
+    # The file also names the identifiers this job left out before the model saw the table.
     state = state_of(det)
+    state = dataclasses.replace(state, ignored_columns={**choice.identifiers, **state.ignored_columns})
     if verdicts is not None:  # what the file says of the labels it was fitted with (info shows it)
         state = dataclasses.replace(state, training={**state.training, "verdicts": verdicts.to_dict()})
     write_model(state, model)
