@@ -48,8 +48,8 @@ def _entries():
         yield f"vae_anomaly.jobs.dask.{name}", getattr(dask, name), False
     for name in plot.__all__:
         yield f"vae_anomaly.report.plot.{name}", getattr(plot, name), False
-    for name in ("VAEAnomalyError", "InvalidInputError", "SchemaMismatchError", "ModelFileError",
-                 "MissingExtraError", "CalibrationWarning"):
+    for name in ("VAEAnomalyError", "InvalidInputError", "InvalidParameterError", "SchemaMismatchError",
+                 "ModelFileError", "MissingExtraError", "CalibrationWarning"):
         yield f"vae_anomaly.{name}", getattr(vae_anomaly, name), False
 
 

@@ -17,6 +17,7 @@ from ._version import __version__
 from .exceptions import (
     CalibrationWarning,
     InvalidInputError,
+    InvalidParameterError,
     MissingExtraError,
     ModelFileError,
     SchemaMismatchError,
@@ -29,6 +30,7 @@ __all__ = [
     "score_dask",
     "VAEAnomalyError",
     "InvalidInputError",
+    "InvalidParameterError",
     "SchemaMismatchError",
     "ModelFileError",
     "MissingExtraError",

@@ -15,7 +15,6 @@ import copy
 import logging
 import time
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,6 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import TransformerTags, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import options
@@ -47,6 +45,17 @@ from .model.likelihood import degrees_of_freedom
 from .model.tensors import module_device, resolve_device, to_tensors
 from .model.training import build_network, fit_residual_covariance, held_out_rows, train, train_config
 from .model.vae import TabularVAE
+from .params import (
+    ARRAY_LIKE,
+    BOOLEAN,
+    NONE,
+    RANDOM_STATE,
+    STRING,
+    VERBOSE,
+    Interval,
+    Options,
+    check_params,
+)
 from .persistence.state import FittedState, fitted_attributes, scorer_from_state, state_of
 from .scoring.engine import build_engine
 from .scoring.held_out import calibrate_held_out
@@ -383,38 +392,40 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
     array([ 1, -1])
     """
 
-    _parameter_constraints: dict = {
-        "score_type": [StrOptions(set(options.SCORE_TYPES))],
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
-        "target_fpr": [Interval(Real, 0, 0.5, closed="right")],
-        "threshold_method": [StrOptions(set(options.THRESHOLD_METHODS))],
-        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_layer_sizes": ["array-like", None],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
-        "label_weight": [Interval(Real, 0, None, closed="left")],
-        "scaler": [StrOptions(set(options.SCALERS))],
-        "likelihood": [StrOptions(set(options.LIKELIHOODS))],
-        "covariance_type": [StrOptions(set(options.COVARIANCE_TYPES))],
-        "min_log_var": [Interval(Real, None, None, closed="neither")],
-        "max_categories": [Interval(Integral, 2, None, closed="left")],
-        "include_columns": ["array-like", None],
-        "window": [Interval(Integral, 1, None, closed="left"), None],
-        "time_column": [str, None],
-        "group_column": [str, None],
-        "window_features": [StrOptions(set(options.WINDOW_FEATURES))],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+    # What each constructor parameter may be, checked at fit (vae_anomaly.params). Not named
+    # _parameter_constraints: scikit-learn's checks read that name as holding its private constraint classes.
+    _CONSTRUCTOR_CONSTRAINTS: dict = {
+        "score_type": [Options(*options.SCORE_TYPES)],
+        "n_samples": [Interval("integer", 1, None, closed="left")],
+        "contamination": [Options("auto"), Interval("real", 0, 0.5, closed="right")],
+        "target_fpr": [Interval("real", 0, 0.5, closed="right")],
+        "threshold_method": [Options(*options.THRESHOLD_METHODS)],
+        "latent_dim": [Interval("integer", 1, None, closed="left"), NONE],
+        "hidden_layer_sizes": [ARRAY_LIKE, NONE],
+        "beta": [Interval("real", 0, None, closed="left")],
+        "kl_warmup": [Interval("integer", 0, None, closed="left")],
+        "batch_size": [Options("auto"), Interval("integer", 1, None, closed="left")],
+        "learning_rate_init": [Interval("real", 0, None, closed="neither")],
+        "max_iter": [Options("auto"), Interval("integer", 1, None, closed="left")],
+        "early_stopping": [BOOLEAN],
+        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval("integer", 1, None, closed="left")],
+        "tol": [Interval("real", 0, None, closed="left")],
+        "trim_fraction": [Interval("real", 0, 0.5, closed="left")],
+        "label_weight": [Interval("real", 0, None, closed="left")],
+        "scaler": [Options(*options.SCALERS)],
+        "likelihood": [Options(*options.LIKELIHOODS)],
+        "covariance_type": [Options(*options.COVARIANCE_TYPES)],
+        "min_log_var": [Interval("real", None, None, closed="neither")],
+        "max_categories": [Interval("integer", 2, None, closed="left")],
+        "include_columns": [ARRAY_LIKE, NONE],
+        "window": [Interval("integer", 1, None, closed="left"), NONE],
+        "time_column": [STRING, NONE],
+        "group_column": [STRING, NONE],
+        "window_features": [Options(*options.WINDOW_FEATURES)],
+        "device": [STRING],
+        "random_state": [RANDOM_STATE],
+        "verbose": [VERBOSE],
     }
 
     def __init__(
@@ -615,6 +626,10 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
 
         Raises
         ------
+        InvalidParameterError
+            If a constructor parameter is out of range or of the wrong kind;
+            the message names it and the value (skipped inside
+            ``sklearn.config_context(skip_parameter_validation=True)``).
         InvalidInputError
             If ``y`` does not hold one value per row of ``X``; if it holds
             -1 and otherwise only 0 and 1 (scikit-learn's outlier
@@ -622,12 +637,11 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             ``(y == -1).astype(int)``); or if the labels leave no row (or
             window) to train on, or none to calibrate with.
         """
-        # The parameters are checked once, from _parameter_constraints, and the estimators used inside fit
-        # do not check theirs again: what scikit-learn's private _fit_context decorator does, without its
-        # first-call import of sklearn.callback (rich's progress bars with it, 0.05 s) for callbacks this
-        # estimator does not take.
+        # The constructor parameters are checked once, here, by our own checker (vae_anomaly.params), unless
+        # scikit-learn's public config skips parameter checks (sklearn.config_context); the scikit-learn
+        # estimators and functions used inside fit then do not check theirs again.
         if not get_config()["skip_parameter_validation"]:
-            self._validate_params()
+            check_params(type(self).__name__, self.get_params(deep=False), self._CONSTRUCTOR_CONSTRAINTS)
         try:
             with config_context(skip_parameter_validation=True):
                 return self._fit(X, y)

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "VAEAnomalyError",
     "InvalidInputError",
+    "InvalidParameterError",
     "SchemaMismatchError",
     "ModelFileError",
     "MissingExtraError",
@@ -24,6 +25,16 @@ class InvalidInputError(VAEAnomalyError, ValueError):
     """The data given to fit or score cannot be used as it is.
 
     The message names the offending column and value.
+    """
+
+
+class InvalidParameterError(VAEAnomalyError, ValueError, TypeError):
+    """A constructor parameter of the estimator has a value it cannot take.
+
+    Raised by ``fit`` (never by ``__init__`` or ``set_params``). It is a
+    ``ValueError`` and a ``TypeError`` alike, since a value may be out of
+    range or of the wrong kind; the one-line message names the parameter,
+    what it must be and the value given (see :mod:`vae_anomaly.params`).
     """
 
 
