@@ -45,7 +45,7 @@ from .model.likelihood import degrees_of_freedom
 from .model.tensors import module_device, resolve_device, to_tensors
 from .model.training import build_network, fit_residual_covariance, held_out_rows, train, train_config
 from .model.vae import TabularVAE
-from .params import (
+from .options import (
     ARRAY_LIKE,
     BOOLEAN,
     NONE,
@@ -392,7 +392,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
     array([ 1, -1])
     """
 
-    # What each constructor parameter may be, checked at fit (vae_anomaly.params). Not named
+    # What each constructor parameter may be, checked at fit (vae_anomaly.options). Not named
     # _parameter_constraints: scikit-learn's checks read that name as holding its private constraint classes.
     _CONSTRUCTOR_CONSTRAINTS: dict = {
         "score_type": [Options(*options.SCORE_TYPES)],
@@ -637,7 +637,7 @@ class VAEDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixi
             ``(y == -1).astype(int)``); or if the labels leave no row (or
             window) to train on, or none to calibrate with.
         """
-        # The constructor parameters are checked once, here, by our own checker (vae_anomaly.params), unless
+        # The constructor parameters are checked once, here, by our own checker (vae_anomaly.options), unless
         # scikit-learn's public config skips parameter checks (sklearn.config_context); the scikit-learn
         # estimators and functions used inside fit then do not check theirs again.
         if not get_config()["skip_parameter_validation"]:

@@ -34,7 +34,7 @@ class InvalidParameterError(VAEAnomalyError, ValueError, TypeError):
     Raised by ``fit`` (never by ``__init__`` or ``set_params``). It is a
     ``ValueError`` and a ``TypeError`` alike, since a value may be out of
     range or of the wrong kind; the one-line message names the parameter,
-    what it must be and the value given (see :mod:`vae_anomaly.params`).
+    what it must be and the value given (see :func:`vae_anomaly.options.check_params`).
     """
 
 

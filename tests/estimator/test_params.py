@@ -1,12 +1,15 @@
 """VAEDetector's constructor parameters are checked at fit by our own checker, with one-line messages.
 
 The accepted and refused values are those of scikit-learn's validator that the
-estimator used before (vae_anomaly.params replaces its private API): e.g.
+estimator used before (vae_anomaly.options.check_params replaces its private API): e.g.
 ``True`` counts as the integer 1, a NumPy bool is no integer, a
 ``numpy.random.Generator`` is no ``random_state``.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -16,7 +19,7 @@ import sklearn
 from sklearn.base import clone
 
 from vae_anomaly import InvalidParameterError, VAEAnomalyError, VAEDetector
-from vae_anomaly.params import ARRAY_LIKE, Interval, Options, check_params
+from vae_anomaly.options import ARRAY_LIKE, Interval, Options, check_params
 
 X = np.random.default_rng(0).normal(size=(120, 3))
 CONSTRAINTS = VAEDetector._CONSTRUCTOR_CONSTRAINTS
@@ -162,3 +165,12 @@ def test_names_without_constraints_are_not_checked():
     check_params("Thing", {"free": object()}, {"size": [Interval("integer", 1)]})
     with pytest.raises(InvalidParameterError, match=r"^Thing: size must be an integer in \[1, 1\]; got 2$"):
         check_params("Thing", {"free": object(), "size": 2}, {"size": [Interval("integer", 1, 1)]})
+
+
+def test_the_checks_leave_options_free_of_numpy_until_a_value_is_checked():
+    # vae_anomaly.options is what `vae-detect --help` loads; NumPy comes only with a check.
+    code = ("import sys, vae_anomaly.options as o; before = 'numpy' in sys.modules; "
+            "o.check_params('T', {'n': 3}, {'n': [o.Interval('integer', 1)]}); "
+            "print(before, 'numpy' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["False", "True"]
