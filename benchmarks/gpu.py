@@ -86,8 +86,9 @@ def training_speed(frame, device: str, epochs: int, batch_size: int) -> dict:
     import torch
 
     from vae_anomaly.features.encoder import TabularPreprocessor
+    from vae_anomaly.model.sizing import held_out_rows, network_shape, train_config
     from vae_anomaly.model.tensors import to_tensors
-    from vae_anomaly.model.training import held_out_rows, network_shape, train, train_config
+    from vae_anomaly.model.training import train
     from vae_anomaly.model.vae import TabularVAE
 
     enc = TabularPreprocessor("robust", 50).fit(frame).transform(frame)

@@ -150,16 +150,15 @@ def set_latent(latent: str | None) -> None:
     """With ``"half"``, make the default latent width ``ceil(d / 2)`` within [2, 32]."""
     if latent != "half":
         return
-    import vae_anomaly.detector as detector
-    import vae_anomaly.model.training as training
+    import vae_anomaly.model.sizing as sizing
 
-    default_shape = training.network_shape
+    default_shape = sizing.network_shape
 
     def shape(d_in, hidden_layer_sizes=None, latent_dim=None):
         hidden, _ = default_shape(d_in, hidden_layer_sizes, latent_dim)
         return hidden, latent_dim or int(np.clip(math.ceil(d_in / 2), 2, 32))
 
-    training.network_shape = detector.network_shape = shape
+    sizing.network_shape = shape  # build_network looks it up there
 
 
 

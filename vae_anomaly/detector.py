@@ -42,8 +42,9 @@ from .features.series import requested_window
 from .model import inference, residuals
 from .model.labelled import deviation_term
 from .model.likelihood import degrees_of_freedom
+from .model.sizing import build_network, held_out_rows, train_config
 from .model.tensors import module_device, resolve_device, to_tensors
-from .model.training import build_network, fit_residual_covariance, held_out_rows, train, train_config
+from .model.training import fit_residual_covariance, train
 from .model.vae import TabularVAE
 from .options import (
     ARRAY_LIKE,
