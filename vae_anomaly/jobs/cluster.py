@@ -41,15 +41,8 @@ from ..tables.write import AtomicTableWriter
 from .dask import prepare, read_parquet, score_partition, ship
 from .extras import DASK, extra_error
 from .parts import PART_FILE, PartDirectory, output_directory
-from .score import (
-    Progress,
-    columns_to_keep,
-    empty_input,
-    empty_output,
-    load_scorer,
-    reader_notes,
-    table_progress,
-)
+from .score import Progress, load_scorer, reader_notes, table_progress
+from .score_tables import columns_to_keep, empty_input, empty_output
 from .stream import as_scorer, model_columns
 
 try:

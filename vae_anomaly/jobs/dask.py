@@ -41,7 +41,7 @@ from ..options import DEFAULT_BATCH_ROWS, DEFAULT_PARTITION_ROWS, GAP_TOLERANCE
 from ..scoring.scorer import ScoreDetails, Scorer
 from ..tables.read import TableReader
 from .extras import DASK, extra_error
-from .score import columns_to_keep, output_batch
+from .score_tables import columns_to_keep, output_batch
 from .stream import as_scorer, details, frames, model_columns
 
 __all__ = ["DASK_EXTRA", "score_dask", "read_parquet", "score_partition", "prepare", "ship"]

@@ -20,7 +20,8 @@ from ..features.schema import require_columns
 from ..options import DEFAULT_BATCH_ROWS
 from ..tables.read import TableReader
 from .metrics import binary_labels, classification_metrics
-from .score import csv_types, empty_input, empty_output, load_scorer, reader_notes, table_progress
+from .score import load_scorer, reader_notes, table_progress
+from .score_tables import csv_types, empty_input, empty_output
 from .stream import as_scorer, details, frames, in_order, model_columns
 
 __all__ = ["evaluate_table", "evaluate_file"]

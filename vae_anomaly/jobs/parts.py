@@ -45,7 +45,7 @@ import pyarrow.fs as pa_fs
 from ..exceptions import InvalidInputError
 from ..tables.location import Uri, as_location, split_location
 from ..tables.temporary import hold, release, sweep, sweep_store, temporary_beside
-from .score import default_output_path
+from .score_tables import default_output_path
 
 __all__ = ["PART_FILE", "output_directory", "PartDirectory"]
 

@@ -28,15 +28,8 @@ from ..exceptions import InvalidInputError
 from ..features.row_keys import RowKey, choose_key
 from ..jobs.describe import describe_model
 from ..jobs.metrics import binary_labels
-from ..jobs.score import (
-    Progress,
-    csv_types,
-    empty_input,
-    empty_output,
-    load_scorer,
-    reader_notes,
-    table_progress,
-)
+from ..jobs.score import Progress, load_scorer, reader_notes, table_progress
+from ..jobs.score_tables import csv_types, empty_input, empty_output
 from ..jobs.stream import model_columns
 from ..jobs.verdicts import model_key
 from ..options import DEFAULT_BATCH_ROWS
