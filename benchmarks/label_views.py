@@ -230,13 +230,21 @@ def logit_view(comp: dict, n: int, labelled: np.ndarray, held: np.ndarray):
 # --------------------------------------------------------------------------------------------
 # running
 # --------------------------------------------------------------------------------------------
-def run_one(task, seed: int, k: int, X0, y0) -> dict:
-    """Fit, score every view and record the evidence and test AUCs of one (set, seed, k)."""
+def task_split(task, seed: int, k: int, X0, y0):
+    """The rows of one (set, seed, k): its synthetic kind if any, the 70/30 split and the k labels.
+
+    Returns ``X_train, X_test, y_train, y_test, labels``.
+    """
     X, y = X0, y0
     if task.kind is not None:
         X, y = adbench._synthetic().NormalModel(task.path.stem, X0, y0, seed).make(task.kind)
     X_train, X_test, y_train, y_test = adbench.make_split(X, y, seed, score_leads.MAX_ROWS)
-    labels = adbench.choose_labels(y_train, k, seed, task.name)
+    return X_train, X_test, y_train, y_test, adbench.choose_labels(y_train, k, seed, task.name)
+
+
+def run_one(task, seed: int, k: int, X0, y0) -> dict:
+    """Fit, score every view and record the evidence and test AUCs of one (set, seed, k)."""
+    X_train, X_test, y_train, y_test, labels = task_split(task, seed, k, X0, y0)
     start = time.perf_counter()
     est, held, fit_rows = fit_recording_split(X_train, labels, seed)
     full = library_full(est, X_train, fit_rows)
@@ -263,11 +271,7 @@ def run_library(task, seed: int, k: int, X0, y0) -> dict:
     """The library's own choice (``VAEDetector.fit(X, labels)``) of one (set, seed, k): view and test AUCs."""
     from vae_anomaly import VAEDetector
 
-    X, y = X0, y0
-    if task.kind is not None:
-        X, y = adbench._synthetic().NormalModel(task.path.stem, X0, y0, seed).make(task.kind)
-    X_train, X_test, y_train, y_test = adbench.make_split(X, y, seed, score_leads.MAX_ROWS)
-    labels = adbench.choose_labels(y_train, k, seed, task.name)
+    X_train, X_test, y_train, y_test, labels = task_split(task, seed, k, X0, y0)
     est = VAEDetector(random_state=seed).fit(X_train, labels)
     roc, pr = adbench.evaluate(-np.asarray(est.score_samples(X_test), float), y_test)
     evidence = est.score_view_evidence_
