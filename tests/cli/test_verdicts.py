@@ -115,6 +115,17 @@ def test_without_an_identifier_the_key_is_a_hash_that_score_row_key_writes_too(h
         assert (scores["row_key"].to_numpy()[review["row"]] == review["row_key"].to_numpy()).all()
 
 
+def test_row_key_is_refused_where_the_input_has_that_column_already(hashed, tmp_path):
+    where, _, _ = hashed
+    pd.read_csv(where / "t.csv").assign(row_key="x").to_parquet(tmp_path / "keyed.parquet")
+    refused = invoke("score", tmp_path / "keyed.parquet", "-m", where / "m.vae", "-o", tmp_path / "s.parquet",
+                     "--row-key")
+    assert refused.exit_code == 1 and not (tmp_path / "s.parquet").exists()
+    assert "the input already has a column 'row_key', which --row-key adds" in refused.output
+    ok("score", tmp_path / "keyed.parquet", "-m", where / "m.vae", "-o", tmp_path / "s.parquet", "-q")
+    assert pd.read_parquet(tmp_path / "s.parquet")["row_key"].eq("x").all()  # kept as any input column
+
+
 def test_verdicts_by_hash_mark_anomalies_and_keep_normal_rows_in_training(hashed, tmp_path):
     where, _, review = hashed
     verdicts = review[["row_key", "label"]].copy()

@@ -165,10 +165,8 @@ def score_table(model, reader: TableReader, writer: AtomicTableWriter | StreamTa
             columns_out = [key, *columns_out]
         if key not in names:
             types[key] = pa.string()
-    keep = columns_to_keep(reader.column_names, columns_out, reader.path.name)
-    if row_key and HASH_KEY in keep:
-        raise InvalidInputError(f"the input already has a column {HASH_KEY!r}, which --row-key adds; "
-                                "leave it out with --columns-out or rename it")
+    keep = columns_to_keep(reader.column_names, columns_out, reader.path.name,
+                           added={HASH_KEY: "--row-key"} if row_key else None)
     wanted = set(keep) | set(names)
     columns = [c for c in reader.column_names if c in wanted]
     batches = reader.iter_batches(batch_size, columns, csv_types=types)

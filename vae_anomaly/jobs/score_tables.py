@@ -10,7 +10,7 @@ streams the rows; this module says what the tables hold.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -135,21 +135,26 @@ def output_batch(batch: pa.RecordBatch, details: ScoreDetails, keep: Sequence[st
 
 
 def columns_to_keep(columns: Sequence[str], columns_out: Sequence[str] | None,
-                    where: str = "the input") -> list[str]:
+                    where: str = "the input", added: Mapping[str, str] | None = None) -> list[str]:
     """Input columns copied to the output: ``columns_out``, or all of ``columns``.
+
+    ``added`` names further output columns and what adds them (``{"row_key":
+    "--row-key"}``), beside :data:`OUTPUT_COLUMNS` and ``window_fill``, which
+    scoring adds.
 
     Raises
     ------
     InvalidInputError
         If a column of ``columns_out`` is not in ``columns`` (the message
         names ``where``), or a kept column has the name of a column that
-        scoring adds.
+        the output adds.
     """
+    added_by = {name: "scoring" for name in (*OUTPUT_COLUMNS, "window_fill")} | dict(added or {})
     keep = list(columns) if columns_out is None else list(columns_out)
     for name in keep:
         if name not in columns:
             raise InvalidInputError(f"column {name!r} is not in {where}")
-        if name in OUTPUT_COLUMNS + ("window_fill",):
-            raise InvalidInputError(f"the input already has a column {name!r}, which scoring adds; "
+        if name in added_by:
+            raise InvalidInputError(f"the input already has a column {name!r}, which {added_by[name]} adds; "
                                     "leave it out with --columns-out or rename it")
     return keep
